@@ -1,0 +1,72 @@
+//! Dates as the jCard document writes them: `yyyy-MM-dd` in requests, ISO-8601 instants on
+//! entries, and Java's `Date.toString()` for statement bounds (in UTC, the switch's zone).
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+
+use crate::clock::EpochMs;
+
+/// miniGL's start of time: its day-floor of a missing start date (a month-indexing quirk kept
+/// because the document's examples show it).
+pub const STATEMENT_START_DEFAULT: &str = "1970-02-01";
+/// miniGL's end of time: the day-ceiling of a missing end date.
+pub const STATEMENT_END_DEFAULT: &str = "2100-01-31";
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Midnight UTC starting `yyyy-MM-dd`.
+pub fn parse_day_start(text: &str) -> Option<EpochMs> {
+    let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()?;
+    Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
+}
+
+/// Midnight UTC after the day `yyyy-MM-dd` (the exclusive end of that day).
+pub fn parse_day_end(text: &str) -> Option<EpochMs> {
+    parse_day_start(text)?.checked_add(DAY_MS)
+}
+
+fn utc(ms: EpochMs) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+/// `yyyy-MM-dd` of an instant.
+pub fn format_day(ms: EpochMs) -> String {
+    utc(ms).format("%Y-%m-%d").to_string()
+}
+
+/// `2014-06-01T12:00:00Z`.
+pub fn format_instant(ms: EpochMs) -> String {
+    utc(ms).format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Java `Date.toString()` in UTC: `Sun Feb 01 00:00:00 UTC 1970`.
+pub fn format_java(ms: EpochMs) -> String {
+    utc(ms).format("%a %b %d %H:%M:%S UTC %Y").to_string()
+}
+
+/// The last second of the day that ends (exclusively) at `day_end_ms`, Java style.
+pub fn format_java_day_end(day_end_ms: EpochMs) -> String {
+    format_java(day_end_ms.saturating_sub(1000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statement_defaults_render_like_the_document() {
+        let start = parse_day_start(STATEMENT_START_DEFAULT).unwrap();
+        assert_eq!(format_java(start), "Sun Feb 01 00:00:00 UTC 1970");
+        let end = parse_day_end(STATEMENT_END_DEFAULT).unwrap();
+        assert_eq!(format_java_day_end(end), "Sun Jan 31 23:59:59 UTC 2100");
+    }
+
+    #[test]
+    fn days_parse_strictly() {
+        assert_eq!(parse_day_start("1970-01-02"), Some(DAY_MS));
+        assert_eq!(parse_day_end("1970-01-01"), Some(DAY_MS));
+        assert_eq!(parse_day_start("2015-6-22x"), None);
+        assert_eq!(parse_day_start("1990-04-31"), None);
+        assert_eq!(format_instant(DAY_MS), "1970-01-02T00:00:00Z");
+        assert_eq!(format_day(DAY_MS), "1970-01-02");
+    }
+}

@@ -1,0 +1,69 @@
+//! The API dialects. Each translates its own wire format into core commands and reads, and the
+//! core's answers back into its own responses and error codes. A dialect never calls another
+//! dialect or the store, and never decides approve or decline. No transport types here: the
+//! HTTP layer hands over an [`ApiRequest`] and sends back an [`ApiResponse`].
+
+pub mod jcard;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+
+/// A request as a dialect sees it.
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    pub method: Method,
+    /// Path parameters, percent-decoded and trimmed, by name.
+    pub params: Vec<(String, String)>,
+    /// Query parameters, percent-decoded, in order.
+    pub query: Vec<(String, String)>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl ApiRequest {
+    pub fn param(&self, name: &str) -> &str {
+        self.params.iter().find(|(key, _)| key == name).map_or("", |(_, value)| value.as_str())
+    }
+
+    /// A query parameter; an empty value counts as absent (`?layers=&date=`).
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.trim())
+            .filter(|value| !value.is_empty())
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+}
+
+/// A response as a dialect produces it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiResponse {
+    pub status: StatusCode,
+    pub content_type: &'static str,
+    pub body: Bytes,
+}
+
+impl ApiResponse {
+    pub fn json(status: StatusCode, value: &serde_json::Value) -> ApiResponse {
+        ApiResponse { status, content_type: "application/json", body: Bytes::from(value.to_string()) }
+    }
+
+    pub fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> ApiResponse {
+        ApiResponse { status, content_type, body: body.into() }
+    }
+}
+
+/// Problems found before a request reaches a dialect, rendered in the dialect's error shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportError {
+    NotFound,
+    MethodNotAllowed,
+    BodyTooLarge,
+    BodyUnreadable,
+    Timeout,
+    Overloaded,
+}

@@ -1,0 +1,240 @@
+//! The command line: `serve`, `consumer add`, `verify`. Start-up code, so errors are `anyhow`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use base64::Engine as _;
+use clap::{Parser, Subcommand};
+use uuid::Uuid;
+
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::core::command::{Command, NewConsumer, Outcome, ADMIN_PERMISSION};
+use crate::core::keys::{self, MasterKey, SecretBytes};
+use crate::core::{verify, Core, CoreSettings};
+use crate::http::App;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// Name of the file holding the admin consumer's credentials in the data directory.
+pub const ADMIN_CREDENTIALS_FILE: &str = "admin-credentials";
+
+#[derive(Debug, Parser)]
+#[command(name = "cardswitch", version, about = "A self-contained card switch")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: CliCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CliCommand {
+    /// Run the switch (initializes an empty data directory first).
+    Serve {
+        /// Configuration file; the built-in defaults if it is missing.
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+        /// Data directory (overrides the configuration).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Listen address (overrides the configuration).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Manage jCard API consumers of a stopped switch.
+    Consumer {
+        #[command(subcommand)]
+        command: ConsumerCommand,
+    },
+    /// Audit a stopped data directory; exits non-zero on any violation.
+    Verify {
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConsumerCommand {
+    /// Add a consumer with its HMAC secret and permissions.
+    Add {
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        #[arg(long)]
+        id: Uuid,
+        /// The secret, Base64; its decoded bytes are the HMAC key.
+        #[arg(long)]
+        secret: String,
+        /// Comma-separated permissions; `admin` grants everything.
+        #[arg(long, value_delimiter = ',')]
+        permissions: Vec<String>,
+    },
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cardswitch: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("cardswitch: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        CliCommand::Serve { config, data, listen } => serve(&config, data, listen).await.map(|()| ExitCode::SUCCESS),
+        CliCommand::Consumer { command: ConsumerCommand::Add { data, id, secret, permissions } } => {
+            consumer_add(&data, id, &secret, permissions).await.map(|()| ExitCode::SUCCESS)
+        }
+        CliCommand::Verify { data } => verify(&data),
+    }
+}
+
+async fn serve(config_path: &Path, data: Option<PathBuf>, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    let must_exist = config_path != Path::new("config.toml");
+    let mut config = Config::load(config_path, must_exist)?;
+    if let Some(data) = data {
+        config.data_dir = data;
+    }
+    if let Some(listen) = listen {
+        config.listen = listen;
+    }
+    init_tracing(&config.log_filter);
+    let core = open_core(&config.data_dir, &config)?;
+    if !core.is_initialized() {
+        initialize(&core, &config.data_dir).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, data_dir = %config.data_dir.display(), "cardswitch listening");
+    println!("cardswitch listening on http://{address}");
+    let app = App::new(core, config.http.clone());
+    crate::server::run(listener, app, shutdown_signal()).await?;
+    tracing::info!("cardswitch stopped; everything acknowledged is durable");
+    Ok(())
+}
+
+fn open_core(data_dir: &Path, config: &Config) -> anyhow::Result<Core> {
+    let metrics = Arc::new(Metrics::new());
+    Core::open(data_dir, Arc::new(SystemClock), metrics, CoreSettings::from_config(config))
+        .with_context(|| format!("cannot open the data directory {}", data_dir.display()))
+}
+
+/// Creates the default chart and the admin consumer, writing its credentials first so that
+/// they can never be lost once committed.
+async fn initialize(core: &Core, data_dir: &Path) -> anyhow::Result<()> {
+    let admin = NewConsumer {
+        id: Uuid::new_v4(),
+        secret: SecretBytes::new(keys::random_bytes(32)?),
+        permissions: vec![ADMIN_PERMISSION.to_owned()],
+    };
+    let secret = base64::engine::general_purpose::STANDARD.encode(admin.secret.expose());
+    let path = data_dir.join(ADMIN_CREDENTIALS_FILE);
+    let text = format!("consumer-id = \"{}\"\nsecret = \"{secret}\"\npermissions = \"{ADMIN_PERMISSION}\"\n", admin.id);
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error).with_context(|| format!("cannot replace {}", path.display())),
+    }
+    keys::write_private_file(&path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+    let id = admin.id;
+    if core.initialize(admin).await? {
+        println!("cardswitch: initialized {}", data_dir.display());
+        println!("admin consumer-id: {id}");
+        println!("admin secret: {secret}");
+        println!("(written to {} with mode 0600; it is not printed again)", path.display());
+    }
+    Ok(())
+}
+
+async fn consumer_add(data: &Path, id: Uuid, secret: &str, permissions: Vec<String>) -> anyhow::Result<()> {
+    let secret = base64::engine::general_purpose::STANDARD
+        .decode(secret.trim())
+        .context("--secret must be Base64")?;
+    if secret.is_empty() || secret.len() > keys::WRAPPED_SECRET_BYTES_MAX {
+        bail!("--secret must decode to 1 to {} bytes", keys::WRAPPED_SECRET_BYTES_MAX);
+    }
+    let permissions: Vec<String> =
+        permissions.into_iter().map(|permission| permission.trim().to_owned()).filter(|p| !p.is_empty()).collect();
+    if permissions.is_empty() {
+        bail!("--permissions must name at least one permission");
+    }
+    let core = open_core(data, &Config::default())?;
+    let consumer = NewConsumer { id, secret: SecretBytes::new(secret), permissions };
+    let outcome = core.execute(Command::AddConsumer(consumer), None).await;
+    core.shutdown().await?;
+    match outcome? {
+        Outcome::ConsumerAdded => {
+            println!("consumer {id} added");
+            Ok(())
+        }
+        other => bail!("consumer {id} not added: {other:?}"),
+    }
+}
+
+fn verify(data: &Path) -> anyhow::Result<ExitCode> {
+    let store_dir = data.join("store");
+    if !store_dir.is_dir() {
+        bail!("{} holds no store", data.display());
+    }
+    let keys = MasterKey::load(data)?;
+    let store = Store::open_sled(&store_dir).context("cannot open the store (is the switch still running?)")?;
+    let report = verify::audit_store(&store, &keys)?;
+    println!(
+        "accounts: {}\ntransactions: {}\nentries: {}\nconsumers: {}\nsysconfig entries: {}",
+        report.accounts, report.transactions, report.entries, report.consumers, report.sysconfig_entries
+    );
+    for problem in &report.problems {
+        println!("VIOLATION: {problem}");
+    }
+    if report.is_clean() {
+        println!("verify: ok");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("verify: {} violation(s)", report.problems.len());
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received; stopping"),
+        () = terminate => tracing::info!("SIGTERM received; stopping"),
+    }
+}

@@ -1,0 +1,198 @@
+//! Runtime configuration: every limit of the switch, read from `config.toml` and validated at
+//! start-up so that relations between limits hold before the first request.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot parse {path}: {source}")]
+    Parse { path: PathBuf, source: toml::de::Error },
+    #[error("invalid setting: {0}")]
+    Invalid(String),
+}
+
+/// The whole configuration. Field names say what the value is, units last.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Directory holding the store, keys and credentials.
+    pub data_dir: PathBuf,
+    /// tracing filter, e.g. `info` or `cardswitch=debug`.
+    pub log_filter: String,
+    pub http: HttpConfig,
+    pub writer: WriterConfig,
+    pub auth: AuthConfig,
+    pub lists: ListConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Largest request body accepted; larger ones get 413 before any parsing.
+    pub body_bytes_max: usize,
+    /// Open connections at once; further connections wait in the kernel's backlog.
+    pub connections_max: usize,
+    /// A client that has not sent its whole header block by then is disconnected.
+    pub header_read_timeout_ms: u64,
+    /// A request that is not answered by then gets 503.
+    pub request_timeout_ms: u64,
+    /// How long a graceful stop waits for in-flight requests.
+    pub shutdown_grace_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WriterConfig {
+    /// Commands waiting for the single writer; a full queue makes callers wait.
+    pub queue_commands_max: usize,
+    /// Commands decided and committed together in one batch and one flush.
+    pub group_commands_max: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Largest difference between a request's `timestamp` and the switch's clock.
+    pub timestamp_skew_ms_max: i64,
+    /// Nonces remembered for replay detection; when full, new requests are refused.
+    pub nonce_cache_entries_max: usize,
+    /// Longest `nonce` header accepted.
+    pub nonce_bytes_max: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ListConfig {
+    /// Entries in one statement answer; longer statements are cut and marked `truncated`.
+    pub statement_entries_max: usize,
+    /// Entries in one posted GL transaction.
+    pub transaction_entries_max: usize,
+    /// Items in one list answer (sysconfig and the like).
+    pub list_items_max: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            data_dir: PathBuf::from("data"),
+            log_filter: "info".to_owned(),
+            http: HttpConfig::default(),
+            writer: WriterConfig::default(),
+            auth: AuthConfig::default(),
+            lists: ListConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> HttpConfig {
+        HttpConfig {
+            body_bytes_max: 64 * 1024,
+            connections_max: 1024,
+            header_read_timeout_ms: 5_000,
+            request_timeout_ms: 30_000,
+            shutdown_grace_ms: 10_000,
+        }
+    }
+}
+
+impl Default for WriterConfig {
+    fn default() -> WriterConfig {
+        WriterConfig { queue_commands_max: 4096, group_commands_max: 256 }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> AuthConfig {
+        AuthConfig {
+            timestamp_skew_ms_max: 5 * 60 * 1000,
+            nonce_cache_entries_max: 1_000_000,
+            nonce_bytes_max: 128,
+        }
+    }
+}
+
+impl Default for ListConfig {
+    fn default() -> ListConfig {
+        ListConfig { statement_entries_max: 1000, transaction_entries_max: 64, list_items_max: 1000 }
+    }
+}
+
+impl Config {
+    /// Reads `path`; a missing file at the default path means the built-in defaults.
+    pub fn load(path: &Path, must_exist: bool) -> Result<Config, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound && !must_exist => {
+                return Ok(Config::default());
+            }
+            Err(source) => return Err(ConfigError::Read { path: path.to_owned(), source }),
+        };
+        let config: Config = toml::from_str(&text)
+            .map_err(|source| ConfigError::Parse { path: path.to_owned(), source })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every limit and the relations between them.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |message: &str| Err(ConfigError::Invalid(message.to_owned()));
+        if self.http.body_bytes_max < 1024 {
+            return invalid("http.body_bytes_max must be at least 1024 (the largest valid request)");
+        }
+        if self.http.connections_max == 0 {
+            return invalid("http.connections_max must be positive");
+        }
+        if self.http.header_read_timeout_ms == 0 || self.http.request_timeout_ms == 0 {
+            return invalid("http timeouts must be positive");
+        }
+        if self.writer.group_commands_max == 0 || self.writer.queue_commands_max == 0 {
+            return invalid("writer limits must be positive");
+        }
+        if self.writer.group_commands_max > self.writer.queue_commands_max {
+            return invalid("writer.group_commands_max must not exceed writer.queue_commands_max");
+        }
+        if self.auth.timestamp_skew_ms_max <= 0 {
+            return invalid("auth.timestamp_skew_ms_max must be positive");
+        }
+        if self.auth.nonce_cache_entries_max == 0 || self.auth.nonce_bytes_max == 0 {
+            return invalid("auth nonce limits must be positive");
+        }
+        if self.lists.statement_entries_max == 0
+            || self.lists.list_items_max == 0
+            || self.lists.transaction_entries_max < 2
+        {
+            return invalid("list limits must be positive (transaction_entries_max at least 2)");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_config_matches_the_defaults() {
+        let text = include_str!("../config.toml");
+        let shipped: Config = toml::from_str(text).expect("config.toml parses");
+        shipped.validate().expect("config.toml is valid");
+        assert_eq!(shipped, Config::default());
+    }
+
+    #[test]
+    fn relations_between_limits_are_checked() {
+        let mut config = Config::default();
+        config.writer.group_commands_max = config.writer.queue_commands_max + 1;
+        assert!(config.validate().is_err());
+    }
+}

@@ -1,0 +1,252 @@
+//! Executing one command inside a commit group: load what it needs, decide (pure ledger
+//! functions), then write the batch and apply the result to the group's working state. A
+//! command either changes both or neither.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::command::{Command, Consumer, Decline, NewAccount, NewConsumer, Outcome, SysConfig, SysconfigUpdate};
+use super::keys::MasterKey;
+use super::state::{ConsumerRecord, NonceRecord, State};
+use super::CoreError;
+use crate::clock::EpochMs;
+use crate::ledger::post::{self, balance_deltas, TransactionRequest};
+use crate::ledger::{Account, Chartbook, Transaction, TransactionId};
+use crate::store::schema::{self, EntryPosition};
+use crate::store::{Batch, Store};
+
+/// Everything one command of a group may touch.
+pub struct GroupContext<'a> {
+    pub state: &'a mut State,
+    pub batch: &'a mut Batch,
+    /// Transactions written earlier in this group, not yet readable from the store.
+    pub written: &'a mut HashMap<TransactionId, Transaction>,
+    pub store: &'a Store,
+    pub keys: &'a MasterKey,
+    pub now_ms: EpochMs,
+}
+
+impl GroupContext<'_> {
+    /// Runs one command. On `Err` nothing of it remains in the batch or the state.
+    pub fn execute(&mut self, command: Command) -> Result<Outcome, CoreError> {
+        let mark = self.batch.len();
+        let result = match command {
+            Command::PostTransaction(request) => self.post_transaction(&request),
+            Command::ReverseTransaction { transaction_id } => self.reverse_transaction(transaction_id),
+            Command::CreateAccount(account) => self.create_account(account),
+            Command::CreateSysconfig(entry) => self.create_sysconfig(entry),
+            Command::UpdateSysconfig(update) => self.update_sysconfig(update),
+            Command::DeleteSysconfig { id } => self.delete_sysconfig(&id),
+            Command::AddConsumer(consumer) => self.add_consumer(consumer),
+            Command::Initialize { admin } => self.initialize(admin),
+        };
+        if result.is_err() {
+            self.batch.truncate(mark);
+        }
+        result
+    }
+
+    /// Remembers a mutating request's nonce durably, with the request's own writes.
+    pub fn record_nonce(&mut self, nonce: &NonceRecord) -> Result<(), CoreError> {
+        let key = schema::nonce_key(nonce.timestamp_ms, &nonce.consumer, &nonce.nonce);
+        self.batch.put(key, nonce)?;
+        Ok(())
+    }
+
+    fn post_transaction(&mut self, request: &TransactionRequest) -> Result<Outcome, CoreError> {
+        let id = self.state.next_transaction_id;
+        let transaction = match post::plan(&*self.state, request, id, self.now_ms) {
+            Ok(transaction) => transaction,
+            Err(reject) => return Ok(Outcome::Declined(reject.into())),
+        };
+        match self.commit_transaction(transaction)? {
+            Some(decline) => Ok(Outcome::Declined(decline)),
+            None => Ok(Outcome::Posted { transaction_id: id }),
+        }
+    }
+
+    /// Writes a decided transaction and moves the balances; a decline if a balance would
+    /// overflow (then nothing is written).
+    fn commit_transaction(&mut self, transaction: Transaction) -> Result<Option<Decline>, CoreError> {
+        post::check_balanced(&transaction.entries)
+            .unwrap_or_else(|reject| panic!("ledger invariant: unbalanced transaction decided: {reject:?}"));
+        let deltas = match balance_deltas(&*self.state, &transaction) {
+            Ok(deltas) => deltas,
+            Err(reject) => return Ok(Some(reject.into())),
+        };
+        let Some(balances) = self.state.balances_after(&deltas) else {
+            return Ok(Some(post::Reject::AmountOverflow.into()));
+        };
+        self.write_transaction(&transaction)?;
+        for ((account_id, layer), balance) in &balances {
+            if self.state.account(*account_id).is_some_and(|account| account.is_final) {
+                self.batch.put(schema::balance_key(*account_id, *layer), balance)?;
+            }
+        }
+        for (key, balance) in balances {
+            self.state.balances.insert(key, balance);
+        }
+        self.state.next_transaction_id = self.state.next_transaction_id.max(transaction.id.saturating_add(1));
+        self.written.insert(transaction.id, transaction);
+        Ok(None)
+    }
+
+    fn write_transaction(&mut self, transaction: &Transaction) -> Result<(), CoreError> {
+        self.batch.put(schema::transaction_key(transaction.id), transaction)?;
+        for (index, entry) in transaction.entries.iter().enumerate() {
+            let position = EntryPosition {
+                account_id: entry.account_id,
+                post_date_ms: transaction.post_date_ms,
+                transaction_id: transaction.id,
+                entry_index: u16::try_from(index).map_err(|_| CoreError::Corrupt("too many entries".to_owned()))?,
+            };
+            self.batch.put(schema::entry_key(position), &(entry.layer, entry.side, entry.amount))?;
+        }
+        Ok(())
+    }
+
+    fn load_transaction(&self, id: TransactionId) -> Result<Option<Transaction>, CoreError> {
+        if let Some(transaction) = self.written.get(&id) {
+            return Ok(Some(transaction.clone()));
+        }
+        Ok(self.store.get(&schema::transaction_key(id))?)
+    }
+
+    fn reverse_transaction(&mut self, id: TransactionId) -> Result<Outcome, CoreError> {
+        let Some(mut original) = self.load_transaction(id)? else {
+            return Ok(Outcome::Declined(Decline::TransactionNotFound));
+        };
+        if original.reversal_count > 0 || original.reversal_of.is_some() {
+            return Ok(Outcome::Declined(Decline::AlreadyReversed));
+        }
+        let reversal_id = self.state.next_transaction_id;
+        let reversal = match post::reversal(&original, reversal_id, self.now_ms, self.now_ms) {
+            Ok(reversal) => reversal,
+            Err(reject) => return Ok(Outcome::Declined(reject.into())),
+        };
+        if let Some(decline) = self.commit_transaction(reversal)? {
+            return Ok(Outcome::Declined(decline));
+        }
+        original.reversal_count = original.reversal_count.saturating_add(1);
+        self.batch.put(schema::transaction_key(original.id), &original)?;
+        self.written.insert(original.id, original);
+        Ok(Outcome::Reversed { transaction_id: id, reversal_id })
+    }
+
+    fn create_account(&mut self, request: NewAccount) -> Result<Outcome, CoreError> {
+        let account = match decide_account(self.state, request, self.now_ms) {
+            Ok(account) => account,
+            Err(decline) => return Ok(Outcome::Declined(decline)),
+        };
+        self.batch.put(schema::account_key(account.id), &account)?;
+        let account_id = account.id;
+        self.state.insert_account(account);
+        Ok(Outcome::AccountCreated { account_id })
+    }
+
+    fn create_sysconfig(&mut self, entry: SysConfig) -> Result<Outcome, CoreError> {
+        if self.state.sysconfig.contains_key(&entry.id) {
+            return Ok(Outcome::Declined(Decline::SysconfigExists));
+        }
+        self.batch.put(schema::sysconfig_key(&entry.id), &entry)?;
+        self.state.sysconfig.insert(entry.id.clone(), Arc::new(entry));
+        Ok(Outcome::SysconfigCreated)
+    }
+
+    fn update_sysconfig(&mut self, update: SysconfigUpdate) -> Result<Outcome, CoreError> {
+        let Some(existing) = self.state.sysconfig.get(&update.id) else {
+            return Ok(Outcome::Declined(Decline::SysconfigNotFound));
+        };
+        let entry = SysConfig {
+            id: update.id,
+            value: update.value.unwrap_or_else(|| existing.value.clone()),
+            read_perm: update.read_perm.unwrap_or_else(|| existing.read_perm.clone()),
+            write_perm: update.write_perm.unwrap_or_else(|| existing.write_perm.clone()),
+        };
+        self.batch.put(schema::sysconfig_key(&entry.id), &entry)?;
+        self.state.sysconfig.insert(entry.id.clone(), Arc::new(entry));
+        Ok(Outcome::SysconfigUpdated)
+    }
+
+    fn delete_sysconfig(&mut self, id: &str) -> Result<Outcome, CoreError> {
+        if !self.state.sysconfig.contains_key(id) {
+            return Ok(Outcome::Declined(Decline::SysconfigNotFound));
+        }
+        self.batch.delete(schema::sysconfig_key(id));
+        self.state.sysconfig.remove(id);
+        Ok(Outcome::SysconfigDeleted)
+    }
+
+    fn add_consumer(&mut self, consumer: NewConsumer) -> Result<Outcome, CoreError> {
+        if self.state.consumers.contains_key(&consumer.id) {
+            return Ok(Outcome::Declined(Decline::ConsumerExists));
+        }
+        let record = ConsumerRecord {
+            id: consumer.id,
+            secret: self.keys.wrap(consumer.id.as_bytes(), &consumer.secret)?,
+            permissions: consumer.permissions.clone(),
+            active: true,
+            created_ms: self.now_ms,
+        };
+        self.batch.put(schema::consumer_key(&consumer.id), &record)?;
+        let consumer = Consumer { id: consumer.id, secret: consumer.secret, permissions: consumer.permissions, active: true };
+        self.state.consumers.insert(consumer.id, Arc::new(consumer));
+        Ok(Outcome::ConsumerAdded)
+    }
+
+    fn initialize(&mut self, admin: NewConsumer) -> Result<Outcome, CoreError> {
+        if !self.state.charts.is_empty() {
+            return Ok(Outcome::Declined(Decline::AlreadyInitialized));
+        }
+        let (chart, journal, accounts) = super::bootstrap::default_chart(self.now_ms);
+        self.batch.put(schema::chart_key(&chart.name), &chart)?;
+        self.batch.put(schema::journal_key(&journal.name), &journal)?;
+        self.state.charts.insert(chart.name.clone(), Arc::new(chart));
+        self.state.journals.insert(journal.name.clone(), Arc::new(journal));
+        for account in accounts {
+            match self.create_account(account)? {
+                Outcome::AccountCreated { .. } => {}
+                other => panic!("default chart is inconsistent: {other:?}"),
+            }
+        }
+        match self.add_consumer(admin)? {
+            Outcome::ConsumerAdded => Ok(Outcome::Initialized),
+            other => Ok(other),
+        }
+    }
+}
+
+/// Decides whether an account can be created and builds it (pure).
+fn decide_account(state: &State, request: NewAccount, now_ms: EpochMs) -> Result<Account, Decline> {
+    if !state.charts.contains_key(&request.chart) {
+        return Err(Decline::ChartNotFound { chart: request.chart });
+    }
+    if state.account_by_code(&request.code).is_some() || request.code == request.chart {
+        return Err(Decline::AccountExists { code: request.code });
+    }
+    let parent_id = if request.parent_code == request.chart {
+        None
+    } else {
+        let parent = state
+            .account_by_code(&request.parent_code)
+            .filter(|parent| parent.chart == request.chart)
+            .ok_or_else(|| Decline::ParentNotFound { code: request.parent_code.clone() })?;
+        if parent.is_final {
+            return Err(Decline::ParentNotComposite { code: request.parent_code });
+        }
+        Some(parent.id)
+    };
+    Ok(Account {
+        id: state.next_account_id,
+        code: request.code,
+        chart: request.chart,
+        description: request.description,
+        account_type: request.account_type,
+        is_final: request.is_final,
+        parent_id,
+        currency_code: request.currency_code,
+        tags: request.tags,
+        expiration_ms: request.expiration_ms,
+        created_ms: now_ms,
+    })
+}

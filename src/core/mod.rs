@@ -1,0 +1,254 @@
+//! The authorization core: the single entry every dialect goes through. Mutations are
+//! `Command`s executed by the single writer (`writer.rs`); reads are answered from the last
+//! published state without waiting for the writer. The core never parses JSON and never
+//! touches HTTP or the storage engine directly.
+
+pub mod auth;
+pub mod bootstrap;
+pub mod command;
+mod execute;
+pub mod keys;
+pub mod reads;
+pub mod state;
+pub mod verify;
+mod writer;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, oneshot};
+
+use self::auth::{AuthFailure, JcardCredentials, NonceCache};
+use self::command::{Command, Consumer, NewConsumer, Outcome};
+use self::keys::{KeyError, MasterKey};
+use self::state::{NonceRecord, State};
+use self::writer::{Job, Writer};
+use crate::clock::{Clock, EpochMs};
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::store::{schema, Keyspace, Store, StoreError};
+
+/// The core could not decide. Declines are not errors; see `command::Decline`.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("the store is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("the commit failed; the request's outcome is unknown until checked: {0}")]
+    CommitFailed(String),
+    #[error("the switch is stopping")]
+    ShuttingDown,
+}
+
+/// Settings the core takes from the configuration.
+#[derive(Debug, Clone)]
+pub struct CoreSettings {
+    pub queue_commands_max: usize,
+    pub group_commands_max: usize,
+    pub timestamp_skew_ms_max: i64,
+    pub nonce_cache_entries_max: usize,
+    pub nonce_bytes_max: usize,
+    pub statement_entries_max: usize,
+    pub list_items_max: usize,
+    pub transaction_entries_max: usize,
+}
+
+impl CoreSettings {
+    pub fn from_config(config: &Config) -> CoreSettings {
+        CoreSettings {
+            queue_commands_max: config.writer.queue_commands_max,
+            group_commands_max: config.writer.group_commands_max,
+            timestamp_skew_ms_max: config.auth.timestamp_skew_ms_max,
+            nonce_cache_entries_max: config.auth.nonce_cache_entries_max,
+            nonce_bytes_max: config.auth.nonce_bytes_max,
+            statement_entries_max: config.lists.statement_entries_max,
+            list_items_max: config.lists.list_items_max,
+            transaction_entries_max: config.lists.transaction_entries_max,
+        }
+    }
+}
+
+/// A handle on the running core; cheap to clone.
+#[derive(Clone)]
+pub struct Core {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    sender: mpsc::Sender<Job>,
+    published: Arc<ArcSwap<State>>,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    nonces: NonceCache,
+    settings: CoreSettings,
+    metrics: Arc<Metrics>,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// An authenticated jCard caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub consumer: Arc<Consumer>,
+    /// The request's nonce, stored with the request's writes so a replay stays refused across
+    /// a restart.
+    pub nonce: NonceRecord,
+}
+
+impl Core {
+    /// Loads the state from `store` and starts the writer thread.
+    pub fn start(
+        store: Store,
+        keys: MasterKey,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+        settings: CoreSettings,
+    ) -> Result<Core, CoreError> {
+        let state = State::load(&store, &keys)?;
+        let window_ms = settings.timestamp_skew_ms_max;
+        let nonces = NonceCache::new(settings.nonce_cache_entries_max, window_ms);
+        load_nonces(&store, &nonces, clock.now_ms(), window_ms)?;
+        let published = Arc::new(ArcSwap::from_pointee(state));
+        let (sender, receiver) = mpsc::channel(settings.queue_commands_max);
+        let writer = Writer {
+            receiver,
+            published: Arc::clone(&published),
+            store: store.clone(),
+            keys,
+            clock: Arc::clone(&clock),
+            metrics: Arc::clone(&metrics),
+            group_commands_max: settings.group_commands_max,
+            nonce_retention_ms: window_ms.saturating_mul(2),
+        };
+        let thread = std::thread::Builder::new()
+            .name("cardswitch-writer".to_owned())
+            .spawn(move || writer.run())
+            .map_err(|error| CoreError::Store(StoreError::Io(error.to_string())))?;
+        let inner = Inner {
+            sender,
+            published,
+            store,
+            clock,
+            nonces,
+            settings,
+            metrics,
+            writer_thread: Mutex::new(Some(thread)),
+        };
+        Ok(Core { inner: Arc::new(inner) })
+    }
+
+    /// Opens the data directory's store and key and starts the core.
+    pub fn open(data_dir: &Path, clock: Arc<dyn Clock>, metrics: Arc<Metrics>, settings: CoreSettings) -> Result<Core, CoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|error| StoreError::Io(error.to_string()))?;
+        let keys = MasterKey::load_or_create(data_dir)?;
+        let store = Store::open_sled(&data_dir.join("store"))?;
+        Core::start(store, keys, clock, metrics, settings)
+    }
+
+    /// Executes one command durably. `nonce` is the authenticating request's nonce, if any.
+    pub async fn execute(&self, command: Command, nonce: Option<NonceRecord>) -> Result<Outcome, CoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .sender
+            .send(Job::Execute { command, nonce, reply })
+            .await
+            .map_err(|_| CoreError::ShuttingDown)?;
+        answer.await.map_err(|_| CoreError::ShuttingDown)?
+    }
+
+    /// Finishes every queued command, flushes, and stops the writer. Idempotent.
+    pub async fn shutdown(&self) -> Result<(), CoreError> {
+        let (reply, answer) = oneshot::channel();
+        if self.inner.sender.send(Job::Stop { reply }).await.is_ok() {
+            answer.await.map_err(|_| CoreError::ShuttingDown)??;
+        }
+        let thread = self.inner.writer_thread.lock().take();
+        if let Some(thread) = thread {
+            let joined = tokio::task::spawn_blocking(move || thread.join()).await;
+            if !matches!(joined, Ok(Ok(()))) {
+                return Err(CoreError::Corrupt("the writer thread died".to_owned()));
+            }
+        }
+        Ok(())
+    }
+
+    /// True once the default chart exists.
+    pub fn is_initialized(&self) -> bool {
+        !self.snapshot().charts.is_empty()
+    }
+
+    /// Initializes an empty store with the default chart and journal and `admin`. Returns
+    /// false (and changes nothing) if it already was.
+    pub async fn initialize(&self, admin: NewConsumer) -> Result<bool, CoreError> {
+        match self.execute(Command::Initialize { admin }, None).await? {
+            Outcome::Initialized => Ok(true),
+            _ => Ok(false),
+        }
+    }
+
+    /// The last published state: everything acknowledged so far. Never waits.
+    pub fn snapshot(&self) -> Arc<State> {
+        self.inner.published.load_full()
+    }
+
+    pub fn now_ms(&self) -> EpochMs {
+        self.inner.clock.now_ms()
+    }
+
+    pub fn settings(&self) -> &CoreSettings {
+        &self.inner.settings
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Authenticates a jCard request (checks in jPOS-EE's order, then the nonce).
+    pub fn authenticate_jcard(&self, credentials: &JcardCredentials<'_>, body: &[u8]) -> Result<Principal, AuthFailure> {
+        if credentials.version.map(str::trim) != Some(auth::JCARD_AUTH_VERSION) {
+            return Err(AuthFailure::UnsupportedVersion);
+        }
+        let consumer_id = auth::parse_consumer_id(credentials.consumer_id.unwrap_or_default())?;
+        let consumer = self
+            .snapshot()
+            .consumers
+            .get(&consumer_id)
+            .filter(|consumer| consumer.active)
+            .cloned()
+            .ok_or(AuthFailure::InvalidConsumer)?;
+        let hash = credentials.hash.ok_or(AuthFailure::MissingHash)?;
+        let timestamp = credentials.timestamp.unwrap_or_default();
+        let now_ms = self.now_ms();
+        let timestamp_ms = auth::check_timestamp(timestamp, now_ms, self.inner.settings.timestamp_skew_ms_max)?;
+        let nonce = credentials.nonce.unwrap_or_default();
+        if nonce.is_empty() || nonce.len() > self.inner.settings.nonce_bytes_max {
+            return Err(AuthFailure::InvalidNonce);
+        }
+        if !auth::verify_jcard_hash(consumer.secret.expose(), timestamp, nonce, body, hash) {
+            return Err(AuthFailure::InvalidHash);
+        }
+        self.inner.nonces.check_and_insert(consumer_id, nonce, timestamp_ms, now_ms)?;
+        let nonce = NonceRecord { consumer: consumer_id, nonce: nonce.to_owned(), timestamp_ms };
+        Ok(Principal { consumer, nonce })
+    }
+}
+
+/// Fills the nonce cache with the nonces of mutating requests still within the window.
+fn load_nonces(store: &Store, nonces: &NonceCache, now_ms: EpochMs, window_ms: i64) -> Result<(), CoreError> {
+    let (_, recent_start) = schema::nonces_before(now_ms.saturating_sub(window_ms.saturating_mul(2)));
+    let end = schema::prefix_end(&Keyspace::Nonce.prefix());
+    for item in store.scan_range::<NonceRecord>(&recent_start, &end, false) {
+        let (_, record) = item?;
+        // A full cache only means older nonces rely on the timestamp check alone.
+        let _ = nonces.check_and_insert(record.consumer, &record.nonce, record.timestamp_ms, now_ms);
+    }
+    Ok(())
+}

@@ -1,0 +1,216 @@
+//! Read-only questions about the ledger, answered from the last published state (balances)
+//! and the store (history). Never waits for the writer; sees every acknowledged write and
+//! nothing newer, because history newer than the snapshot is filtered out.
+
+use std::sync::Arc;
+
+use super::state::State;
+use super::{Core, CoreError};
+use crate::clock::EpochMs;
+use crate::ledger::statement::{self, Statement, StatementLine};
+use crate::ledger::{Account, AccountId, Chartbook, Journal, Layer, Side, Transaction, TransactionId};
+use crate::money::Amount;
+use crate::store::schema;
+
+/// Why a read found nothing to answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("journal not found")]
+    JournalNotFound,
+    #[error("account not found")]
+    AccountNotFound,
+    #[error("a statement needs a final account")]
+    AccountNotFinal,
+    #[error("amounts overflow")]
+    Overflow,
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+impl From<crate::store::StoreError> for ReadError {
+    fn from(error: crate::store::StoreError) -> ReadError {
+        ReadError::Core(error.into())
+    }
+}
+
+/// A balance over some layers.
+#[derive(Debug, Clone)]
+pub struct BalanceAnswer {
+    pub journal: Arc<Journal>,
+    pub account: Arc<Account>,
+    /// The layers summed: those asked for, or every layer the account has.
+    pub layers: Vec<Layer>,
+    pub balance: Amount,
+}
+
+/// A statement with what it was asked over.
+#[derive(Debug, Clone)]
+pub struct StatementAnswer {
+    pub journal: Arc<Journal>,
+    pub account: Arc<Account>,
+    pub layers: Vec<Layer>,
+    pub statement: Statement,
+}
+
+/// One entry of an account's history as the store keeps it.
+struct HistoryEntry {
+    position: schema::EntryPosition,
+    layer: Layer,
+    side: Side,
+    amount: Amount,
+}
+
+impl Core {
+    /// The balance of `account_code` over `layers` (all layers when empty), as of the end of
+    /// the day before `before_ms` when given (entries posted at or after it are left out).
+    pub fn balance(
+        &self,
+        journal: &str,
+        account_code: &str,
+        layers: &[Layer],
+        before_ms: Option<EpochMs>,
+    ) -> Result<BalanceAnswer, ReadError> {
+        let state = self.snapshot();
+        let (journal, account) = find_account(&state, journal, account_code)?;
+        let layers = if layers.is_empty() { state.layers_of(account.id) } else { layers.to_vec() };
+        let mut balance = Amount::ZERO;
+        for layer in &layers {
+            balance = balance.checked_add(state.balance(account.id, *layer)).ok_or(ReadError::Overflow)?;
+        }
+        if let Some(before_ms) = before_ms {
+            for final_id in state.final_descendants(account.id) {
+                let later = self.history(&state, final_id, before_ms, EpochMs::MAX, &layers);
+                for entry in later {
+                    let impact = impact_on(&state, &account, final_id, &entry?)?;
+                    balance = balance.checked_sub(impact).ok_or(ReadError::Overflow)?;
+                }
+            }
+        }
+        Ok(BalanceAnswer { journal, account, layers, balance })
+    }
+
+    /// The statement of a final account over `layers` (all when empty) for post dates in
+    /// `[start_ms, end_ms)`.
+    pub fn statement(
+        &self,
+        journal: &str,
+        account_code: &str,
+        layers: &[Layer],
+        start_ms: EpochMs,
+        end_ms: EpochMs,
+    ) -> Result<StatementAnswer, ReadError> {
+        let state = self.snapshot();
+        let (journal, account) = find_account(&state, journal, account_code)?;
+        if !account.is_final {
+            return Err(ReadError::AccountNotFinal);
+        }
+        let answer = self.balance(&journal.name, account_code, layers, Some(start_ms));
+        let opening = answer?;
+        let mut lines = Vec::new();
+        let mut transaction: Option<Transaction> = None;
+        for entry in self.history(&state, account.id, start_ms, end_ms, &opening.layers) {
+            let entry = entry?;
+            if lines.len() >= self.settings().statement_entries_max.saturating_add(1) {
+                break;
+            }
+            let id = entry.position.transaction_id;
+            if transaction.as_ref().is_none_or(|loaded| loaded.id != id) {
+                transaction = Some(self.load_transaction(id)?);
+            }
+            if let Some(transaction) = &transaction {
+                lines.push(statement_line(&account, transaction, &entry)?);
+            }
+        }
+        let statement = statement::build(opening.balance, lines, self.settings().statement_entries_max)
+            .ok_or(ReadError::Overflow)?;
+        Ok(StatementAnswer { journal, account, layers: opening.layers, statement })
+    }
+
+    /// A committed transaction by id.
+    pub fn transaction(&self, id: TransactionId) -> Result<Option<Transaction>, ReadError> {
+        if id >= self.snapshot().next_transaction_id {
+            return Ok(None);
+        }
+        Ok(self.store().get(&schema::transaction_key(id))?)
+    }
+
+    fn load_transaction(&self, id: TransactionId) -> Result<Transaction, ReadError> {
+        self.transaction(id)?
+            .ok_or_else(|| ReadError::Core(CoreError::Corrupt(format!("entry of missing transaction {id}"))))
+    }
+
+    /// Entries of one final account with post dates in `[from_ms, to_ms)` on `layers`,
+    /// committed in `state`, in post-date order.
+    fn history<'a>(
+        &'a self,
+        state: &'a State,
+        account_id: AccountId,
+        from_ms: EpochMs,
+        to_ms: EpochMs,
+        layers: &'a [Layer],
+    ) -> impl Iterator<Item = Result<HistoryEntry, ReadError>> + 'a {
+        let (start, end) = schema::entry_range(account_id, from_ms, to_ms);
+        self.store()
+            .scan_range::<(Layer, Side, Amount)>(&start, &end, false)
+            .map(|item| {
+                let (key, (layer, side, amount)) = item?;
+                let position = schema::parse_entry_key(&key)
+                    .ok_or_else(|| CoreError::Corrupt(format!("entry key {}", schema::printable_key(&key))))?;
+                Ok(HistoryEntry { position, layer, side, amount })
+            })
+            .filter(move |entry| match entry {
+                Ok(entry) => {
+                    entry.position.transaction_id < state.next_transaction_id && layers.contains(&entry.layer)
+                }
+                Err(_) => true,
+            })
+    }
+}
+
+fn find_account(state: &State, journal: &str, code: &str) -> Result<(Arc<Journal>, Arc<Account>), ReadError> {
+    let journal = state.journals.get(journal).cloned().ok_or(ReadError::JournalNotFound)?;
+    let account = state
+        .account_ids_by_code
+        .get(code)
+        .and_then(|id| state.accounts.get(id))
+        .filter(|account| account.chart == journal.chart)
+        .cloned()
+        .ok_or(ReadError::AccountNotFound)?;
+    Ok((journal, account))
+}
+
+/// The effect of a final account's entry on `account` (itself or an ancestor).
+fn impact_on(state: &State, account: &Account, final_id: AccountId, entry: &HistoryEntry) -> Result<Amount, ReadError> {
+    let final_account = state.account(final_id).ok_or(ReadError::AccountNotFound)?;
+    let mut impact = final_account.account_type.impact(entry.side, entry.amount).ok_or(ReadError::Overflow)?;
+    let mut current = final_account;
+    while current.id != account.id {
+        let parent = current.parent_id.and_then(|id| state.account(id)).ok_or(ReadError::AccountNotFound)?;
+        impact = parent.account_type.roll_up(current.account_type, impact).ok_or(ReadError::Overflow)?;
+        current = parent;
+    }
+    Ok(impact)
+}
+
+fn statement_line(account: &Account, transaction: &Transaction, entry: &HistoryEntry) -> Result<StatementLine, ReadError> {
+    let stored = transaction.entries.get(usize::from(entry.position.entry_index));
+    let impact = account.account_type.impact(entry.side, entry.amount).ok_or(ReadError::Overflow)?;
+    Ok(StatementLine {
+        transaction_id: transaction.id,
+        post_date_ms: transaction.post_date_ms,
+        timestamp_ms: transaction.timestamp_ms,
+        detail: stored.map_or_else(|| transaction.detail.clone(), |stored| pick(&stored.detail, &transaction.detail)),
+        tags: stored.map_or_else(|| transaction.tags.clone(), |stored| pick(&stored.tags, &transaction.tags)),
+        side: entry.side,
+        layer: entry.layer,
+        amount: entry.amount,
+        impact,
+        balance: Amount::ZERO,
+        reversal_count: transaction.reversal_count,
+    })
+}
+
+/// The entry's own text, or the transaction's when the entry has none.
+fn pick(own: &str, fallback: &str) -> String {
+    if own.is_empty() { fallback } else { own }.to_owned()
+}

@@ -1,0 +1,177 @@
+//! The in-memory state the writer decides against and readers read: immutable persistent
+//! maps, so that publishing a new version after a commit is one pointer swap and a reader
+//! never waits for the writer.
+
+use std::sync::Arc;
+
+use imbl::{HashMap, OrdMap, Vector};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::command::{Consumer, SysConfig};
+use super::keys::{MasterKey, WrappedSecret};
+use super::CoreError;
+use crate::clock::EpochMs;
+use crate::ledger::post::{propagate, BalanceDelta};
+use crate::ledger::{Account, AccountId, Chart, Chartbook, Journal, Layer, TransactionId};
+use crate::money::Amount;
+use crate::store::schema::{self, Keyspace};
+use crate::store::Store;
+
+/// One consistent version of everything the switch keeps in memory.
+#[derive(Clone, Default)]
+pub struct State {
+    pub charts: OrdMap<String, Arc<Chart>>,
+    pub journals: OrdMap<String, Arc<Journal>>,
+    pub accounts: HashMap<AccountId, Arc<Account>>,
+    pub account_ids_by_code: HashMap<String, AccountId>,
+    pub children: HashMap<AccountId, Vector<AccountId>>,
+    /// Balances of every account (composites rolled up) per layer.
+    pub balances: OrdMap<(AccountId, Layer), Amount>,
+    pub sysconfig: OrdMap<String, Arc<SysConfig>>,
+    pub consumers: HashMap<Uuid, Arc<Consumer>>,
+    pub next_account_id: AccountId,
+    /// Transactions with ids below this one are committed in this version.
+    pub next_transaction_id: TransactionId,
+}
+
+/// A consumer as stored: its key wrapped by the master key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConsumerRecord {
+    pub id: Uuid,
+    pub secret: WrappedSecret,
+    pub permissions: Vec<String>,
+    pub active: bool,
+    pub created_ms: EpochMs,
+}
+
+/// A remembered nonce of a mutating request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NonceRecord {
+    pub consumer: Uuid,
+    pub nonce: String,
+    pub timestamp_ms: EpochMs,
+}
+
+impl Chartbook for State {
+    fn journal(&self, name: &str) -> Option<&Journal> {
+        self.journals.get(name).map(AsRef::as_ref)
+    }
+
+    fn account_by_code(&self, code: &str) -> Option<&Account> {
+        self.account_ids_by_code.get(code).and_then(|id| self.account(*id))
+    }
+
+    fn account(&self, id: AccountId) -> Option<&Account> {
+        self.accounts.get(&id).map(AsRef::as_ref)
+    }
+}
+
+impl State {
+    /// Reads the whole state from the store.
+    pub fn load(store: &Store, keys: &MasterKey) -> Result<State, CoreError> {
+        let mut state = State { next_account_id: 1, next_transaction_id: 1, ..State::default() };
+        for item in store.scan_prefix::<Chart>(&Keyspace::Chart.prefix(), false) {
+            let (_, chart) = item?;
+            state.charts.insert(chart.name.clone(), Arc::new(chart));
+        }
+        for item in store.scan_prefix::<Journal>(&Keyspace::Journal.prefix(), false) {
+            let (_, journal) = item?;
+            state.journals.insert(journal.name.clone(), Arc::new(journal));
+        }
+        for item in store.scan_prefix::<Account>(&Keyspace::Account.prefix(), false) {
+            let (_, account) = item?;
+            state.insert_account(account);
+        }
+        state.load_balances(store)?;
+        if let Some(item) = store.scan_prefix::<serde::de::IgnoredAny>(&Keyspace::Transaction.prefix(), true).next() {
+            let (key, _) = item?;
+            let id = key.get(1..9).and_then(|bytes| bytes.try_into().ok()).map(u64::from_be_bytes);
+            state.next_transaction_id = id.map_or(1, |id| id.saturating_add(1));
+        }
+        for item in store.scan_prefix::<SysConfig>(&Keyspace::Sysconfig.prefix(), false) {
+            let (_, entry) = item?;
+            state.sysconfig.insert(entry.id.clone(), Arc::new(entry));
+        }
+        for item in store.scan_prefix::<ConsumerRecord>(&Keyspace::Consumer.prefix(), false) {
+            let (_, record) = item?;
+            let secret = keys.unwrap(record.id.as_bytes(), &record.secret)?;
+            let consumer = Consumer { id: record.id, secret, permissions: record.permissions, active: record.active };
+            state.consumers.insert(consumer.id, Arc::new(consumer));
+        }
+        Ok(state)
+    }
+
+    fn load_balances(&mut self, store: &Store) -> Result<(), CoreError> {
+        let mut deltas: Vec<BalanceDelta> = Vec::new();
+        for item in store.scan_prefix::<Amount>(&Keyspace::Balance.prefix(), false) {
+            let (key, balance) = item?;
+            let (account_id, layer) = schema::parse_balance_key(&key)
+                .ok_or_else(|| CoreError::Corrupt(format!("balance key {}", schema::printable_key(&key))))?;
+            let account = self
+                .account(account_id)
+                .ok_or_else(|| CoreError::Corrupt(format!("balance of unknown account {account_id}")))?;
+            deltas.clear();
+            propagate(self, account, layer, balance, &mut deltas)
+                .map_err(|reject| CoreError::Corrupt(format!("balances do not add up: {reject:?}")))?;
+            self.apply_deltas(&deltas)
+                .ok_or_else(|| CoreError::Corrupt("balances overflow".to_owned()))?;
+        }
+        Ok(())
+    }
+
+    /// Adds an account to every index.
+    pub fn insert_account(&mut self, account: Account) {
+        self.next_account_id = self.next_account_id.max(account.id.saturating_add(1));
+        self.account_ids_by_code.insert(account.code.clone(), account.id);
+        if let Some(parent) = account.parent_id {
+            self.children.entry(parent).or_default().push_back(account.id);
+        }
+        self.accounts.insert(account.id, Arc::new(account));
+    }
+
+    pub fn balance(&self, account_id: AccountId, layer: Layer) -> Amount {
+        self.balances.get(&(account_id, layer)).copied().unwrap_or_default()
+    }
+
+    /// The balances after `deltas`, or `None` if one would overflow (nothing changed then).
+    pub fn balances_after(&self, deltas: &[BalanceDelta]) -> Option<Vec<((AccountId, Layer), Amount)>> {
+        deltas
+            .iter()
+            .map(|delta| {
+                let key = (delta.account_id, delta.layer);
+                self.balance(delta.account_id, delta.layer).checked_add(delta.delta).map(|balance| (key, balance))
+            })
+            .collect()
+    }
+
+    /// Applies `deltas`; `None` (and nothing changed) if one would overflow.
+    pub fn apply_deltas(&mut self, deltas: &[BalanceDelta]) -> Option<()> {
+        for (key, balance) in self.balances_after(deltas)? {
+            self.balances.insert(key, balance);
+        }
+        Some(())
+    }
+
+    /// The layers on which an account has a balance record.
+    pub fn layers_of(&self, account_id: AccountId) -> Vec<Layer> {
+        self.balances
+            .range((account_id, Layer::MIN)..=(account_id, Layer::MAX))
+            .map(|((_, layer), _)| *layer)
+            .collect()
+    }
+
+    /// The final accounts at or below `account_id`.
+    pub fn final_descendants(&self, account_id: AccountId) -> Vec<AccountId> {
+        let mut finals = Vec::new();
+        let mut pending = vec![account_id];
+        while let Some(id) = pending.pop() {
+            match self.account(id) {
+                Some(account) if account.is_final => finals.push(id),
+                Some(_) => pending.extend(self.children.get(&id).into_iter().flatten().copied()),
+                None => {}
+            }
+        }
+        finals
+    }
+}

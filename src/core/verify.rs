@@ -1,0 +1,117 @@
+//! The offline audit behind `cardswitch verify`: re-reads a stopped data directory and checks
+//! every ledger invariant and every index against the records.
+
+use std::collections::BTreeSet;
+
+use super::keys::MasterKey;
+use super::state::State;
+use super::CoreError;
+use crate::ledger::invariants::{Auditor, Balances, Violation};
+use crate::ledger::{Layer, Side, Transaction};
+use crate::money::Amount;
+use crate::store::schema::{self, EntryPosition, Keyspace};
+use crate::store::Store;
+
+/// What the audit found.
+#[derive(Debug, Default)]
+pub struct AuditReport {
+    pub accounts: usize,
+    pub transactions: u64,
+    pub entries: u64,
+    pub consumers: usize,
+    pub sysconfig_entries: usize,
+    pub problems: Vec<String>,
+}
+
+impl AuditReport {
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Audits the store. `Err` only when the store cannot be read at all.
+pub fn audit_store(store: &Store, keys: &MasterKey) -> Result<AuditReport, CoreError> {
+    let state = State::load(store, keys)?;
+    let mut report = AuditReport {
+        accounts: state.accounts.len(),
+        consumers: state.consumers.len(),
+        sysconfig_entries: state.sysconfig.len(),
+        ..AuditReport::default()
+    };
+    let mut auditor = Auditor::new();
+    let mut expected_index = BTreeSet::new();
+    for item in store.scan_prefix::<Transaction>(&Keyspace::Transaction.prefix(), false) {
+        let (key, transaction) = item?;
+        if key != schema::transaction_key(transaction.id) {
+            report.problems.push(format!("transaction {} is stored under another id", transaction.id));
+        }
+        check_reversal_link(store, &transaction, &mut report)?;
+        auditor.add(&state, &transaction);
+        for (index, entry) in transaction.entries.iter().enumerate() {
+            let position = EntryPosition {
+                account_id: entry.account_id,
+                post_date_ms: transaction.post_date_ms,
+                transaction_id: transaction.id,
+                entry_index: u16::try_from(index).unwrap_or(u16::MAX),
+            };
+            expected_index.insert((schema::entry_key(position), (entry.layer, entry.side, entry.amount)));
+        }
+    }
+    report.transactions = auditor.transactions();
+    report.entries = auditor.entries();
+    check_entry_index(store, &mut expected_index, &mut report)?;
+    let recorded: Balances = state.balances.iter().map(|(key, value)| (*key, *value)).collect();
+    report.problems.extend(auditor.finish(&recorded).into_iter().map(|violation| describe(&state, &violation)));
+    if state.next_transaction_id <= u64::try_from(report.transactions).unwrap_or(u64::MAX) {
+        report.problems.push("transaction ids are not dense from 1".to_owned());
+    }
+    Ok(report)
+}
+
+fn check_reversal_link(store: &Store, transaction: &Transaction, report: &mut AuditReport) -> Result<(), CoreError> {
+    if let Some(original_id) = transaction.reversal_of {
+        let original: Option<Transaction> = store.get(&schema::transaction_key(original_id))?;
+        if !original.is_some_and(|original| original.reversal_count > 0) {
+            report.problems.push(format!(
+                "transaction {} reverses {original_id}, which is missing or not marked reversed",
+                transaction.id
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every entry has exactly its index record, and every index record has its entry.
+fn check_entry_index(
+    store: &Store,
+    expected: &mut BTreeSet<(Vec<u8>, (Layer, Side, Amount))>,
+    report: &mut AuditReport,
+) -> Result<(), CoreError> {
+    for item in store.scan_prefix::<(Layer, Side, Amount)>(&Keyspace::Entry.prefix(), false) {
+        let (key, value) = item?;
+        if !expected.remove(&(key.clone(), value)) {
+            report.problems.push(format!("entry index record {} matches no entry", schema::printable_key(&key)));
+        }
+    }
+    for (key, _) in expected.iter() {
+        report.problems.push(format!("entry {} has no index record", schema::printable_key(key)));
+    }
+    Ok(())
+}
+
+fn describe(state: &State, violation: &Violation) -> String {
+    let code = |id| state.accounts.get(&id).map_or_else(|| format!("#{id}"), |account| account.code.clone());
+    match violation {
+        Violation::Unbalanced { transaction_id, reason } => {
+            format!("transaction {transaction_id} does not balance: {reason}")
+        }
+        Violation::EntryOnMissingOrCompositeAccount { transaction_id, account_id } => {
+            format!("transaction {transaction_id} posts to {} which is missing or composite", code(*account_id))
+        }
+        Violation::BalanceMismatch { account_id, layer, recorded, from_entries } => format!(
+            "account {} layer {layer}: recorded balance {recorded}, entries add up to {from_entries}",
+            code(*account_id)
+        ),
+        Violation::Overflow { transaction_id } => format!("transaction {transaction_id} overflows a balance"),
+    }
+}

@@ -1,0 +1,150 @@
+//! HTTP transport: turns a hyper request into an [`ApiRequest`] for the routed dialect and its
+//! [`ApiResponse`] back into a hyper response. Enforces the body limit and the request
+//! timeout, and records metrics per route. The only module (with `server.rs`) that knows hyper.
+
+pub mod router;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use serde_json::json;
+
+use self::router::{Dialect, Matched, Miss, OpsRoute, Router, Target};
+use crate::api::{self, ApiRequest, ApiResponse, TransportError};
+use crate::config::HttpConfig;
+use crate::core::Core;
+
+/// The OpenAPI description of the jCard dialect, as served.
+pub const OPENAPI_JCARD: &str = include_str!("../../openapi/jcard.json");
+
+/// Everything a connection needs to answer requests.
+pub struct App {
+    pub core: Core,
+    pub router: Router,
+    pub config: HttpConfig,
+}
+
+impl App {
+    pub fn new(core: Core, config: HttpConfig) -> Arc<App> {
+        Arc::new(App { core, router: Router::new(), config })
+    }
+}
+
+/// Answers one request. Never fails: every problem becomes a response.
+pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    let started = Instant::now();
+    let (label, response) = match app.router.find(request.method(), request.uri().path()) {
+        Ok(matched) => {
+            let label = matched.template;
+            let timeout = Duration::from_millis(app.config.request_timeout_ms);
+            let dialect = dialect_of(matched.target);
+            let answer = tokio::time::timeout(timeout, answer(&app, matched, request)).await;
+            (label, answer.unwrap_or_else(|_| transport_error(dialect, TransportError::Timeout)))
+        }
+        Err(Miss::NotFound(dialect)) => ("unmatched", transport_error(dialect, TransportError::NotFound)),
+        Err(Miss::MethodNotAllowed(dialect)) => ("unmatched", transport_error(dialect, TransportError::MethodNotAllowed)),
+    };
+    app.core.metrics().record_request(label, response.status.as_u16(), started.elapsed().as_secs_f64());
+    Ok(to_hyper(response))
+}
+
+fn dialect_of(target: Target) -> Dialect {
+    match target {
+        Target::Jcard(_) => Dialect::Jcard,
+        Target::Ops(_) => Dialect::Plain,
+    }
+}
+
+async fn answer(app: &App, matched: Matched, request: Request<Incoming>) -> ApiResponse {
+    let dialect = dialect_of(matched.target);
+    let api_request = match read_request(matched.params, request, app.config.body_bytes_max).await {
+        Ok(api_request) => api_request,
+        Err(error) => return transport_error(dialect, error),
+    };
+    match matched.target {
+        Target::Jcard(route) => api::jcard::handle(&app.core, route, api_request).await,
+        Target::Ops(route) => ops(app, route),
+    }
+}
+
+/// Reads the body within the limit and decodes the query.
+async fn read_request(
+    params: Vec<(String, String)>,
+    request: Request<Incoming>,
+    body_bytes_max: usize,
+) -> Result<ApiRequest, TransportError> {
+    let (parts, body) = request.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > body_bytes_max) {
+        return Err(TransportError::BodyTooLarge);
+    }
+    let body = match Limited::new(body, body_bytes_max).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) if error.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            return Err(TransportError::BodyTooLarge);
+        }
+        Err(_) => return Err(TransportError::BodyUnreadable),
+    };
+    let query = parts
+        .uri
+        .query()
+        .map(|query| {
+            query
+                .split('&')
+                .filter(|pair| !pair.is_empty())
+                .map(|pair| {
+                    let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                    (decode_query(key), decode_query(value))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(ApiRequest { method: parts.method, params, query, headers: parts.headers, body })
+}
+
+fn decode_query(text: &str) -> String {
+    let spaced = text.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
+}
+
+fn transport_error(dialect: Dialect, error: TransportError) -> ApiResponse {
+    match dialect {
+        Dialect::Jcard => api::jcard::transport_error(error),
+        Dialect::Plain => {
+            let (status, code, message) = api::jcard::errors::transport_status(error);
+            ApiResponse::json(status, &json!({"error": code, "message": message}))
+        }
+    }
+}
+
+fn ops(app: &App, route: OpsRoute) -> ApiResponse {
+    match route {
+        OpsRoute::Health => {
+            let degraded = app.core.metrics().is_degraded();
+            let status = if degraded { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+            let body = json!({"status": if degraded { "degraded" } else { "ok" }, "version": env!("CARGO_PKG_VERSION")});
+            ApiResponse::json(status, &body)
+        }
+        OpsRoute::Metrics => ApiResponse::text(
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            app.core.metrics().render(),
+        ),
+        OpsRoute::OpenApiJcard => ApiResponse::text(StatusCode::OK, "application/json", OPENAPI_JCARD),
+    }
+}
+
+fn to_hyper(response: ApiResponse) -> Response<Full<Bytes>> {
+    let mut hyper_response = Response::new(Full::new(response.body));
+    *hyper_response.status_mut() = response.status;
+    hyper_response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(response.content_type));
+    hyper_response
+}

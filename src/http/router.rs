@@ -1,0 +1,128 @@
+//! The route table: (method, path) to a dialect's route. A table, no business logic; built
+//! from each dialect's own route list.
+
+use std::collections::HashMap;
+
+use http::Method;
+
+use crate::api::jcard::routes as jcard;
+
+/// Operations routes served by the switch itself, without authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpsRoute {
+    Health,
+    Metrics,
+    OpenApiJcard,
+}
+
+/// What a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Jcard(jcard::Route),
+    Ops(OpsRoute),
+}
+
+/// Which dialect's error shape a path gets when it matches no route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Jcard,
+    Plain,
+}
+
+/// A route found for a request.
+#[derive(Debug, Clone)]
+pub struct Matched {
+    pub target: Target,
+    /// The path template, used as the metrics label.
+    pub template: &'static str,
+    pub params: Vec<(String, String)>,
+}
+
+/// Why no route answers a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Miss {
+    NotFound(Dialect),
+    MethodNotAllowed(Dialect),
+}
+
+pub struct Router {
+    paths: matchit::Router<HashMap<Method, (Target, &'static str)>>,
+}
+
+const OPS_ROUTES: [(&str, &str, OpsRoute); 3] = [
+    ("GET", "/health", OpsRoute::Health),
+    ("GET", "/metrics", OpsRoute::Metrics),
+    ("GET", "/openapi/jcard.json", OpsRoute::OpenApiJcard),
+];
+
+/// Every (method, full path template) the switch serves, for documentation checks.
+pub fn jcard_templates() -> Vec<(&'static str, String)> {
+    jcard::ROUTES.iter().map(|spec| (spec.method, format!("{}{}", jcard::PREFIX, spec.path))).collect()
+}
+
+impl Router {
+    pub fn new() -> Router {
+        let mut table: Vec<(Method, String, Target)> = Vec::new();
+        for spec in jcard::ROUTES {
+            let method = Method::from_bytes(spec.method.as_bytes()).unwrap_or(Method::GET);
+            table.push((method, format!("{}{}", jcard::PREFIX, spec.path), Target::Jcard(spec.route)));
+        }
+        for (method, path, route) in OPS_ROUTES {
+            let method = Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET);
+            table.push((method, path.to_owned(), Target::Ops(route)));
+        }
+        let mut by_path: HashMap<String, HashMap<Method, (Target, &'static str)>> = HashMap::new();
+        for (method, path, target) in table {
+            // Templates live for the whole process; leaking the few route strings once keeps
+            // metrics labels free of allocation per request.
+            let template: &'static str = Box::leak(path.clone().into_boxed_str());
+            by_path.entry(path).or_default().insert(method, (target, template));
+        }
+        let mut paths = matchit::Router::new();
+        for (path, methods) in by_path {
+            if let Err(error) = paths.insert(path, methods) {
+                panic!("route table is inconsistent: {error}");
+            }
+        }
+        Router { paths }
+    }
+
+    /// Finds the route for `method` and `path` (a trailing slash is ignored).
+    pub fn find(&self, method: &Method, path: &str) -> Result<Matched, Miss> {
+        let dialect = if path.starts_with(jcard::PREFIX) { Dialect::Jcard } else { Dialect::Plain };
+        let trimmed = if path.len() > 1 { path.strip_suffix('/').unwrap_or(path) } else { path };
+        let found = self.paths.at(trimmed).map_err(|_| Miss::NotFound(dialect))?;
+        let (target, template) = found.value.get(method).ok_or(Miss::MethodNotAllowed(dialect))?;
+        let params = found.params.iter().map(|(name, value)| (name.to_owned(), decode(value))).collect();
+        Ok(Matched { target: *target, template, params })
+    }
+}
+
+impl Default for Router {
+    fn default() -> Router {
+        Router::new()
+    }
+}
+
+/// Percent-decodes a path segment and trims the spaces the document's examples carry
+/// (`/accounts/12.001.00 /balance`).
+fn decode(segment: &str) -> String {
+    percent_encoding::percent_decode_str(segment).decode_utf8_lossy().trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_routes_with_parameters_and_trailing_slashes() {
+        let router = Router::new();
+        let found = router.find(&Method::GET, "/jcard/api/gl/journals/jcard/accounts/12.001.00%20/balance").unwrap();
+        assert_eq!(found.target, Target::Jcard(jcard::Route::GlBalance));
+        assert!(found.params.contains(&("accountCode".to_owned(), "12.001.00".to_owned())));
+        let found = router.find(&Method::DELETE, "/jcard/api/sysconfig/perm.x/").unwrap();
+        assert_eq!(found.target, Target::Jcard(jcard::Route::SysconfigDelete));
+        assert_eq!(router.find(&Method::PATCH, "/jcard/api/echo").unwrap_err(), Miss::MethodNotAllowed(Dialect::Jcard));
+        assert_eq!(router.find(&Method::GET, "/nowhere").unwrap_err(), Miss::NotFound(Dialect::Plain));
+    }
+}

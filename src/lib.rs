@@ -1,0 +1,27 @@
+//! cardswitch: a card switch in one binary. It authorizes card and wallet transactions over a
+//! double-entry ledger kept in an embedded store, and serves several HTTP API dialects over one
+//! authorization core.
+//!
+//! # Layout
+//!
+//! - `cli`: the command line (`serve`, `consumer add`, `verify`).
+//! - `server`: accept loop, connection limit, graceful stop.
+//! - `http`: transport only: routing, body limits, responses, metrics per route.
+//! - `api`: one module per dialect, translating wire JSON to core commands and back.
+//! - `core`: the single entry for every dialect: commands, the single writer, reads, auth.
+//! - `ledger`: pure double-entry accounting (miniGL semantics).
+//! - `money`: exact amounts.
+//! - `store`: persistence; the only module that knows the storage engine.
+//! - `config`, `clock`, `metrics`: settings, time, observability.
+
+pub mod api;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod core;
+pub mod http;
+pub mod ledger;
+pub mod metrics;
+pub mod money;
+pub mod server;
+pub mod store;

@@ -1,0 +1,89 @@
+//! Prometheus metrics: requests by route and status, request latency, commit group sizes and
+//! flush times. Recording is lock-free on the hot paths (atomic counters and histograms).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+}
+
+/// Every metric the switch exports.
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: Family<RequestLabels, Counter>,
+    pub http_request_seconds: Family<RouteLabels, Histogram>,
+    pub http_connections_open: Gauge,
+    pub commit_group_commands: Histogram,
+    pub commit_flush_seconds: Histogram,
+    pub commit_failures: Counter,
+    /// Set when a flush failed and no later one has succeeded yet.
+    pub store_degraded: AtomicBool,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("cardswitch");
+        let http_requests = Family::<RequestLabels, Counter>::default();
+        let http_request_seconds =
+            Family::<RouteLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.000_05, 2.0, 18)));
+        let http_connections_open = Gauge::default();
+        let commit_group_commands = Histogram::new(exponential_buckets(1.0, 2.0, 12));
+        let commit_flush_seconds = Histogram::new(exponential_buckets(0.000_01, 2.0, 20));
+        let commit_failures = Counter::default();
+        registry.register("http_requests", "HTTP requests answered, by route and status", http_requests.clone());
+        registry.register("http_request_seconds", "Time to answer a request, by route", http_request_seconds.clone());
+        registry.register("http_connections_open", "Connections currently open", http_connections_open.clone());
+        registry.register("commit_group_commands", "Commands per commit group", commit_group_commands.clone());
+        registry.register("commit_flush_seconds", "Time to make one commit group durable", commit_flush_seconds.clone());
+        registry.register("commit_failures", "Commit groups whose write or flush failed", commit_failures.clone());
+        Metrics {
+            registry,
+            http_requests,
+            http_request_seconds,
+            http_connections_open,
+            commit_group_commands,
+            commit_flush_seconds,
+            commit_failures,
+            store_degraded: AtomicBool::new(false),
+        }
+    }
+
+    /// Counts one answered request.
+    pub fn record_request(&self, route: &str, status: u16, seconds: f64) {
+        self.http_requests.get_or_create(&RequestLabels { route: route.to_owned(), status }).inc();
+        self.http_request_seconds.get_or_create(&RouteLabels { route: route.to_owned() }).observe(seconds);
+    }
+
+    pub fn is_degraded(&self) -> bool {
+        self.store_degraded.load(Ordering::Relaxed)
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
+            text.clear();
+        }
+        text
+    }
+}

@@ -1,0 +1,147 @@
+//! Persistence: the only module that knows a storage engine exists. Everything is kept in one
+//! ordered key space split into keyspaces by a leading byte, so that one commit group is one
+//! atomic batch on one tree followed by one flush.
+
+mod codec;
+mod error;
+pub mod schema;
+mod sled_engine;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub use error::StoreError;
+pub use schema::Keyspace;
+pub use sled_engine::SledEngine;
+
+/// One change in a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOp {
+    Put { key: Vec<u8>, value: Vec<u8> },
+    Delete { key: Vec<u8> },
+}
+
+/// A storage engine: ordered bytes to bytes, atomic batches, explicit durability.
+/// Another engine (or a fault-injecting wrapper) implements this and nothing else changes.
+pub trait Engine: Send + Sync + 'static {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Keys in `[start, end)` in key order (or reverse order).
+    fn range(&self, start: &[u8], end: &[u8], reverse: bool) -> KeyValueIter<'_>;
+    /// Applies every op or none.
+    fn apply(&self, ops: &[WriteOp]) -> Result<(), StoreError>;
+    /// Makes everything applied so far durable.
+    fn flush(&self) -> Result<(), StoreError>;
+    /// Approximate bytes on disk, for the metrics.
+    fn size_on_disk_bytes(&self) -> Result<u64, StoreError>;
+}
+
+pub type KeyValueIter<'a> =
+    Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + 'a>;
+
+/// Typed access to an engine: versioned, checksummed records under the schema's keys.
+#[derive(Clone)]
+pub struct Store {
+    engine: Arc<dyn Engine>,
+}
+
+impl Store {
+    /// Opens (or creates) the sled store under `dir`.
+    pub fn open_sled(dir: &Path) -> Result<Store, StoreError> {
+        Ok(Store::with_engine(Arc::new(SledEngine::open(dir)?)))
+    }
+
+    pub fn with_engine(engine: Arc<dyn Engine>) -> Store {
+        Store { engine }
+    }
+
+    /// Reads and decodes one record.
+    pub fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
+        match self.engine.get(key)? {
+            None => Ok(None),
+            Some(bytes) => codec::decode(key, &bytes).map(Some),
+        }
+    }
+
+    /// Every record of a keyspace whose key starts with `prefix` (keyspace byte included).
+    pub fn scan_prefix<T: DeserializeOwned>(
+        &self,
+        prefix: &[u8],
+        reverse: bool,
+    ) -> impl Iterator<Item = Result<(Vec<u8>, T), StoreError>> + '_ {
+        let end = schema::prefix_end(prefix);
+        self.scan_range(prefix, &end, reverse)
+    }
+
+    /// Every record with a key in `[start, end)`.
+    pub fn scan_range<T: DeserializeOwned>(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        reverse: bool,
+    ) -> impl Iterator<Item = Result<(Vec<u8>, T), StoreError>> + '_ {
+        self.engine.range(start, end, reverse).map(|item| {
+            let (key, bytes) = item?;
+            let value = codec::decode(&key, &bytes)?;
+            Ok((key, value))
+        })
+    }
+
+    /// True when nothing has ever been written.
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
+        let mut all = self.engine.range(&[], &[u8::MAX], false);
+        Ok(all.next().transpose()?.is_none())
+    }
+
+    /// Applies a batch atomically (not yet durable).
+    pub fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
+        self.engine.apply(&batch.ops)
+    }
+
+    /// Makes every applied batch durable.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.engine.flush()
+    }
+
+    pub fn size_on_disk_bytes(&self) -> Result<u64, StoreError> {
+        self.engine.size_on_disk_bytes()
+    }
+}
+
+/// Changes collected for one commit group.
+#[derive(Debug, Default, Clone)]
+pub struct Batch {
+    ops: Vec<WriteOp>,
+}
+
+impl Batch {
+    pub fn new() -> Batch {
+        Batch::default()
+    }
+
+    /// Encodes `value` with the current format version and checksum under `key`.
+    pub fn put<T: Serialize>(&mut self, key: Vec<u8>, value: &T) -> Result<(), StoreError> {
+        let encoded = codec::encode(&key, value)?;
+        self.ops.push(WriteOp::Put { key, value: encoded });
+        Ok(())
+    }
+
+    pub fn delete(&mut self, key: Vec<u8>) {
+        self.ops.push(WriteOp::Delete { key });
+    }
+
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// Drops the ops added after the first `len` (a command that failed half-way).
+    pub fn truncate(&mut self, len: usize) {
+        self.ops.truncate(len);
+    }
+}

@@ -1,0 +1,230 @@
+//! The key layout: one leading byte per keyspace, then big-endian fields so that key order is
+//! numeric (and time) order. This file and `codec.rs` are the on-disk format.
+
+/// Keyspaces, one per kind of record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keyspace {
+    /// Counters and markers: `m` + name.
+    Meta,
+    /// Charts of accounts: `c` + name.
+    Chart,
+    /// Journals: `j` + name.
+    Journal,
+    /// Accounts: `a` + account id.
+    Account,
+    /// Posted balance of a final account on a layer: `b` + account id + layer.
+    Balance,
+    /// GL transactions: `t` + transaction id.
+    Transaction,
+    /// Entries by account and post date: `e` + account id + post date + transaction id + index.
+    Entry,
+    /// System configuration: `s` + id.
+    Sysconfig,
+    /// API consumers: `k` + consumer UUID.
+    Consumer,
+    /// Nonces of mutating jCard requests: `n` + timestamp + consumer UUID + nonce.
+    Nonce,
+}
+
+impl Keyspace {
+    pub fn byte(self) -> u8 {
+        match self {
+            Keyspace::Meta => b'm',
+            Keyspace::Chart => b'c',
+            Keyspace::Journal => b'j',
+            Keyspace::Account => b'a',
+            Keyspace::Balance => b'b',
+            Keyspace::Transaction => b't',
+            Keyspace::Entry => b'e',
+            Keyspace::Sysconfig => b's',
+            Keyspace::Consumer => b'k',
+            Keyspace::Nonce => b'n',
+        }
+    }
+
+    /// The prefix every key of this keyspace starts with.
+    pub fn prefix(self) -> Vec<u8> {
+        vec![self.byte()]
+    }
+}
+
+/// Builds a key from a keyspace and its fields.
+fn key(space: Keyspace, fields: &[&[u8]]) -> Vec<u8> {
+    let length = fields.iter().map(|field| field.len()).sum::<usize>().saturating_add(1);
+    let mut key = Vec::with_capacity(length);
+    key.push(space.byte());
+    for field in fields {
+        key.extend_from_slice(field);
+    }
+    key
+}
+
+/// Order-preserving encoding of a signed 64-bit number.
+pub fn ordered_i64(value: i64) -> [u8; 8] {
+    (u64::from_be_bytes(value.to_be_bytes()) ^ (1 << 63)).to_be_bytes()
+}
+
+/// Inverse of [`ordered_i64`].
+pub fn i64_from_ordered(bytes: [u8; 8]) -> i64 {
+    i64::from_be_bytes((u64::from_be_bytes(bytes) ^ (1 << 63)).to_be_bytes())
+}
+
+/// Order-preserving encoding of a signed 16-bit layer.
+pub fn ordered_i16(value: i16) -> [u8; 2] {
+    (u16::from_be_bytes(value.to_be_bytes()) ^ (1 << 15)).to_be_bytes()
+}
+
+pub fn i16_from_ordered(bytes: [u8; 2]) -> i16 {
+    i16::from_be_bytes((u16::from_be_bytes(bytes) ^ (1 << 15)).to_be_bytes())
+}
+
+pub fn meta_key(name: &str) -> Vec<u8> {
+    key(Keyspace::Meta, &[name.as_bytes()])
+}
+
+pub fn chart_key(name: &str) -> Vec<u8> {
+    key(Keyspace::Chart, &[name.as_bytes()])
+}
+
+pub fn journal_key(name: &str) -> Vec<u8> {
+    key(Keyspace::Journal, &[name.as_bytes()])
+}
+
+pub fn account_key(account_id: u64) -> Vec<u8> {
+    key(Keyspace::Account, &[&account_id.to_be_bytes()])
+}
+
+pub fn balance_key(account_id: u64, layer: i16) -> Vec<u8> {
+    key(Keyspace::Balance, &[&account_id.to_be_bytes(), &ordered_i16(layer)])
+}
+
+/// Splits a balance key into account id and layer.
+pub fn parse_balance_key(key: &[u8]) -> Option<(u64, i16)> {
+    let rest = key.strip_prefix(&[Keyspace::Balance.byte()])?;
+    let id: [u8; 8] = rest.get(..8)?.try_into().ok()?;
+    let layer: [u8; 2] = rest.get(8..10)?.try_into().ok()?;
+    Some((u64::from_be_bytes(id), i16_from_ordered(layer)))
+}
+
+pub fn transaction_key(transaction_id: u64) -> Vec<u8> {
+    key(Keyspace::Transaction, &[&transaction_id.to_be_bytes()])
+}
+
+/// The position of one entry in an account's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryPosition {
+    pub account_id: u64,
+    pub post_date_ms: i64,
+    pub transaction_id: u64,
+    pub entry_index: u16,
+}
+
+pub fn entry_key(position: EntryPosition) -> Vec<u8> {
+    key(
+        Keyspace::Entry,
+        &[
+            &position.account_id.to_be_bytes(),
+            &ordered_i64(position.post_date_ms),
+            &position.transaction_id.to_be_bytes(),
+            &position.entry_index.to_be_bytes(),
+        ],
+    )
+}
+
+pub fn parse_entry_key(key: &[u8]) -> Option<EntryPosition> {
+    let rest = key.strip_prefix(&[Keyspace::Entry.byte()])?;
+    if rest.len() != 26 {
+        return None;
+    }
+    Some(EntryPosition {
+        account_id: u64::from_be_bytes(rest.get(0..8)?.try_into().ok()?),
+        post_date_ms: i64_from_ordered(rest.get(8..16)?.try_into().ok()?),
+        transaction_id: u64::from_be_bytes(rest.get(16..24)?.try_into().ok()?),
+        entry_index: u16::from_be_bytes(rest.get(24..26)?.try_into().ok()?),
+    })
+}
+
+/// Keys of one account's entries with post dates in `[from_ms, to_ms)`.
+pub fn entry_range(account_id: u64, from_ms: i64, to_ms: i64) -> (Vec<u8>, Vec<u8>) {
+    let id = account_id.to_be_bytes();
+    (
+        key(Keyspace::Entry, &[&id, &ordered_i64(from_ms)]),
+        key(Keyspace::Entry, &[&id, &ordered_i64(to_ms)]),
+    )
+}
+
+pub fn sysconfig_key(id: &str) -> Vec<u8> {
+    key(Keyspace::Sysconfig, &[id.as_bytes()])
+}
+
+pub fn consumer_key(consumer_id: &uuid::Uuid) -> Vec<u8> {
+    key(Keyspace::Consumer, &[consumer_id.as_bytes()])
+}
+
+pub fn nonce_key(timestamp_ms: i64, consumer_id: &uuid::Uuid, nonce: &str) -> Vec<u8> {
+    key(Keyspace::Nonce, &[&ordered_i64(timestamp_ms), consumer_id.as_bytes(), nonce.as_bytes()])
+}
+
+/// Nonce keys recorded before `timestamp_ms`.
+pub fn nonces_before(timestamp_ms: i64) -> (Vec<u8>, Vec<u8>) {
+    (Keyspace::Nonce.prefix(), key(Keyspace::Nonce, &[&ordered_i64(timestamp_ms)]))
+}
+
+/// The smallest key greater than every key starting with `prefix`.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last.saturating_add(1));
+            return end;
+        }
+    }
+    vec![u8::MAX; 64]
+}
+
+/// A key for error messages: printable bytes as text, the rest as hex.
+pub fn printable_key(key: &[u8]) -> String {
+    key.iter()
+        .map(|&byte| {
+            if byte.is_ascii_graphic() {
+                char::from(byte).to_string()
+            } else {
+                format!("\\x{byte:02x}")
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ordered_encodings_sort_like_numbers() {
+        let values = [i64::MIN, -5, -1, 0, 1, 7, i64::MAX];
+        let encoded: Vec<_> = values.iter().map(|&value| ordered_i64(value)).collect();
+        assert!(encoded.windows(2).all(|pair| pair[0] < pair[1]));
+        assert!(values.iter().all(|&value| i64_from_ordered(ordered_i64(value)) == value));
+        let layers = [i16::MIN, -1, 0, 840, 1840, i16::MAX];
+        let encoded: Vec<_> = layers.iter().map(|&layer| ordered_i16(layer)).collect();
+        assert!(encoded.windows(2).all(|pair| pair[0] < pair[1]));
+    }
+
+    #[test]
+    fn entry_keys_round_trip() {
+        let position = EntryPosition {
+            account_id: 7,
+            post_date_ms: -86_400_000,
+            transaction_id: 99,
+            entry_index: 3,
+        };
+        assert_eq!(parse_entry_key(&entry_key(position)), Some(position));
+        assert_eq!(parse_balance_key(&balance_key(5, 1840)), Some((5, 1840)));
+    }
+
+    #[test]
+    fn prefix_end_is_past_every_key_with_the_prefix() {
+        assert_eq!(prefix_end(b"a"), b"b".to_vec());
+        assert_eq!(prefix_end(&[b'a', 0xff]), b"b".to_vec());
+    }
+}

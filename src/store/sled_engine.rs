@@ -1,0 +1,69 @@
+//! The sled 0.34 engine. One tree only: sled batches are atomic per tree, and multi-tree
+//! transactions measured ~10k/s here against ~140k/s for one batch and one flush per group.
+
+use std::path::Path;
+
+use super::{Engine, KeyValueIter, StoreError, WriteOp};
+
+pub struct SledEngine {
+    db: sled::Db,
+}
+
+impl SledEngine {
+    pub fn open(dir: &Path) -> Result<SledEngine, StoreError> {
+        // sled flushes on its own every 500 ms by default; the writer flushes explicitly
+        // before acknowledging, so the background flush is only a backstop.
+        let db = sled::Config::new().path(dir).mode(sled::Mode::HighThroughput).open().map_err(io)?;
+        Ok(SledEngine { db })
+    }
+}
+
+fn io(error: sled::Error) -> StoreError {
+    StoreError::Io(error.to_string())
+}
+
+impl Engine for SledEngine {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get(key).map_err(io)?.map(|value| value.to_vec()))
+    }
+
+    fn range(&self, start: &[u8], end: &[u8], reverse: bool) -> KeyValueIter<'_> {
+        let iter = self.db.range(start.to_vec()..end.to_vec());
+        let convert = |item: sled::Result<(sled::IVec, sled::IVec)>| {
+            item.map(|(key, value)| (key.to_vec(), value.to_vec())).map_err(io)
+        };
+        if reverse {
+            Box::new(iter.rev().map(convert))
+        } else {
+            Box::new(iter.map(convert))
+        }
+    }
+
+    fn apply(&self, ops: &[WriteOp]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for op in ops {
+            match op {
+                WriteOp::Put { key, value } => batch.insert(key.as_slice(), value.as_slice()),
+                WriteOp::Delete { key } => batch.remove(key.as_slice()),
+            }
+        }
+        self.db.apply_batch(batch).map_err(io)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(io)
+    }
+
+    fn size_on_disk_bytes(&self) -> Result<u64, StoreError> {
+        self.db.size_on_disk().map_err(io)
+    }
+}
+
+impl Drop for SledEngine {
+    fn drop(&mut self) {
+        // Last chance to persist anything applied; errors have nowhere to go but the log.
+        if let Err(error) = self.db.flush() {
+            tracing::error!(%error, "final flush of the store failed");
+        }
+    }
+}
