@@ -75,7 +75,10 @@ pub enum ConsumerCommand {
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("cardswitch: cannot start the runtime: {error}");
@@ -93,15 +96,33 @@ pub fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        CliCommand::Serve { config, data, listen } => serve(&config, data, listen).await.map(|()| ExitCode::SUCCESS),
-        CliCommand::Consumer { command: ConsumerCommand::Add { data, id, secret, permissions } } => {
-            consumer_add(&data, id, &secret, permissions).await.map(|()| ExitCode::SUCCESS)
-        }
+        CliCommand::Serve {
+            config,
+            data,
+            listen,
+        } => serve(&config, data, listen)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        CliCommand::Consumer {
+            command:
+                ConsumerCommand::Add {
+                    data,
+                    id,
+                    secret,
+                    permissions,
+                },
+        } => consumer_add(&data, id, &secret, permissions)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         CliCommand::Verify { data } => verify(&data),
     }
 }
 
-async fn serve(config_path: &Path, data: Option<PathBuf>, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+async fn serve(
+    config_path: &Path,
+    data: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+) -> anyhow::Result<()> {
     let must_exist = config_path != Path::new("config.toml");
     let mut config = Config::load(config_path, must_exist)?;
     if let Some(data) = data {
@@ -115,6 +136,7 @@ async fn serve(config_path: &Path, data: Option<PathBuf>, listen: Option<SocketA
     if !core.is_initialized() {
         initialize(&core, &config.data_dir).await?;
     }
+    let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -122,15 +144,20 @@ async fn serve(config_path: &Path, data: Option<PathBuf>, listen: Option<SocketA
     tracing::info!(%address, data_dir = %config.data_dir.display(), "cardswitch listening");
     println!("cardswitch listening on http://{address}");
     let app = App::new(core, config.http.clone());
-    crate::server::run(listener, app, shutdown_signal()).await?;
+    crate::server::run(listener, app, shutdown).await?;
     tracing::info!("cardswitch stopped; everything acknowledged is durable");
     Ok(())
 }
 
 fn open_core(data_dir: &Path, config: &Config) -> anyhow::Result<Core> {
     let metrics = Arc::new(Metrics::new());
-    Core::open(data_dir, Arc::new(SystemClock), metrics, CoreSettings::from_config(config))
-        .with_context(|| format!("cannot open the data directory {}", data_dir.display()))
+    Core::open(
+        data_dir,
+        Arc::new(SystemClock),
+        metrics,
+        CoreSettings::from_config(config),
+    )
+    .with_context(|| format!("cannot open the data directory {}", data_dir.display()))
 }
 
 /// Creates the default chart and the admin consumer, writing its credentials first so that
@@ -143,37 +170,61 @@ async fn initialize(core: &Core, data_dir: &Path) -> anyhow::Result<()> {
     };
     let secret = base64::engine::general_purpose::STANDARD.encode(admin.secret.expose());
     let path = data_dir.join(ADMIN_CREDENTIALS_FILE);
-    let text = format!("consumer-id = \"{}\"\nsecret = \"{secret}\"\npermissions = \"{ADMIN_PERMISSION}\"\n", admin.id);
+    let text = format!(
+        "consumer-id = \"{}\"\nsecret = \"{secret}\"\npermissions = \"{ADMIN_PERMISSION}\"\n",
+        admin.id
+    );
     match std::fs::remove_file(&path) {
         Ok(()) => {}
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(error) => return Err(error).with_context(|| format!("cannot replace {}", path.display())),
+        Err(error) => {
+            return Err(error).with_context(|| format!("cannot replace {}", path.display()))
+        }
     }
-    keys::write_private_file(&path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+    keys::write_private_file(&path, text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     let id = admin.id;
     if core.initialize(admin).await? {
         println!("cardswitch: initialized {}", data_dir.display());
         println!("admin consumer-id: {id}");
         println!("admin secret: {secret}");
-        println!("(written to {} with mode 0600; it is not printed again)", path.display());
+        println!(
+            "(written to {} with mode 0600; it is not printed again)",
+            path.display()
+        );
     }
     Ok(())
 }
 
-async fn consumer_add(data: &Path, id: Uuid, secret: &str, permissions: Vec<String>) -> anyhow::Result<()> {
+async fn consumer_add(
+    data: &Path,
+    id: Uuid,
+    secret: &str,
+    permissions: Vec<String>,
+) -> anyhow::Result<()> {
     let secret = base64::engine::general_purpose::STANDARD
         .decode(secret.trim())
         .context("--secret must be Base64")?;
     if secret.is_empty() || secret.len() > keys::WRAPPED_SECRET_BYTES_MAX {
-        bail!("--secret must decode to 1 to {} bytes", keys::WRAPPED_SECRET_BYTES_MAX);
+        bail!(
+            "--secret must decode to 1 to {} bytes",
+            keys::WRAPPED_SECRET_BYTES_MAX
+        );
     }
-    let permissions: Vec<String> =
-        permissions.into_iter().map(|permission| permission.trim().to_owned()).filter(|p| !p.is_empty()).collect();
+    let permissions: Vec<String> = permissions
+        .into_iter()
+        .map(|permission| permission.trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .collect();
     if permissions.is_empty() {
         bail!("--permissions must name at least one permission");
     }
     let core = open_core(data, &Config::default())?;
-    let consumer = NewConsumer { id, secret: SecretBytes::new(secret), permissions };
+    let consumer = NewConsumer {
+        id,
+        secret: SecretBytes::new(secret),
+        permissions,
+    };
     let outcome = core.execute(Command::AddConsumer(consumer), None).await;
     core.shutdown().await?;
     match outcome? {
@@ -191,11 +242,16 @@ fn verify(data: &Path) -> anyhow::Result<ExitCode> {
         bail!("{} holds no store", data.display());
     }
     let keys = MasterKey::load(data)?;
-    let store = Store::open_sled(&store_dir).context("cannot open the store (is the switch still running?)")?;
+    let store = Store::open_sled(&store_dir)
+        .context("cannot open the store (is the switch still running?)")?;
     let report = verify::audit_store(&store, &keys)?;
     println!(
         "accounts: {}\ntransactions: {}\nentries: {}\nconsumers: {}\nsysconfig entries: {}",
-        report.accounts, report.transactions, report.entries, report.consumers, report.sysconfig_entries
+        report.accounts,
+        report.transactions,
+        report.entries,
+        report.consumers,
+        report.sysconfig_entries
     );
     for problem in &report.problems {
         println!("VIOLATION: {problem}");
@@ -212,29 +268,32 @@ fn verify(data: &Path) -> anyhow::Result<ExitCode> {
 fn init_tracing(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// A future that completes on SIGINT or SIGTERM. The handlers are installed before this
+/// returns, so a signal that arrives right after start-up is not missed.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => tracing::info!("SIGINT received; stopping"),
+                _ = terminate.recv() => tracing::info!("SIGTERM received; stopping"),
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+        })
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => tracing::info!("SIGINT received; stopping"),
-        () = terminate => tracing::info!("SIGTERM received; stopping"),
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("interrupt received; stopping");
+        })
     }
 }

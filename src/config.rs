@@ -10,9 +10,15 @@ use serde::Deserialize;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot parse {path}: {source}")]
-    Parse { path: PathBuf, source: toml::de::Error },
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
     #[error("invalid setting: {0}")]
     Invalid(String),
 }
@@ -107,7 +113,10 @@ impl Default for HttpConfig {
 
 impl Default for WriterConfig {
     fn default() -> WriterConfig {
-        WriterConfig { queue_commands_max: 4096, group_commands_max: 256 }
+        WriterConfig {
+            queue_commands_max: 4096,
+            group_commands_max: 256,
+        }
     }
 }
 
@@ -123,7 +132,11 @@ impl Default for AuthConfig {
 
 impl Default for ListConfig {
     fn default() -> ListConfig {
-        ListConfig { statement_entries_max: 1000, transaction_entries_max: 64, list_items_max: 1000 }
+        ListConfig {
+            statement_entries_max: 1000,
+            transaction_entries_max: 64,
+            list_items_max: 1000,
+        }
     }
 }
 
@@ -135,10 +148,17 @@ impl Config {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound && !must_exist => {
                 return Ok(Config::default());
             }
-            Err(source) => return Err(ConfigError::Read { path: path.to_owned(), source }),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })
+            }
         };
-        let config: Config = toml::from_str(&text)
-            .map_err(|source| ConfigError::Parse { path: path.to_owned(), source })?;
+        let config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })?;
         config.validate()?;
         Ok(config)
     }
@@ -147,7 +167,9 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |message: &str| Err(ConfigError::Invalid(message.to_owned()));
         if self.http.body_bytes_max < 1024 {
-            return invalid("http.body_bytes_max must be at least 1024 (the largest valid request)");
+            return invalid(
+                "http.body_bytes_max must be at least 1024 (the largest valid request)",
+            );
         }
         if self.http.connections_max == 0 {
             return invalid("http.connections_max must be positive");

@@ -44,18 +44,43 @@ impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("cardswitch");
         let http_requests = Family::<RequestLabels, Counter>::default();
-        let http_request_seconds =
-            Family::<RouteLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.000_05, 2.0, 18)));
+        let http_request_seconds = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.000_05, 2.0, 18))
+        });
         let http_connections_open = Gauge::default();
         let commit_group_commands = Histogram::new(exponential_buckets(1.0, 2.0, 12));
         let commit_flush_seconds = Histogram::new(exponential_buckets(0.000_01, 2.0, 20));
         let commit_failures = Counter::default();
-        registry.register("http_requests", "HTTP requests answered, by route and status", http_requests.clone());
-        registry.register("http_request_seconds", "Time to answer a request, by route", http_request_seconds.clone());
-        registry.register("http_connections_open", "Connections currently open", http_connections_open.clone());
-        registry.register("commit_group_commands", "Commands per commit group", commit_group_commands.clone());
-        registry.register("commit_flush_seconds", "Time to make one commit group durable", commit_flush_seconds.clone());
-        registry.register("commit_failures", "Commit groups whose write or flush failed", commit_failures.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by route and status",
+            http_requests.clone(),
+        );
+        registry.register(
+            "http_request_seconds",
+            "Time to answer a request, by route",
+            http_request_seconds.clone(),
+        );
+        registry.register(
+            "http_connections_open",
+            "Connections currently open",
+            http_connections_open.clone(),
+        );
+        registry.register(
+            "commit_group_commands",
+            "Commands per commit group",
+            commit_group_commands.clone(),
+        );
+        registry.register(
+            "commit_flush_seconds",
+            "Time to make one commit group durable",
+            commit_flush_seconds.clone(),
+        );
+        registry.register(
+            "commit_failures",
+            "Commit groups whose write or flush failed",
+            commit_failures.clone(),
+        );
         Metrics {
             registry,
             http_requests,
@@ -70,8 +95,17 @@ impl Metrics {
 
     /// Counts one answered request.
     pub fn record_request(&self, route: &str, status: u16, seconds: f64) {
-        self.http_requests.get_or_create(&RequestLabels { route: route.to_owned(), status }).inc();
-        self.http_request_seconds.get_or_create(&RouteLabels { route: route.to_owned() }).observe(seconds);
+        self.http_requests
+            .get_or_create(&RequestLabels {
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.http_request_seconds
+            .get_or_create(&RouteLabels {
+                route: route.to_owned(),
+            })
+            .observe(seconds);
     }
 
     pub fn is_degraded(&self) -> bool {

@@ -16,7 +16,9 @@ const UNITS_PER_WHOLE: i64 = 10_000;
 
 /// An exact amount in 1/10000 units. Negative amounts exist: miniGL reversals post negated
 /// copies of the original entries. Stored as its integer units.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Amount(i64);
 
@@ -56,7 +58,12 @@ impl Amount {
             return Err(AmountError::Malformed);
         }
         let decimal = if text.contains(['e', 'E']) {
-            Decimal::from_scientific(text).map_err(|_| AmountError::Malformed)?
+            let invalid = if is_decimal_syntax(text) {
+                AmountError::OutOfRange
+            } else {
+                AmountError::Malformed
+            };
+            Decimal::from_scientific(text).map_err(|_| invalid)?
         } else {
             Decimal::from_str_exact(text).map_err(|error| match error {
                 rust_decimal::Error::ExceedsMaximumPossibleValue
@@ -78,7 +85,9 @@ impl Amount {
             return Err(AmountError::OutOfRange);
         }
         let mantissa = rescaled.mantissa();
-        i64::try_from(mantissa).map(Amount).map_err(|_| AmountError::OutOfRange)
+        i64::try_from(mantissa)
+            .map(Amount)
+            .map_err(|_| AmountError::OutOfRange)
     }
 
     pub fn checked_add(self, other: Amount) -> Option<Amount> {
@@ -106,13 +115,29 @@ impl Amount {
     /// when `places` is below the ledger's scale.
     pub fn to_fixed(self, places: u32) -> String {
         let mut decimal = Decimal::new(self.0, AMOUNT_SCALE);
-        decimal = decimal.round_dp_with_strategy(
-            places,
-            rust_decimal::RoundingStrategy::MidpointAwayFromZero,
-        );
+        decimal = decimal
+            .round_dp_with_strategy(places, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
         decimal.rescale(places);
         decimal.to_string()
     }
+}
+
+/// True for `[-+]digits[.digits][(e|E)[-+]digits]`: the shape of a decimal number.
+fn is_decimal_syntax(text: &str) -> bool {
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (
+            mantissa,
+            Some(exponent.strip_prefix(['-', '+']).unwrap_or(exponent)),
+        ),
+        None => (unsigned, None),
+    };
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((whole, fraction)) => digits(whole) && digits(fraction),
+        None => digits(mantissa),
+    };
+    mantissa_ok && exponent.is_none_or(digits)
 }
 
 impl fmt::Display for Amount {
@@ -149,7 +174,12 @@ mod tests {
         assert_eq!(Amount::parse("abc"), Err(AmountError::Malformed));
         assert_eq!(Amount::parse(""), Err(AmountError::Malformed));
         assert_eq!(Amount::parse("1e30"), Err(AmountError::OutOfRange));
-        assert_eq!(Amount::parse("99999999999999999999"), Err(AmountError::OutOfRange));
+        assert_eq!(Amount::parse("1e"), Err(AmountError::Malformed));
+        assert_eq!(Amount::parse("e5"), Err(AmountError::Malformed));
+        assert_eq!(
+            Amount::parse("99999999999999999999"),
+            Err(AmountError::OutOfRange)
+        );
     }
 
     #[test]

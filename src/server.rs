@@ -15,7 +15,11 @@ use tokio::sync::Semaphore;
 use crate::http::{self, App};
 
 /// Serves `listener` until `shutdown` completes, then drains and stops the core.
-pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let connections = Arc::new(Semaphore::new(app.config.connections_max));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -45,7 +49,15 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
     }
     drop(listener);
     let grace = Duration::from_millis(app.config.shutdown_grace_ms);
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+    let drained = async {
+        graceful.shutdown().await;
+        // A connection's task drops its handle on the app just after its connection ends;
+        // wait for all of them so nothing holds the store once the core stops.
+        while Arc::strong_count(&app) > 1 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    if tokio::time::timeout(grace, drained).await.is_err() {
         tracing::warn!("connections still open after the grace period; closing them");
     }
     if let Err(error) = app.core.shutdown().await {
@@ -78,4 +90,42 @@ fn serve_connection(
         metrics.http_connections_open.dec();
         drop(permit);
     });
+}
+
+/// A switch started in this process (tests, benchmarks, the load generator).
+pub struct RunningSwitch {
+    pub address: std::net::SocketAddr,
+    pub core: crate::core::Core,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningSwitch {
+    /// Stops gracefully: stop accepting, drain, stop the writer (everything durable).
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.await.map_err(std::io::Error::other)?
+    }
+}
+
+/// Starts a switch on `config.listen` (port 0 picks a free port) over an opened core.
+pub async fn start(
+    core: crate::core::Core,
+    config: &crate::config::Config,
+) -> std::io::Result<RunningSwitch> {
+    let listener = TcpListener::bind(config.listen).await?;
+    let address = listener.local_addr()?;
+    let app = App::new(core.clone(), config.http.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(run(listener, app, async move {
+        let _ = stopped.await;
+    }));
+    Ok(RunningSwitch {
+        address,
+        core,
+        stop: Some(stop),
+        task,
+    })
 }

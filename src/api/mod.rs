@@ -22,7 +22,10 @@ pub struct ApiRequest {
 
 impl ApiRequest {
     pub fn param(&self, name: &str) -> &str {
-        self.params.iter().find(|(key, _)| key == name).map_or("", |(_, value)| value.as_str())
+        self.params
+            .iter()
+            .find(|(key, _)| key == name)
+            .map_or("", |(_, value)| value.as_str())
     }
 
     /// A query parameter; an empty value counts as absent (`?layers=&date=`).
@@ -49,11 +52,23 @@ pub struct ApiResponse {
 
 impl ApiResponse {
     pub fn json(status: StatusCode, value: &serde_json::Value) -> ApiResponse {
-        ApiResponse { status, content_type: "application/json", body: Bytes::from(value.to_string()) }
+        ApiResponse {
+            status,
+            content_type: "application/json",
+            body: Bytes::from(value.to_string()),
+        }
     }
 
-    pub fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> ApiResponse {
-        ApiResponse { status, content_type, body: body.into() }
+    pub fn text(
+        status: StatusCode,
+        content_type: &'static str,
+        body: impl Into<Bytes>,
+    ) -> ApiResponse {
+        ApiResponse {
+            status,
+            content_type,
+            body: body.into(),
+        }
     }
 }
 

@@ -64,11 +64,38 @@ pub fn jcard_hash(key: &[u8], timestamp: &str, nonce: &str, body: &[u8]) -> Stri
 }
 
 fn new_mac(key: &[u8]) -> Hmac<Sha256> {
-    Hmac::<Sha256>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"))
+    Hmac::<Sha256>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"))
+}
+
+/// The five jCard credential headers for a request with `body`, signed with `key` (the
+/// Base64-decoded consumer secret). For clients: tests, benchmarks, the load generator.
+pub fn sign_jcard(
+    consumer_id: &Uuid,
+    key: &[u8],
+    timestamp_ms: EpochMs,
+    nonce: &str,
+    body: &[u8],
+) -> [(&'static str, String); 5] {
+    let timestamp = timestamp_ms.to_string();
+    let hash = jcard_hash(key, &timestamp, nonce, body);
+    [
+        ("version", JCARD_AUTH_VERSION.to_owned()),
+        ("consumer-id", consumer_id.to_string()),
+        ("timestamp", timestamp),
+        ("nonce", nonce.to_owned()),
+        ("hash", hash),
+    ]
 }
 
 /// Checks the `hash` header against the body in constant time.
-pub fn verify_jcard_hash(key: &[u8], timestamp: &str, nonce: &str, body: &[u8], hash: &str) -> bool {
+pub fn verify_jcard_hash(
+    key: &[u8],
+    timestamp: &str,
+    nonce: &str,
+    body: &[u8],
+    hash: &str,
+) -> bool {
     let Ok(expected) = base64::engine::general_purpose::STANDARD.decode(hash.trim()) else {
         return false;
     };
@@ -80,8 +107,15 @@ pub fn verify_jcard_hash(key: &[u8], timestamp: &str, nonce: &str, body: &[u8], 
 }
 
 /// Parses the `timestamp` header (epoch milliseconds) and checks it against `now_ms`.
-pub fn check_timestamp(text: &str, now_ms: EpochMs, skew_ms_max: i64) -> Result<EpochMs, AuthFailure> {
-    let timestamp: EpochMs = text.trim().parse().map_err(|_| AuthFailure::InvalidTimestamp)?;
+pub fn check_timestamp(
+    text: &str,
+    now_ms: EpochMs,
+    skew_ms_max: i64,
+) -> Result<EpochMs, AuthFailure> {
+    let timestamp: EpochMs = text
+        .trim()
+        .parse()
+        .map_err(|_| AuthFailure::InvalidTimestamp)?;
     let skew = now_ms.checked_sub(timestamp).map(i64::unsigned_abs);
     match skew {
         Some(skew) if skew <= skew_ms_max.unsigned_abs() => Ok(timestamp),
@@ -114,7 +148,9 @@ const NONCE_SHARDS: usize = 16;
 impl NonceCache {
     pub fn new(entries_max: usize, window_ms: i64) -> NonceCache {
         NonceCache {
-            shards: (0..NONCE_SHARDS).map(|_| Mutex::new(NonceShard::default())).collect(),
+            shards: (0..NONCE_SHARDS)
+                .map(|_| Mutex::new(NonceShard::default()))
+                .collect(),
             shard_entries_max: entries_max.div_ceil(NONCE_SHARDS).max(1),
             window_ms,
         }
@@ -144,7 +180,10 @@ impl NonceCache {
     }
 
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|shard| shard.lock().seen.len()).sum()
+        self.shards
+            .iter()
+            .map(|shard| shard.lock().seen.len())
+            .sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -175,7 +214,9 @@ mod tests {
     use super::*;
 
     fn key() -> Vec<u8> {
-        base64::engine::general_purpose::STANDARD.decode("121b1b1b").unwrap()
+        base64::engine::general_purpose::STANDARD
+            .decode("121b1b1b")
+            .unwrap()
     }
 
     #[test]
@@ -188,17 +229,50 @@ mod tests {
             jcard_hash(&key(), "1212332211222", "121b1b1b", br#"{"payload":100}"#),
             "oFvfjxJ8y8Jgg/pqskaZyJkV4ktgYDz/3CWiXgIrZL4="
         );
-        assert_eq!(jcard_hash(&key(), "1212332211222", "", b""), "qXgl3uF5/KQL9YlGG50CTSoCETkU6bl0Nv7Fi47b3M8=");
+        assert_eq!(
+            jcard_hash(&key(), "1212332211222", "", b""),
+            "qXgl3uF5/KQL9YlGG50CTSoCETkU6bl0Nv7Fi47b3M8="
+        );
     }
 
     #[test]
     fn verification_rejects_any_change() {
         let good = "oFvfjxJ8y8Jgg/pqskaZyJkV4ktgYDz/3CWiXgIrZL4=";
-        assert!(verify_jcard_hash(&key(), "1212332211222", "121b1b1b", br#"{"payload":100}"#, good));
-        assert!(!verify_jcard_hash(&key(), "1212332211222", "121b1b1b", br#"{"payload":101}"#, good));
-        assert!(!verify_jcard_hash(&key(), "1212332211223", "121b1b1b", br#"{"payload":100}"#, good));
-        assert!(!verify_jcard_hash(&key(), "1212332211222", "121b1b1c", br#"{"payload":100}"#, good));
-        assert!(!verify_jcard_hash(&key(), "1212332211222", "121b1b1b", br#"{"payload":100}"#, "not base64!"));
+        assert!(verify_jcard_hash(
+            &key(),
+            "1212332211222",
+            "121b1b1b",
+            br#"{"payload":100}"#,
+            good
+        ));
+        assert!(!verify_jcard_hash(
+            &key(),
+            "1212332211222",
+            "121b1b1b",
+            br#"{"payload":101}"#,
+            good
+        ));
+        assert!(!verify_jcard_hash(
+            &key(),
+            "1212332211223",
+            "121b1b1b",
+            br#"{"payload":100}"#,
+            good
+        ));
+        assert!(!verify_jcard_hash(
+            &key(),
+            "1212332211222",
+            "121b1b1c",
+            br#"{"payload":100}"#,
+            good
+        ));
+        assert!(!verify_jcard_hash(
+            &key(),
+            "1212332211222",
+            "121b1b1b",
+            br#"{"payload":100}"#,
+            "not base64!"
+        ));
     }
 
     #[test]
@@ -206,9 +280,18 @@ mod tests {
         let now = 1_000_000_000;
         assert_eq!(check_timestamp("1000000000", now, 300_000), Ok(now));
         assert!(check_timestamp("999700000", now, 300_000).is_ok());
-        assert_eq!(check_timestamp("999699999", now, 300_000), Err(AuthFailure::InvalidTimestamp));
-        assert_eq!(check_timestamp("1000300001", now, 300_000), Err(AuthFailure::InvalidTimestamp));
-        assert_eq!(check_timestamp("soon", now, 300_000), Err(AuthFailure::InvalidTimestamp));
+        assert_eq!(
+            check_timestamp("999699999", now, 300_000),
+            Err(AuthFailure::InvalidTimestamp)
+        );
+        assert_eq!(
+            check_timestamp("1000300001", now, 300_000),
+            Err(AuthFailure::InvalidTimestamp)
+        );
+        assert_eq!(
+            check_timestamp("soon", now, 300_000),
+            Err(AuthFailure::InvalidTimestamp)
+        );
     }
 
     #[test]
@@ -216,8 +299,14 @@ mod tests {
         let cache = NonceCache::new(16, 1000);
         let consumer = Uuid::from_u128(1);
         assert_eq!(cache.check_and_insert(consumer, "a", 0, 0), Ok(()));
-        assert_eq!(cache.check_and_insert(consumer, "a", 0, 10), Err(AuthFailure::ReplayedNonce));
-        assert_eq!(cache.check_and_insert(Uuid::from_u128(2), "a", 0, 10), Ok(()));
+        assert_eq!(
+            cache.check_and_insert(consumer, "a", 0, 10),
+            Err(AuthFailure::ReplayedNonce)
+        );
+        assert_eq!(
+            cache.check_and_insert(Uuid::from_u128(2), "a", 0, 10),
+            Ok(())
+        );
         // Long after the window the entry is forgotten (the timestamp check refuses replays).
         assert_eq!(cache.check_and_insert(consumer, "a", 5000, 5000), Ok(()));
         let full = NonceCache::new(1, 1_000_000);

@@ -15,16 +15,22 @@ pub enum Command {
     /// Post a GL transaction whose entries balance per layer.
     PostTransaction(TransactionRequest),
     /// Post the negated copy of a transaction and count the reversal on it.
-    ReverseTransaction { transaction_id: TransactionId },
+    ReverseTransaction {
+        transaction_id: TransactionId,
+    },
     /// Add an account to a chart.
     CreateAccount(NewAccount),
     CreateSysconfig(SysConfig),
     UpdateSysconfig(SysconfigUpdate),
-    DeleteSysconfig { id: String },
+    DeleteSysconfig {
+        id: String,
+    },
     /// Register an API consumer with its HMAC key.
     AddConsumer(NewConsumer),
     /// Create the default chart, journal and the admin consumer in an empty store.
-    Initialize { admin: NewConsumer },
+    Initialize {
+        admin: NewConsumer,
+    },
 }
 
 /// An account to create. `parent_code` equal to the chart's name hangs it from the root.
@@ -86,16 +92,26 @@ impl Consumer {
     /// everyone.
     pub fn allows(&self, permission: &str) -> bool {
         permission.is_empty()
-            || self.permissions.iter().any(|held| held == ADMIN_PERMISSION || held == permission)
+            || self
+                .permissions
+                .iter()
+                .any(|held| held == ADMIN_PERMISSION || held == permission)
     }
 }
 
 /// What the core did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Posted { transaction_id: TransactionId },
-    Reversed { transaction_id: TransactionId, reversal_id: TransactionId },
-    AccountCreated { account_id: AccountId },
+    Posted {
+        transaction_id: TransactionId,
+    },
+    Reversed {
+        transaction_id: TransactionId,
+        reversal_id: TransactionId,
+    },
+    AccountCreated {
+        account_id: AccountId,
+    },
     SysconfigCreated,
     SysconfigUpdated,
     SysconfigDeleted,

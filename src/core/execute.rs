@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::command::{Command, Consumer, Decline, NewAccount, NewConsumer, Outcome, SysConfig, SysconfigUpdate};
+use super::command::{
+    Command, Consumer, Decline, NewAccount, NewConsumer, Outcome, SysConfig, SysconfigUpdate,
+};
 use super::keys::MasterKey;
 use super::state::{ConsumerRecord, NonceRecord, State};
 use super::CoreError;
@@ -32,7 +34,9 @@ impl GroupContext<'_> {
         let mark = self.batch.len();
         let result = match command {
             Command::PostTransaction(request) => self.post_transaction(&request),
-            Command::ReverseTransaction { transaction_id } => self.reverse_transaction(transaction_id),
+            Command::ReverseTransaction { transaction_id } => {
+                self.reverse_transaction(transaction_id)
+            }
             Command::CreateAccount(account) => self.create_account(account),
             Command::CreateSysconfig(entry) => self.create_sysconfig(entry),
             Command::UpdateSysconfig(update) => self.update_sysconfig(update),
@@ -67,9 +71,13 @@ impl GroupContext<'_> {
 
     /// Writes a decided transaction and moves the balances; a decline if a balance would
     /// overflow (then nothing is written).
-    fn commit_transaction(&mut self, transaction: Transaction) -> Result<Option<Decline>, CoreError> {
-        post::check_balanced(&transaction.entries)
-            .unwrap_or_else(|reject| panic!("ledger invariant: unbalanced transaction decided: {reject:?}"));
+    fn commit_transaction(
+        &mut self,
+        transaction: Transaction,
+    ) -> Result<Option<Decline>, CoreError> {
+        post::check_balanced(&transaction.entries).unwrap_or_else(|reject| {
+            panic!("ledger invariant: unbalanced transaction decided: {reject:?}")
+        });
         let deltas = match balance_deltas(&*self.state, &transaction) {
             Ok(deltas) => deltas,
             Err(reject) => return Ok(Some(reject.into())),
@@ -79,28 +87,41 @@ impl GroupContext<'_> {
         };
         self.write_transaction(&transaction)?;
         for ((account_id, layer), balance) in &balances {
-            if self.state.account(*account_id).is_some_and(|account| account.is_final) {
-                self.batch.put(schema::balance_key(*account_id, *layer), balance)?;
+            if self
+                .state
+                .account(*account_id)
+                .is_some_and(|account| account.is_final)
+            {
+                self.batch
+                    .put(schema::balance_key(*account_id, *layer), balance)?;
             }
         }
         for (key, balance) in balances {
             self.state.balances.insert(key, balance);
         }
-        self.state.next_transaction_id = self.state.next_transaction_id.max(transaction.id.saturating_add(1));
+        self.state.next_transaction_id = self
+            .state
+            .next_transaction_id
+            .max(transaction.id.saturating_add(1));
         self.written.insert(transaction.id, transaction);
         Ok(None)
     }
 
     fn write_transaction(&mut self, transaction: &Transaction) -> Result<(), CoreError> {
-        self.batch.put(schema::transaction_key(transaction.id), transaction)?;
+        self.batch
+            .put(schema::transaction_key(transaction.id), transaction)?;
         for (index, entry) in transaction.entries.iter().enumerate() {
             let position = EntryPosition {
                 account_id: entry.account_id,
                 post_date_ms: transaction.post_date_ms,
                 transaction_id: transaction.id,
-                entry_index: u16::try_from(index).map_err(|_| CoreError::Corrupt("too many entries".to_owned()))?,
+                entry_index: u16::try_from(index)
+                    .map_err(|_| CoreError::Corrupt("too many entries".to_owned()))?,
             };
-            self.batch.put(schema::entry_key(position), &(entry.layer, entry.side, entry.amount))?;
+            self.batch.put(
+                schema::entry_key(position),
+                &(entry.layer, entry.side, entry.amount),
+            )?;
         }
         Ok(())
     }
@@ -128,9 +149,13 @@ impl GroupContext<'_> {
             return Ok(Outcome::Declined(decline));
         }
         original.reversal_count = original.reversal_count.saturating_add(1);
-        self.batch.put(schema::transaction_key(original.id), &original)?;
+        self.batch
+            .put(schema::transaction_key(original.id), &original)?;
         self.written.insert(original.id, original);
-        Ok(Outcome::Reversed { transaction_id: id, reversal_id })
+        Ok(Outcome::Reversed {
+            transaction_id: id,
+            reversal_id,
+        })
     }
 
     fn create_account(&mut self, request: NewAccount) -> Result<Outcome, CoreError> {
@@ -149,7 +174,9 @@ impl GroupContext<'_> {
             return Ok(Outcome::Declined(Decline::SysconfigExists));
         }
         self.batch.put(schema::sysconfig_key(&entry.id), &entry)?;
-        self.state.sysconfig.insert(entry.id.clone(), Arc::new(entry));
+        self.state
+            .sysconfig
+            .insert(entry.id.clone(), Arc::new(entry));
         Ok(Outcome::SysconfigCreated)
     }
 
@@ -160,11 +187,17 @@ impl GroupContext<'_> {
         let entry = SysConfig {
             id: update.id,
             value: update.value.unwrap_or_else(|| existing.value.clone()),
-            read_perm: update.read_perm.unwrap_or_else(|| existing.read_perm.clone()),
-            write_perm: update.write_perm.unwrap_or_else(|| existing.write_perm.clone()),
+            read_perm: update
+                .read_perm
+                .unwrap_or_else(|| existing.read_perm.clone()),
+            write_perm: update
+                .write_perm
+                .unwrap_or_else(|| existing.write_perm.clone()),
         };
         self.batch.put(schema::sysconfig_key(&entry.id), &entry)?;
-        self.state.sysconfig.insert(entry.id.clone(), Arc::new(entry));
+        self.state
+            .sysconfig
+            .insert(entry.id.clone(), Arc::new(entry));
         Ok(Outcome::SysconfigUpdated)
     }
 
@@ -188,8 +221,14 @@ impl GroupContext<'_> {
             active: true,
             created_ms: self.now_ms,
         };
-        self.batch.put(schema::consumer_key(&consumer.id), &record)?;
-        let consumer = Consumer { id: consumer.id, secret: consumer.secret, permissions: consumer.permissions, active: true };
+        self.batch
+            .put(schema::consumer_key(&consumer.id), &record)?;
+        let consumer = Consumer {
+            id: consumer.id,
+            secret: consumer.secret,
+            permissions: consumer.permissions,
+            active: true,
+        };
         self.state.consumers.insert(consumer.id, Arc::new(consumer));
         Ok(Outcome::ConsumerAdded)
     }
@@ -200,9 +239,14 @@ impl GroupContext<'_> {
         }
         let (chart, journal, accounts) = super::bootstrap::default_chart(self.now_ms);
         self.batch.put(schema::chart_key(&chart.name), &chart)?;
-        self.batch.put(schema::journal_key(&journal.name), &journal)?;
-        self.state.charts.insert(chart.name.clone(), Arc::new(chart));
-        self.state.journals.insert(journal.name.clone(), Arc::new(journal));
+        self.batch
+            .put(schema::journal_key(&journal.name), &journal)?;
+        self.state
+            .charts
+            .insert(chart.name.clone(), Arc::new(chart));
+        self.state
+            .journals
+            .insert(journal.name.clone(), Arc::new(journal));
         for account in accounts {
             match self.create_account(account)? {
                 Outcome::AccountCreated { .. } => {}
@@ -219,7 +263,9 @@ impl GroupContext<'_> {
 /// Decides whether an account can be created and builds it (pure).
 fn decide_account(state: &State, request: NewAccount, now_ms: EpochMs) -> Result<Account, Decline> {
     if !state.charts.contains_key(&request.chart) {
-        return Err(Decline::ChartNotFound { chart: request.chart });
+        return Err(Decline::ChartNotFound {
+            chart: request.chart,
+        });
     }
     if state.account_by_code(&request.code).is_some() || request.code == request.chart {
         return Err(Decline::AccountExists { code: request.code });
@@ -230,9 +276,13 @@ fn decide_account(state: &State, request: NewAccount, now_ms: EpochMs) -> Result
         let parent = state
             .account_by_code(&request.parent_code)
             .filter(|parent| parent.chart == request.chart)
-            .ok_or_else(|| Decline::ParentNotFound { code: request.parent_code.clone() })?;
+            .ok_or_else(|| Decline::ParentNotFound {
+                code: request.parent_code.clone(),
+            })?;
         if parent.is_final {
-            return Err(Decline::ParentNotComposite { code: request.parent_code });
+            return Err(Decline::ParentNotComposite {
+                code: request.parent_code,
+            });
         }
         Some(parent.id)
     };

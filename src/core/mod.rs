@@ -87,6 +87,7 @@ struct Inner {
     nonces: NonceCache,
     settings: CoreSettings,
     metrics: Arc<Metrics>,
+    keys: MasterKey,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -118,7 +119,7 @@ impl Core {
             receiver,
             published: Arc::clone(&published),
             store: store.clone(),
-            keys,
+            keys: keys.clone(),
             clock: Arc::clone(&clock),
             metrics: Arc::clone(&metrics),
             group_commands_max: settings.group_commands_max,
@@ -136,13 +137,21 @@ impl Core {
             nonces,
             settings,
             metrics,
+            keys,
             writer_thread: Mutex::new(Some(thread)),
         };
-        Ok(Core { inner: Arc::new(inner) })
+        Ok(Core {
+            inner: Arc::new(inner),
+        })
     }
 
     /// Opens the data directory's store and key and starts the core.
-    pub fn open(data_dir: &Path, clock: Arc<dyn Clock>, metrics: Arc<Metrics>, settings: CoreSettings) -> Result<Core, CoreError> {
+    pub fn open(
+        data_dir: &Path,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+        settings: CoreSettings,
+    ) -> Result<Core, CoreError> {
         std::fs::create_dir_all(data_dir).map_err(|error| StoreError::Io(error.to_string()))?;
         let keys = MasterKey::load_or_create(data_dir)?;
         let store = Store::open_sled(&data_dir.join("store"))?;
@@ -150,11 +159,19 @@ impl Core {
     }
 
     /// Executes one command durably. `nonce` is the authenticating request's nonce, if any.
-    pub async fn execute(&self, command: Command, nonce: Option<NonceRecord>) -> Result<Outcome, CoreError> {
+    pub async fn execute(
+        &self,
+        command: Command,
+        nonce: Option<NonceRecord>,
+    ) -> Result<Outcome, CoreError> {
         let (reply, answer) = oneshot::channel();
         self.inner
             .sender
-            .send(Job::Execute { command, nonce, reply })
+            .send(Job::Execute {
+                command: Box::new(command),
+                nonce,
+                reply,
+            })
             .await
             .map_err(|_| CoreError::ShuttingDown)?;
         answer.await.map_err(|_| CoreError::ShuttingDown)?
@@ -207,12 +224,22 @@ impl Core {
         &self.inner.metrics
     }
 
+    /// Runs the offline audit (`cardswitch verify`) against this core's store. Meant for tests
+    /// and quiet moments: it reads everything and is not isolated from concurrent commits.
+    pub fn audit(&self) -> Result<verify::AuditReport, CoreError> {
+        verify::audit_store(&self.inner.store, &self.inner.keys)
+    }
+
     pub(crate) fn store(&self) -> &Store {
         &self.inner.store
     }
 
     /// Authenticates a jCard request (checks in jPOS-EE's order, then the nonce).
-    pub fn authenticate_jcard(&self, credentials: &JcardCredentials<'_>, body: &[u8]) -> Result<Principal, AuthFailure> {
+    pub fn authenticate_jcard(
+        &self,
+        credentials: &JcardCredentials<'_>,
+        body: &[u8],
+    ) -> Result<Principal, AuthFailure> {
         if credentials.version.map(str::trim) != Some(auth::JCARD_AUTH_VERSION) {
             return Err(AuthFailure::UnsupportedVersion);
         }
@@ -227,7 +254,8 @@ impl Core {
         let hash = credentials.hash.ok_or(AuthFailure::MissingHash)?;
         let timestamp = credentials.timestamp.unwrap_or_default();
         let now_ms = self.now_ms();
-        let timestamp_ms = auth::check_timestamp(timestamp, now_ms, self.inner.settings.timestamp_skew_ms_max)?;
+        let timestamp_ms =
+            auth::check_timestamp(timestamp, now_ms, self.inner.settings.timestamp_skew_ms_max)?;
         let nonce = credentials.nonce.unwrap_or_default();
         if nonce.is_empty() || nonce.len() > self.inner.settings.nonce_bytes_max {
             return Err(AuthFailure::InvalidNonce);
@@ -235,20 +263,33 @@ impl Core {
         if !auth::verify_jcard_hash(consumer.secret.expose(), timestamp, nonce, body, hash) {
             return Err(AuthFailure::InvalidHash);
         }
-        self.inner.nonces.check_and_insert(consumer_id, nonce, timestamp_ms, now_ms)?;
-        let nonce = NonceRecord { consumer: consumer_id, nonce: nonce.to_owned(), timestamp_ms };
+        self.inner
+            .nonces
+            .check_and_insert(consumer_id, nonce, timestamp_ms, now_ms)?;
+        let nonce = NonceRecord {
+            consumer: consumer_id,
+            nonce: nonce.to_owned(),
+            timestamp_ms,
+        };
         Ok(Principal { consumer, nonce })
     }
 }
 
 /// Fills the nonce cache with the nonces of mutating requests still within the window.
-fn load_nonces(store: &Store, nonces: &NonceCache, now_ms: EpochMs, window_ms: i64) -> Result<(), CoreError> {
-    let (_, recent_start) = schema::nonces_before(now_ms.saturating_sub(window_ms.saturating_mul(2)));
+fn load_nonces(
+    store: &Store,
+    nonces: &NonceCache,
+    now_ms: EpochMs,
+    window_ms: i64,
+) -> Result<(), CoreError> {
+    let (_, recent_start) =
+        schema::nonces_before(now_ms.saturating_sub(window_ms.saturating_mul(2)));
     let end = schema::prefix_end(&Keyspace::Nonce.prefix());
     for item in store.scan_range::<NonceRecord>(&recent_start, &end, false) {
         let (_, record) = item?;
         // A full cache only means older nonces rely on the timestamp check alone.
-        let _ = nonces.check_and_insert(record.consumer, &record.nonce, record.timestamp_ms, now_ms);
+        let _ =
+            nonces.check_and_insert(record.consumer, &record.nonce, record.timestamp_ms, now_ms);
     }
     Ok(())
 }

@@ -8,7 +8,9 @@ use super::state::State;
 use super::{Core, CoreError};
 use crate::clock::EpochMs;
 use crate::ledger::statement::{self, Statement, StatementLine};
-use crate::ledger::{Account, AccountId, Chartbook, Journal, Layer, Side, Transaction, TransactionId};
+use crate::ledger::{
+    Account, AccountId, Chartbook, Journal, Layer, Side, Transaction, TransactionId,
+};
 use crate::money::Amount;
 use crate::store::schema;
 
@@ -72,10 +74,16 @@ impl Core {
     ) -> Result<BalanceAnswer, ReadError> {
         let state = self.snapshot();
         let (journal, account) = find_account(&state, journal, account_code)?;
-        let layers = if layers.is_empty() { state.layers_of(account.id) } else { layers.to_vec() };
+        let layers = if layers.is_empty() {
+            state.layers_of(account.id)
+        } else {
+            layers.to_vec()
+        };
         let mut balance = Amount::ZERO;
         for layer in &layers {
-            balance = balance.checked_add(state.balance(account.id, *layer)).ok_or(ReadError::Overflow)?;
+            balance = balance
+                .checked_add(state.balance(account.id, *layer))
+                .ok_or(ReadError::Overflow)?;
         }
         if let Some(before_ms) = before_ms {
             for final_id in state.final_descendants(account.id) {
@@ -86,7 +94,12 @@ impl Core {
                 }
             }
         }
-        Ok(BalanceAnswer { journal, account, layers, balance })
+        Ok(BalanceAnswer {
+            journal,
+            account,
+            layers,
+            balance,
+        })
     }
 
     /// The statement of a final account over `layers` (all when empty) for post dates in
@@ -121,9 +134,18 @@ impl Core {
                 lines.push(statement_line(&account, transaction, &entry)?);
             }
         }
-        let statement = statement::build(opening.balance, lines, self.settings().statement_entries_max)
-            .ok_or(ReadError::Overflow)?;
-        Ok(StatementAnswer { journal, account, layers: opening.layers, statement })
+        let statement = statement::build(
+            opening.balance,
+            lines,
+            self.settings().statement_entries_max,
+        )
+        .ok_or(ReadError::Overflow)?;
+        Ok(StatementAnswer {
+            journal,
+            account,
+            layers: opening.layers,
+            statement,
+        })
     }
 
     /// A committed transaction by id.
@@ -135,8 +157,11 @@ impl Core {
     }
 
     fn load_transaction(&self, id: TransactionId) -> Result<Transaction, ReadError> {
-        self.transaction(id)?
-            .ok_or_else(|| ReadError::Core(CoreError::Corrupt(format!("entry of missing transaction {id}"))))
+        self.transaction(id)?.ok_or_else(|| {
+            ReadError::Core(CoreError::Corrupt(format!(
+                "entry of missing transaction {id}"
+            )))
+        })
     }
 
     /// Entries of one final account with post dates in `[from_ms, to_ms)` on `layers`,
@@ -154,21 +179,36 @@ impl Core {
             .scan_range::<(Layer, Side, Amount)>(&start, &end, false)
             .map(|item| {
                 let (key, (layer, side, amount)) = item?;
-                let position = schema::parse_entry_key(&key)
-                    .ok_or_else(|| CoreError::Corrupt(format!("entry key {}", schema::printable_key(&key))))?;
-                Ok(HistoryEntry { position, layer, side, amount })
+                let position = schema::parse_entry_key(&key).ok_or_else(|| {
+                    CoreError::Corrupt(format!("entry key {}", schema::printable_key(&key)))
+                })?;
+                Ok(HistoryEntry {
+                    position,
+                    layer,
+                    side,
+                    amount,
+                })
             })
             .filter(move |entry| match entry {
                 Ok(entry) => {
-                    entry.position.transaction_id < state.next_transaction_id && layers.contains(&entry.layer)
+                    entry.position.transaction_id < state.next_transaction_id
+                        && layers.contains(&entry.layer)
                 }
                 Err(_) => true,
             })
     }
 }
 
-fn find_account(state: &State, journal: &str, code: &str) -> Result<(Arc<Journal>, Arc<Account>), ReadError> {
-    let journal = state.journals.get(journal).cloned().ok_or(ReadError::JournalNotFound)?;
+fn find_account(
+    state: &State,
+    journal: &str,
+    code: &str,
+) -> Result<(Arc<Journal>, Arc<Account>), ReadError> {
+    let journal = state
+        .journals
+        .get(journal)
+        .cloned()
+        .ok_or(ReadError::JournalNotFound)?;
     let account = state
         .account_ids_by_code
         .get(code)
@@ -180,27 +220,56 @@ fn find_account(state: &State, journal: &str, code: &str) -> Result<(Arc<Journal
 }
 
 /// The effect of a final account's entry on `account` (itself or an ancestor).
-fn impact_on(state: &State, account: &Account, final_id: AccountId, entry: &HistoryEntry) -> Result<Amount, ReadError> {
+fn impact_on(
+    state: &State,
+    account: &Account,
+    final_id: AccountId,
+    entry: &HistoryEntry,
+) -> Result<Amount, ReadError> {
     let final_account = state.account(final_id).ok_or(ReadError::AccountNotFound)?;
-    let mut impact = final_account.account_type.impact(entry.side, entry.amount).ok_or(ReadError::Overflow)?;
+    let mut impact = final_account
+        .account_type
+        .impact(entry.side, entry.amount)
+        .ok_or(ReadError::Overflow)?;
     let mut current = final_account;
     while current.id != account.id {
-        let parent = current.parent_id.and_then(|id| state.account(id)).ok_or(ReadError::AccountNotFound)?;
-        impact = parent.account_type.roll_up(current.account_type, impact).ok_or(ReadError::Overflow)?;
+        let parent = current
+            .parent_id
+            .and_then(|id| state.account(id))
+            .ok_or(ReadError::AccountNotFound)?;
+        impact = parent
+            .account_type
+            .roll_up(current.account_type, impact)
+            .ok_or(ReadError::Overflow)?;
         current = parent;
     }
     Ok(impact)
 }
 
-fn statement_line(account: &Account, transaction: &Transaction, entry: &HistoryEntry) -> Result<StatementLine, ReadError> {
-    let stored = transaction.entries.get(usize::from(entry.position.entry_index));
-    let impact = account.account_type.impact(entry.side, entry.amount).ok_or(ReadError::Overflow)?;
+fn statement_line(
+    account: &Account,
+    transaction: &Transaction,
+    entry: &HistoryEntry,
+) -> Result<StatementLine, ReadError> {
+    let stored = transaction
+        .entries
+        .get(usize::from(entry.position.entry_index));
+    let impact = account
+        .account_type
+        .impact(entry.side, entry.amount)
+        .ok_or(ReadError::Overflow)?;
     Ok(StatementLine {
         transaction_id: transaction.id,
         post_date_ms: transaction.post_date_ms,
         timestamp_ms: transaction.timestamp_ms,
-        detail: stored.map_or_else(|| transaction.detail.clone(), |stored| pick(&stored.detail, &transaction.detail)),
-        tags: stored.map_or_else(|| transaction.tags.clone(), |stored| pick(&stored.tags, &transaction.tags)),
+        detail: stored.map_or_else(
+            || transaction.detail.clone(),
+            |stored| pick(&stored.detail, &transaction.detail),
+        ),
+        tags: stored.map_or_else(
+            || transaction.tags.clone(),
+            |stored| pick(&stored.tags, &transaction.tags),
+        ),
         side: entry.side,
         layer: entry.layer,
         amount: entry.amount,

@@ -43,7 +43,10 @@ pub fn audit_store(store: &Store, keys: &MasterKey) -> Result<AuditReport, CoreE
     for item in store.scan_prefix::<Transaction>(&Keyspace::Transaction.prefix(), false) {
         let (key, transaction) = item?;
         if key != schema::transaction_key(transaction.id) {
-            report.problems.push(format!("transaction {} is stored under another id", transaction.id));
+            report.problems.push(format!(
+                "transaction {} is stored under another id",
+                transaction.id
+            ));
         }
         check_reversal_link(store, &transaction, &mut report)?;
         auditor.add(&state, &transaction);
@@ -54,24 +57,42 @@ pub fn audit_store(store: &Store, keys: &MasterKey) -> Result<AuditReport, CoreE
                 transaction_id: transaction.id,
                 entry_index: u16::try_from(index).unwrap_or(u16::MAX),
             };
-            expected_index.insert((schema::entry_key(position), (entry.layer, entry.side, entry.amount)));
+            expected_index.insert((
+                schema::entry_key(position),
+                (entry.layer, entry.side, entry.amount),
+            ));
         }
     }
     report.transactions = auditor.transactions();
     report.entries = auditor.entries();
     check_entry_index(store, &mut expected_index, &mut report)?;
-    let recorded: Balances = state.balances.iter().map(|(key, value)| (*key, *value)).collect();
-    report.problems.extend(auditor.finish(&recorded).into_iter().map(|violation| describe(&state, &violation)));
-    if state.next_transaction_id <= u64::try_from(report.transactions).unwrap_or(u64::MAX) {
-        report.problems.push("transaction ids are not dense from 1".to_owned());
+    let recorded: Balances = state
+        .balances
+        .iter()
+        .map(|(key, value)| (*key, *value))
+        .collect();
+    report.problems.extend(
+        auditor
+            .finish(&recorded)
+            .into_iter()
+            .map(|violation| describe(&state, &violation)),
+    );
+    if state.next_transaction_id <= report.transactions {
+        report
+            .problems
+            .push("transaction ids are not dense from 1".to_owned());
     }
     Ok(report)
 }
 
-fn check_reversal_link(store: &Store, transaction: &Transaction, report: &mut AuditReport) -> Result<(), CoreError> {
+fn check_reversal_link(
+    store: &Store,
+    transaction: &Transaction,
+    report: &mut AuditReport,
+) -> Result<(), CoreError> {
     if let Some(original_id) = transaction.reversal_of {
         let original: Option<Transaction> = store.get(&schema::transaction_key(original_id))?;
-        if !original.is_some_and(|original| original.reversal_count > 0) {
+        if original.is_none_or(|original| original.reversal_count == 0) {
             report.problems.push(format!(
                 "transaction {} reverses {original_id}, which is missing or not marked reversed",
                 transaction.id
@@ -81,26 +102,40 @@ fn check_reversal_link(store: &Store, transaction: &Transaction, report: &mut Au
     Ok(())
 }
 
+/// An entry index record: its key and what it holds.
+type IndexRecord = (Vec<u8>, (Layer, Side, Amount));
+
 /// Every entry has exactly its index record, and every index record has its entry.
 fn check_entry_index(
     store: &Store,
-    expected: &mut BTreeSet<(Vec<u8>, (Layer, Side, Amount))>,
+    expected: &mut BTreeSet<IndexRecord>,
     report: &mut AuditReport,
 ) -> Result<(), CoreError> {
     for item in store.scan_prefix::<(Layer, Side, Amount)>(&Keyspace::Entry.prefix(), false) {
         let (key, value) = item?;
         if !expected.remove(&(key.clone(), value)) {
-            report.problems.push(format!("entry index record {} matches no entry", schema::printable_key(&key)));
+            report.problems.push(format!(
+                "entry index record {} matches no entry",
+                schema::printable_key(&key)
+            ));
         }
     }
     for (key, _) in expected.iter() {
-        report.problems.push(format!("entry {} has no index record", schema::printable_key(key)));
+        report.problems.push(format!(
+            "entry {} has no index record",
+            schema::printable_key(key)
+        ));
     }
     Ok(())
 }
 
 fn describe(state: &State, violation: &Violation) -> String {
-    let code = |id| state.accounts.get(&id).map_or_else(|| format!("#{id}"), |account| account.code.clone());
+    let code = |id| {
+        state
+            .accounts
+            .get(&id)
+            .map_or_else(|| format!("#{id}"), |account| account.code.clone())
+    };
     match violation {
         Violation::Unbalanced { transaction_id, reason } => {
             format!("transaction {transaction_id} does not balance: {reason}")

@@ -23,12 +23,14 @@ use crate::store::{schema, Batch, Store};
 /// A unit of work for the writer.
 pub enum Job {
     Execute {
-        command: Command,
+        command: Box<Command>,
         nonce: Option<NonceRecord>,
         reply: oneshot::Sender<Result<Outcome, CoreError>>,
     },
     /// Finish what is queued before it, flush, and stop.
-    Stop { reply: oneshot::Sender<Result<(), CoreError>> },
+    Stop {
+        reply: oneshot::Sender<Result<(), CoreError>>,
+    },
 }
 
 /// What the writer needs, moved onto its thread.
@@ -69,7 +71,10 @@ impl Writer {
     }
 
     /// Commits one group; returns the reply channel of a `Stop` job found in it.
-    fn commit_group(&mut self, group: &mut Vec<Job>) -> Option<oneshot::Sender<Result<(), CoreError>>> {
+    fn commit_group(
+        &mut self,
+        group: &mut Vec<Job>,
+    ) -> Option<oneshot::Sender<Result<(), CoreError>>> {
         let now_ms = self.clock.now_ms();
         let mut working: State = State::clone(&self.published.load());
         let mut batch = Batch::new();
@@ -86,8 +91,12 @@ impl Writer {
         };
         for job in group.drain(..) {
             match job {
-                Job::Execute { command, nonce, reply } => {
-                    let mut result = context.execute(command);
+                Job::Execute {
+                    command,
+                    nonce,
+                    reply,
+                } => {
+                    let mut result = context.execute(*command);
                     if let (Ok(_), Some(nonce)) = (&result, nonce) {
                         if let Err(error) = context.record_nonce(&nonce) {
                             result = Err(error);
@@ -114,7 +123,9 @@ impl Writer {
                 }
             }
         }
-        self.metrics.commit_group_commands.observe(f64::from(u32::try_from(commands).unwrap_or(u32::MAX)));
+        self.metrics
+            .commit_group_commands
+            .observe(f64::from(u32::try_from(commands).unwrap_or(u32::MAX)));
         for (reply, result) in replies {
             // A caller that gave up (timeout, disconnect) no longer listens; that is fine.
             let _ = reply.send(result);
@@ -126,10 +137,15 @@ impl Writer {
         if batch.is_empty() {
             return Ok(());
         }
-        self.store.apply(batch).map_err(|error| DurabilityFailure { applied: false, error: error.into() })?;
+        self.store.apply(batch).map_err(|error| DurabilityFailure {
+            applied: false,
+            error: error.into(),
+        })?;
         let started = Instant::now();
         let flushed = self.store.flush();
-        self.metrics.commit_flush_seconds.observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .commit_flush_seconds
+            .observe(started.elapsed().as_secs_f64());
         match flushed {
             Ok(()) => {
                 self.metrics.store_degraded.store(false, Ordering::Relaxed);
@@ -138,7 +154,10 @@ impl Writer {
             Err(error) => {
                 self.metrics.commit_failures.inc();
                 self.metrics.store_degraded.store(true, Ordering::Relaxed);
-                Err(DurabilityFailure { applied: true, error: error.into() })
+                Err(DurabilityFailure {
+                    applied: true,
+                    error: error.into(),
+                })
             }
         }
     }

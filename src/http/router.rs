@@ -57,7 +57,10 @@ const OPS_ROUTES: [(&str, &str, OpsRoute); 3] = [
 
 /// Every (method, full path template) the switch serves, for documentation checks.
 pub fn jcard_templates() -> Vec<(&'static str, String)> {
-    jcard::ROUTES.iter().map(|spec| (spec.method, format!("{}{}", jcard::PREFIX, spec.path))).collect()
+    jcard::ROUTES
+        .iter()
+        .map(|spec| (spec.method, format!("{}{}", jcard::PREFIX, spec.path)))
+        .collect()
 }
 
 impl Router {
@@ -65,7 +68,11 @@ impl Router {
         let mut table: Vec<(Method, String, Target)> = Vec::new();
         for spec in jcard::ROUTES {
             let method = Method::from_bytes(spec.method.as_bytes()).unwrap_or(Method::GET);
-            table.push((method, format!("{}{}", jcard::PREFIX, spec.path), Target::Jcard(spec.route)));
+            table.push((
+                method,
+                format!("{}{}", jcard::PREFIX, spec.path),
+                Target::Jcard(spec.route),
+            ));
         }
         for (method, path, route) in OPS_ROUTES {
             let method = Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET);
@@ -76,7 +83,10 @@ impl Router {
             // Templates live for the whole process; leaking the few route strings once keeps
             // metrics labels free of allocation per request.
             let template: &'static str = Box::leak(path.clone().into_boxed_str());
-            by_path.entry(path).or_default().insert(method, (target, template));
+            by_path
+                .entry(path)
+                .or_default()
+                .insert(method, (target, template));
         }
         let mut paths = matchit::Router::new();
         for (path, methods) in by_path {
@@ -89,12 +99,34 @@ impl Router {
 
     /// Finds the route for `method` and `path` (a trailing slash is ignored).
     pub fn find(&self, method: &Method, path: &str) -> Result<Matched, Miss> {
-        let dialect = if path.starts_with(jcard::PREFIX) { Dialect::Jcard } else { Dialect::Plain };
-        let trimmed = if path.len() > 1 { path.strip_suffix('/').unwrap_or(path) } else { path };
-        let found = self.paths.at(trimmed).map_err(|_| Miss::NotFound(dialect))?;
-        let (target, template) = found.value.get(method).ok_or(Miss::MethodNotAllowed(dialect))?;
-        let params = found.params.iter().map(|(name, value)| (name.to_owned(), decode(value))).collect();
-        Ok(Matched { target: *target, template, params })
+        let dialect = if path.starts_with(jcard::PREFIX) {
+            Dialect::Jcard
+        } else {
+            Dialect::Plain
+        };
+        let trimmed = if path.len() > 1 {
+            path.strip_suffix('/').unwrap_or(path)
+        } else {
+            path
+        };
+        let found = self
+            .paths
+            .at(trimmed)
+            .map_err(|_| Miss::NotFound(dialect))?;
+        let (target, template) = found
+            .value
+            .get(method)
+            .ok_or(Miss::MethodNotAllowed(dialect))?;
+        let params = found
+            .params
+            .iter()
+            .map(|(name, value)| (name.to_owned(), decode(value)))
+            .collect();
+        Ok(Matched {
+            target: *target,
+            template,
+            params,
+        })
     }
 }
 
@@ -107,7 +139,10 @@ impl Default for Router {
 /// Percent-decodes a path segment and trims the spaces the document's examples carry
 /// (`/accounts/12.001.00 /balance`).
 fn decode(segment: &str) -> String {
-    percent_encoding::percent_decode_str(segment).decode_utf8_lossy().trim().to_owned()
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8_lossy()
+        .trim()
+        .to_owned()
 }
 
 #[cfg(test)]
@@ -117,12 +152,27 @@ mod tests {
     #[test]
     fn finds_routes_with_parameters_and_trailing_slashes() {
         let router = Router::new();
-        let found = router.find(&Method::GET, "/jcard/api/gl/journals/jcard/accounts/12.001.00%20/balance").unwrap();
+        let found = router
+            .find(
+                &Method::GET,
+                "/jcard/api/gl/journals/jcard/accounts/12.001.00%20/balance",
+            )
+            .unwrap();
         assert_eq!(found.target, Target::Jcard(jcard::Route::GlBalance));
-        assert!(found.params.contains(&("accountCode".to_owned(), "12.001.00".to_owned())));
-        let found = router.find(&Method::DELETE, "/jcard/api/sysconfig/perm.x/").unwrap();
+        assert!(found
+            .params
+            .contains(&("accountCode".to_owned(), "12.001.00".to_owned())));
+        let found = router
+            .find(&Method::DELETE, "/jcard/api/sysconfig/perm.x/")
+            .unwrap();
         assert_eq!(found.target, Target::Jcard(jcard::Route::SysconfigDelete));
-        assert_eq!(router.find(&Method::PATCH, "/jcard/api/echo").unwrap_err(), Miss::MethodNotAllowed(Dialect::Jcard));
-        assert_eq!(router.find(&Method::GET, "/nowhere").unwrap_err(), Miss::NotFound(Dialect::Plain));
+        assert_eq!(
+            router.find(&Method::PATCH, "/jcard/api/echo").unwrap_err(),
+            Miss::MethodNotAllowed(Dialect::Jcard)
+        );
+        assert_eq!(
+            router.find(&Method::GET, "/nowhere").unwrap_err(),
+            Miss::NotFound(Dialect::Plain)
+        );
     }
 }

@@ -15,10 +15,23 @@ pub type Balances = BTreeMap<(AccountId, Layer), Amount>;
 /// One broken invariant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Violation {
-    Unbalanced { transaction_id: u64, reason: String },
-    EntryOnMissingOrCompositeAccount { transaction_id: u64, account_id: AccountId },
-    BalanceMismatch { account_id: AccountId, layer: Layer, recorded: Amount, from_entries: Amount },
-    Overflow { transaction_id: u64 },
+    Unbalanced {
+        transaction_id: u64,
+        reason: String,
+    },
+    EntryOnMissingOrCompositeAccount {
+        transaction_id: u64,
+        account_id: AccountId,
+    },
+    BalanceMismatch {
+        account_id: AccountId,
+        layer: Layer,
+        recorded: Amount,
+        from_entries: Amount,
+    },
+    Overflow {
+        transaction_id: u64,
+    },
 }
 
 /// Recomputes balances transaction by transaction, so that a whole store can be audited
@@ -39,28 +52,42 @@ impl Auditor {
     /// Checks one transaction and adds its effect to the recomputed balances.
     pub fn add(&mut self, book: &impl Chartbook, transaction: &Transaction) {
         self.transactions = self.transactions.saturating_add(1);
-        self.entries = self.entries.saturating_add(u64::try_from(transaction.entries.len()).unwrap_or(u64::MAX));
+        self.entries = self
+            .entries
+            .saturating_add(u64::try_from(transaction.entries.len()).unwrap_or(u64::MAX));
         if let Err(reject) = check_balanced(&transaction.entries) {
-            self.violations.push(Violation::Unbalanced { transaction_id: transaction.id, reason: format!("{reject:?}") });
+            self.violations.push(Violation::Unbalanced {
+                transaction_id: transaction.id,
+                reason: format!("{reject:?}"),
+            });
         }
         for entry in &transaction.entries {
-            if !book.account(entry.account_id).is_some_and(|account| account.is_final) {
-                self.violations.push(Violation::EntryOnMissingOrCompositeAccount {
-                    transaction_id: transaction.id,
-                    account_id: entry.account_id,
-                });
+            if !book
+                .account(entry.account_id)
+                .is_some_and(|account| account.is_final)
+            {
+                self.violations
+                    .push(Violation::EntryOnMissingOrCompositeAccount {
+                        transaction_id: transaction.id,
+                        account_id: entry.account_id,
+                    });
                 return;
             }
         }
         let applied = balance_deltas(book, transaction).ok().and_then(|deltas| {
             deltas.iter().try_for_each(|delta| {
-                let balance = self.from_entries.entry((delta.account_id, delta.layer)).or_insert(Amount::ZERO);
+                let balance = self
+                    .from_entries
+                    .entry((delta.account_id, delta.layer))
+                    .or_insert(Amount::ZERO);
                 *balance = balance.checked_add(delta.delta)?;
                 Some(())
             })
         });
         if applied.is_none() {
-            self.violations.push(Violation::Overflow { transaction_id: transaction.id });
+            self.violations.push(Violation::Overflow {
+                transaction_id: transaction.id,
+            });
         }
     }
 
@@ -83,14 +110,29 @@ impl Auditor {
 /// Differences between recorded balances and balances recomputed from entries; a missing
 /// balance counts as zero on either side.
 pub fn compare(recorded: &Balances, from_entries: &Balances) -> Vec<Violation> {
-    let mut keys: Vec<_> = recorded.keys().chain(from_entries.keys()).copied().collect();
+    let mut keys: Vec<_> = recorded
+        .keys()
+        .chain(from_entries.keys())
+        .copied()
+        .collect();
     keys.sort_unstable();
     keys.dedup();
     keys.into_iter()
         .filter_map(|(account_id, layer)| {
-            let recorded = recorded.get(&(account_id, layer)).copied().unwrap_or_default();
-            let computed = from_entries.get(&(account_id, layer)).copied().unwrap_or_default();
-            (recorded != computed).then_some(Violation::BalanceMismatch { account_id, layer, recorded, from_entries: computed })
+            let recorded = recorded
+                .get(&(account_id, layer))
+                .copied()
+                .unwrap_or_default();
+            let computed = from_entries
+                .get(&(account_id, layer))
+                .copied()
+                .unwrap_or_default();
+            (recorded != computed).then_some(Violation::BalanceMismatch {
+                account_id,
+                layer,
+                recorded,
+                from_entries: computed,
+            })
         })
         .collect()
 }

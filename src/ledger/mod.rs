@@ -55,7 +55,10 @@ impl AccountType {
     }
 
     fn grows_with(self, side: Side) -> bool {
-        matches!((self, side), (AccountType::Debit, Side::Debit) | (AccountType::Credit, Side::Credit))
+        matches!(
+            (self, side),
+            (AccountType::Debit, Side::Debit) | (AccountType::Credit, Side::Credit)
+        )
     }
 
     /// How a child's balance change moves a parent of this type.
@@ -144,8 +147,14 @@ pub trait Chartbook {
 /// Parses a layer list such as `840,1840` or `840 1840` (miniGL accepts both separators).
 pub fn parse_layers(text: &str) -> Result<Vec<Layer>, String> {
     let mut layers = Vec::new();
-    for part in text.split([',', ' ']).map(str::trim).filter(|part| !part.is_empty()) {
-        let layer = part.parse::<Layer>().map_err(|_| format!("invalid layer `{part}`"))?;
+    for part in text
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+    {
+        let layer = part
+            .parse::<Layer>()
+            .map_err(|_| format!("invalid layer `{part}`"))?;
         if !layers.contains(&layer) {
             layers.push(layer);
         }
@@ -161,9 +170,15 @@ mod tests {
     fn impact_follows_the_account_type() {
         let ten = Amount::from_units(10);
         assert_eq!(AccountType::Debit.impact(Side::Debit, ten), Some(ten));
-        assert_eq!(AccountType::Debit.impact(Side::Credit, ten), Some(Amount::from_units(-10)));
+        assert_eq!(
+            AccountType::Debit.impact(Side::Credit, ten),
+            Some(Amount::from_units(-10))
+        );
         assert_eq!(AccountType::Credit.impact(Side::Credit, ten), Some(ten));
-        assert_eq!(AccountType::Debit.roll_up(AccountType::Credit, ten), Some(Amount::from_units(-10)));
+        assert_eq!(
+            AccountType::Debit.roll_up(AccountType::Credit, ten),
+            Some(Amount::from_units(-10))
+        );
     }
 
     #[test]

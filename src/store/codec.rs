@@ -13,8 +13,10 @@ pub const FORMAT_VERSION: u8 = 1;
 const HEADER_BYTES: usize = 5;
 
 pub fn encode<T: Serialize>(key: &[u8], value: &T) -> Result<Vec<u8>, StoreError> {
-    let payload = serde_json::to_vec(value)
-        .map_err(|error| StoreError::Encode { key: printable_key(key), reason: error.to_string() })?;
+    let payload = serde_json::to_vec(value).map_err(|error| StoreError::Encode {
+        key: printable_key(key),
+        reason: error.to_string(),
+    })?;
     let mut bytes = Vec::with_capacity(HEADER_BYTES.saturating_add(payload.len()));
     bytes.push(FORMAT_VERSION);
     bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
@@ -29,7 +31,10 @@ pub fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreE
     };
     let (&version, rest) = bytes.split_first().ok_or_else(|| corrupt("empty value"))?;
     if version != FORMAT_VERSION {
-        return Err(StoreError::UnsupportedVersion { key: printable_key(key), version });
+        return Err(StoreError::UnsupportedVersion {
+            key: printable_key(key),
+            version,
+        });
     }
     if rest.len() < 4 {
         return Err(corrupt("value shorter than its header"));
@@ -66,6 +71,9 @@ mod tests {
             decode::<(String, u32)>(b"k", &future),
             Err(StoreError::UnsupportedVersion { version: 9, .. })
         ));
-        assert!(matches!(decode::<u32>(b"k", &[]), Err(StoreError::Corruption { .. })));
+        assert!(matches!(
+            decode::<u32>(b"k", &[]),
+            Err(StoreError::Corruption { .. })
+        ));
     }
 }

@@ -38,8 +38,7 @@ pub trait Engine: Send + Sync + 'static {
     fn size_on_disk_bytes(&self) -> Result<u64, StoreError>;
 }
 
-pub type KeyValueIter<'a> =
-    Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + 'a>;
+pub type KeyValueIter<'a> = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + 'a>;
 
 /// Typed access to an engine: versioned, checksummed records under the schema's keys.
 #[derive(Clone)]
@@ -124,7 +123,10 @@ impl Batch {
     /// Encodes `value` with the current format version and checksum under `key`.
     pub fn put<T: Serialize>(&mut self, key: Vec<u8>, value: &T) -> Result<(), StoreError> {
         let encoded = codec::encode(&key, value)?;
-        self.ops.push(WriteOp::Put { key, value: encoded });
+        self.ops.push(WriteOp::Put {
+            key,
+            value: encoded,
+        });
         Ok(())
     }
 

@@ -18,9 +18,18 @@ pub enum JcardError {
     Auth(AuthFailure),
     Forbidden,
     /// The request itself is wrong (schema, values).
-    BadRequest { code: &'static str, message: String },
-    NotFound { code: &'static str, message: String },
-    Conflict { code: &'static str, message: String },
+    BadRequest {
+        code: &'static str,
+        message: String,
+    },
+    NotFound {
+        code: &'static str,
+        message: String,
+    },
+    Conflict {
+        code: &'static str,
+        message: String,
+    },
     Declined(Decline),
     Read(ReadError),
     Core(CoreError),
@@ -29,7 +38,10 @@ pub enum JcardError {
 
 impl JcardError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> JcardError {
-        JcardError::BadRequest { code, message: message.into() }
+        JcardError::BadRequest {
+            code,
+            message: message.into(),
+        }
     }
 
     /// The response for this error; logs it if it is the switch's fault.
@@ -46,7 +58,11 @@ impl JcardError {
     fn classify(self) -> (StatusCode, &'static str, String) {
         match self {
             JcardError::Auth(failure) => auth_status(failure),
-            JcardError::Forbidden => (StatusCode::FORBIDDEN, "invalid.permissions", "the consumer lacks the permission for this request".to_owned()),
+            JcardError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "invalid.permissions",
+                "the consumer lacks the permission for this request".to_owned(),
+            ),
             JcardError::BadRequest { code, message } => (StatusCode::BAD_REQUEST, code, message),
             JcardError::NotFound { code, message } => (StatusCode::NOT_FOUND, code, message),
             JcardError::Conflict { code, message } => (StatusCode::CONFLICT, code, message),
@@ -75,7 +91,9 @@ fn auth_status(failure: AuthFailure) -> (StatusCode, &'static str, String) {
         AuthFailure::UnsupportedVersion => "the version header must be 1.0",
         AuthFailure::InvalidConsumer => "unknown or inactive consumer-id",
         AuthFailure::MissingHash => "the hash header is missing",
-        AuthFailure::InvalidTimestamp => "the timestamp is missing, malformed or outside the allowed window",
+        AuthFailure::InvalidTimestamp => {
+            "the timestamp is missing, malformed or outside the allowed window"
+        }
         AuthFailure::InvalidNonce => "the nonce header is missing or too long",
         AuthFailure::InvalidHash => "the hash does not match the request",
         AuthFailure::ReplayedNonce => "this nonce was already used",
@@ -112,34 +130,90 @@ fn decline_status(decline: Decline) -> (StatusCode, &'static str, String) {
     let conflict = |code, message: String| (StatusCode::CONFLICT, code, message);
     match decline {
         Decline::Ledger(reject) => reject_status(reject),
-        Decline::ChartNotFound { chart } => (StatusCode::NOT_FOUND, "invalid.chart", format!("no chart `{chart}`")),
-        Decline::AccountExists { code } => conflict("already.exists", format!("account `{code}` already exists")),
-        Decline::ParentNotFound { code } => bad("invalid.parent", format!("no composite account `{code}` in this chart")),
-        Decline::ParentNotComposite { code } => bad("invalid.parent", format!("`{code}` is a final account and cannot have children")),
-        Decline::SysconfigExists => conflict("already.exists", "a sysconfig entry with this id exists".to_owned()),
-        Decline::SysconfigNotFound => conflict("not.exists", "no sysconfig entry with this id".to_owned()),
-        Decline::ConsumerExists => conflict("already.exists", "a consumer with this id exists".to_owned()),
-        Decline::TransactionNotFound => (StatusCode::NOT_FOUND, "not.found", "no such transaction".to_owned()),
-        Decline::AlreadyReversed => conflict("already.reversed", "the transaction was already reversed".to_owned()),
-        Decline::AlreadyInitialized => conflict("already.exists", "the switch is already initialized".to_owned()),
+        Decline::ChartNotFound { chart } => (
+            StatusCode::NOT_FOUND,
+            "invalid.chart",
+            format!("no chart `{chart}`"),
+        ),
+        Decline::AccountExists { code } => {
+            conflict("already.exists", format!("account `{code}` already exists"))
+        }
+        Decline::ParentNotFound { code } => bad(
+            "invalid.parent",
+            format!("no composite account `{code}` in this chart"),
+        ),
+        Decline::ParentNotComposite { code } => bad(
+            "invalid.parent",
+            format!("`{code}` is a final account and cannot have children"),
+        ),
+        Decline::SysconfigExists => conflict(
+            "already.exists",
+            "a sysconfig entry with this id exists".to_owned(),
+        ),
+        Decline::SysconfigNotFound => {
+            conflict("not.exists", "no sysconfig entry with this id".to_owned())
+        }
+        Decline::ConsumerExists => conflict(
+            "already.exists",
+            "a consumer with this id exists".to_owned(),
+        ),
+        Decline::TransactionNotFound => (
+            StatusCode::NOT_FOUND,
+            "not.found",
+            "no such transaction".to_owned(),
+        ),
+        Decline::AlreadyReversed => conflict(
+            "already.reversed",
+            "the transaction was already reversed".to_owned(),
+        ),
+        Decline::AlreadyInitialized => conflict(
+            "already.exists",
+            "the switch is already initialized".to_owned(),
+        ),
     }
 }
 
 fn reject_status(reject: Reject) -> (StatusCode, &'static str, String) {
     let (code, message) = match reject {
-        Reject::JournalNotFound { journal } => ("invalid.journal", format!("no journal `{journal}`")),
-        Reject::JournalClosed { journal } => ("journal.closed", format!("journal `{journal}` is closed")),
-        Reject::PostDateOutsideJournal { journal } => ("invalid.postDate", format!("journal `{journal}` does not take this post date")),
-        Reject::TooFewEntries => ("invalid.entries", "a transaction needs at least two entries".to_owned()),
+        Reject::JournalNotFound { journal } => {
+            ("invalid.journal", format!("no journal `{journal}`"))
+        }
+        Reject::JournalClosed { journal } => {
+            ("journal.closed", format!("journal `{journal}` is closed"))
+        }
+        Reject::PostDateOutsideJournal { journal } => (
+            "invalid.postDate",
+            format!("journal `{journal}` does not take this post date"),
+        ),
+        Reject::TooFewEntries => (
+            "invalid.entries",
+            "a transaction needs at least two entries".to_owned(),
+        ),
         Reject::AccountNotFound { code } => ("invalid.account", format!("no account `{code}`")),
-        Reject::AccountNotFinal { code } => ("account.not.final", format!("`{code}` is a composite account; entries go to final accounts")),
-        Reject::AccountOutsideJournalChart { code } => ("invalid.account", format!("`{code}` is not in this journal's chart")),
-        Reject::AccountExpired { code } => ("account.expired", format!("`{code}` expired before the post date")),
-        Reject::Unbalanced { layer, debits, credits } => (
+        Reject::AccountNotFinal { code } => (
+            "account.not.final",
+            format!("`{code}` is a composite account; entries go to final accounts"),
+        ),
+        Reject::AccountOutsideJournalChart { code } => (
+            "invalid.account",
+            format!("`{code}` is not in this journal's chart"),
+        ),
+        Reject::AccountExpired { code } => (
+            "account.expired",
+            format!("`{code}` expired before the post date"),
+        ),
+        Reject::Unbalanced {
+            layer,
+            debits,
+            credits,
+        } => (
             "unbalanced.transaction",
             format!("layer {layer} does not balance: debits {debits}, credits {credits}"),
         ),
-        Reject::AmountOverflow => ("invalid.amount", "amounts too large for the ledger".to_owned()),
+        Reject::AmountOverflow => (
+            "invalid.amount",
+            "amounts too large for the ledger".to_owned(),
+        ),
     };
     (StatusCode::BAD_REQUEST, code, message)
 }
@@ -148,30 +222,72 @@ fn read_status(error: ReadError) -> (StatusCode, &'static str, String) {
     match error {
         ReadError::JournalNotFound => (StatusCode::NOT_FOUND, "invalid.journal", error.to_string()),
         ReadError::AccountNotFound => (StatusCode::NOT_FOUND, "invalid.account", error.to_string()),
-        ReadError::AccountNotFinal => (StatusCode::BAD_REQUEST, "account.not.final", error.to_string()),
-        ReadError::Overflow => (StatusCode::INTERNAL_SERVER_ERROR, "system.error", error.to_string()),
+        ReadError::AccountNotFinal => (
+            StatusCode::BAD_REQUEST,
+            "account.not.final",
+            error.to_string(),
+        ),
+        ReadError::Overflow => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "system.error",
+            error.to_string(),
+        ),
         ReadError::Core(error) => core_status(error),
     }
 }
 
 fn core_status(error: CoreError) -> (StatusCode, &'static str, String) {
     match error {
-        CoreError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", error.to_string()),
-        CoreError::CommitFailed(_) => (StatusCode::INTERNAL_SERVER_ERROR, "commit.failed", error.to_string()),
-        CoreError::Store(_) | CoreError::Key(_) | CoreError::Corrupt(_) => {
-            (StatusCode::INTERNAL_SERVER_ERROR, "system.error", error.to_string())
-        }
+        CoreError::ShuttingDown => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            error.to_string(),
+        ),
+        CoreError::CommitFailed(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "commit.failed",
+            error.to_string(),
+        ),
+        CoreError::Store(_) | CoreError::Key(_) | CoreError::Corrupt(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "system.error",
+            error.to_string(),
+        ),
     }
 }
 
 /// Transport-level refusals in jCard's shape.
 pub fn transport_status(error: TransportError) -> (StatusCode, &'static str, String) {
     match error {
-        TransportError::NotFound => (StatusCode::NOT_FOUND, "not.found", "no such resource".to_owned()),
-        TransportError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method.not.allowed", "method not allowed here".to_owned()),
-        TransportError::BodyTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body.too.large", "the request body exceeds the configured limit".to_owned()),
-        TransportError::BodyUnreadable => (StatusCode::BAD_REQUEST, "invalid.request", "the request body could not be read".to_owned()),
-        TransportError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request was not answered in time; check its outcome before retrying".to_owned()),
-        TransportError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many requests in flight".to_owned()),
+        TransportError::NotFound => (
+            StatusCode::NOT_FOUND,
+            "not.found",
+            "no such resource".to_owned(),
+        ),
+        TransportError::MethodNotAllowed => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method.not.allowed",
+            "method not allowed here".to_owned(),
+        ),
+        TransportError::BodyTooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body.too.large",
+            "the request body exceeds the configured limit".to_owned(),
+        ),
+        TransportError::BodyUnreadable => (
+            StatusCode::BAD_REQUEST,
+            "invalid.request",
+            "the request body could not be read".to_owned(),
+        ),
+        TransportError::Timeout => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "the request was not answered in time; check its outcome before retrying".to_owned(),
+        ),
+        TransportError::Overloaded => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "too many requests in flight".to_owned(),
+        ),
     }
 }

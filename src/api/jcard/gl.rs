@@ -17,28 +17,48 @@ use crate::money::Amount;
 /// Layer of an entry that names none (miniGL's default).
 const LAYER_DEFAULT: Layer = 0;
 
-pub async fn post_transaction(core: &Core, principal: &Principal, request: &ApiRequest) -> Result<ApiResponse, JcardError> {
+pub async fn post_transaction(
+    core: &Core,
+    principal: &Principal,
+    request: &ApiRequest,
+) -> Result<ApiResponse, JcardError> {
     let body: wire::GlTransaction = wire::parse_body(&request.body)?;
     let transaction = transaction_request(body, core.settings().transaction_entries_max)?;
-    match core.execute(Command::PostTransaction(transaction), Some(principal.nonce.clone())).await? {
-        Outcome::Posted { transaction_id } => {
-            Ok(ApiResponse::json(StatusCode::CREATED, &json!({"success": true, "id": transaction_id})))
-        }
+    match core
+        .execute(
+            Command::PostTransaction(transaction),
+            Some(principal.nonce.clone()),
+        )
+        .await?
+    {
+        Outcome::Posted { transaction_id } => Ok(ApiResponse::json(
+            StatusCode::CREATED,
+            &json!({"success": true, "id": transaction_id}),
+        )),
         Outcome::Declined(decline) => Err(JcardError::Declined(decline)),
         other => Err(unexpected(&other)),
     }
 }
 
-fn transaction_request(body: wire::GlTransaction, entries_max: usize) -> Result<TransactionRequest, JcardError> {
+fn transaction_request(
+    body: wire::GlTransaction,
+    entries_max: usize,
+) -> Result<TransactionRequest, JcardError> {
     if body.entries.len() < 2 || body.entries.len() > entries_max {
         return Err(JcardError::bad_request(
             "invalid.entries",
             format!("a transaction has 2 to {entries_max} entries"),
         ));
     }
-    let post_date_ms = dates::parse_day_start(&body.post_date)
-        .ok_or_else(|| JcardError::bad_request("invalid.postDate", "postDate must be a date yyyy-MM-dd"))?;
-    let entries = body.entries.into_iter().enumerate().map(|(index, entry)| entry_request(index, entry)).collect::<Result<_, _>>()?;
+    let post_date_ms = dates::parse_day_start(&body.post_date).ok_or_else(|| {
+        JcardError::bad_request("invalid.postDate", "postDate must be a date yyyy-MM-dd")
+    })?;
+    let entries = body
+        .entries
+        .into_iter()
+        .enumerate()
+        .map(|(index, entry)| entry_request(index, entry))
+        .collect::<Result<_, _>>()?;
     Ok(TransactionRequest {
         journal: wire::identifier(&body.journal_name, "journalName")?.to_owned(),
         post_date_ms,
@@ -51,8 +71,12 @@ fn transaction_request(body: wire::GlTransaction, entries_max: usize) -> Result<
 fn entry_request(index: usize, entry: wire::GlEntry) -> Result<EntryRequest, JcardError> {
     let layer = match entry.layer {
         None => LAYER_DEFAULT,
-        Some(layer) => Layer::try_from(layer)
-            .map_err(|_| JcardError::bad_request("invalid.layer", format!("entries[{index}].layer is out of range")))?,
+        Some(layer) => Layer::try_from(layer).map_err(|_| {
+            JcardError::bad_request(
+                "invalid.layer",
+                format!("entries[{index}].layer is out of range"),
+            )
+        })?,
     };
     Ok(EntryRequest {
         account_code: wire::identifier(&entry.account_code, "accountCode")?.to_owned(),
@@ -72,31 +96,48 @@ fn side(side: wire::EntrySide) -> Side {
 }
 
 fn layers_query(request: &ApiRequest) -> Result<Vec<Layer>, JcardError> {
-    parse_layers(request.query("layers").unwrap_or_default()).map_err(|message| JcardError::bad_request("invalid.layers", message))
+    parse_layers(request.query("layers").unwrap_or_default())
+        .map_err(|message| JcardError::bad_request("invalid.layers", message))
 }
 
 fn day_query(request: &ApiRequest, name: &str) -> Result<Option<String>, JcardError> {
     match request.query(name) {
         None => Ok(None),
         Some(text) if dates::parse_day_start(text).is_some() => Ok(Some(text.to_owned())),
-        Some(_) => Err(JcardError::bad_request("invalid.date", format!("{name} must be a date yyyy-MM-dd"))),
+        Some(_) => Err(JcardError::bad_request(
+            "invalid.date",
+            format!("{name} must be a date yyyy-MM-dd"),
+        )),
     }
 }
 
 fn join_layers(layers: &[Layer]) -> String {
-    layers.iter().map(Layer::to_string).collect::<Vec<_>>().join(",")
+    layers
+        .iter()
+        .map(Layer::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// A JSON number with the amount's exact decimal text.
 pub fn number(amount: Amount) -> Value {
-    amount.to_decimal().to_string().parse::<serde_json::Number>().map_or(Value::Null, Value::Number)
+    amount
+        .to_decimal()
+        .to_string()
+        .parse::<serde_json::Number>()
+        .map_or(Value::Null, Value::Number)
 }
 
 pub fn balance(core: &Core, request: &ApiRequest) -> Result<ApiResponse, JcardError> {
     let layers = layers_query(request)?;
     let day = day_query(request, "date")?.unwrap_or_else(|| dates::format_day(core.now_ms()));
     let before_ms = dates::parse_day_end(&day);
-    let answer = core.balance(request.param("journalCode"), request.param("accountCode"), &layers, before_ms)?;
+    let answer = core.balance(
+        request.param("journalCode"),
+        request.param("accountCode"),
+        &layers,
+        before_ms,
+    )?;
     let body = json!({
         "success": true,
         "response": {
@@ -112,15 +153,26 @@ pub fn balance(core: &Core, request: &ApiRequest) -> Result<ApiResponse, JcardEr
 
 pub fn statement(core: &Core, request: &ApiRequest) -> Result<ApiResponse, JcardError> {
     let layers = layers_query(request)?;
-    let start = day_query(request, "start")?.unwrap_or_else(|| dates::STATEMENT_START_DEFAULT.to_owned());
+    let start =
+        day_query(request, "start")?.unwrap_or_else(|| dates::STATEMENT_START_DEFAULT.to_owned());
     let end = day_query(request, "end")?.unwrap_or_else(|| dates::STATEMENT_END_DEFAULT.to_owned());
     let start_ms = dates::parse_day_start(&start).unwrap_or_default();
     let end_ms = dates::parse_day_end(&end).unwrap_or_default();
     if end_ms <= start_ms {
-        return Err(JcardError::bad_request("invalid.date", "end is before start"));
+        return Err(JcardError::bad_request(
+            "invalid.date",
+            "end is before start",
+        ));
     }
-    let answer = core.statement(request.param("journalCode"), request.param("accountCode"), &layers, start_ms, end_ms)?;
-    let body = json!({"success": true, "accountStatement": render_statement(&answer, start_ms, end_ms)});
+    let answer = core.statement(
+        request.param("journalCode"),
+        request.param("accountCode"),
+        &layers,
+        start_ms,
+        end_ms,
+    )?;
+    let body =
+        json!({"success": true, "accountStatement": render_statement(&answer, start_ms, end_ms)});
     Ok(ApiResponse::json(StatusCode::OK, &body))
 }
 
@@ -165,14 +217,25 @@ fn render_line(line: &StatementLine) -> Value {
     entry
 }
 
-pub async fn create_account(core: &Core, principal: &Principal, request: &ApiRequest) -> Result<ApiResponse, JcardError> {
+pub async fn create_account(
+    core: &Core,
+    principal: &Principal,
+    request: &ApiRequest,
+) -> Result<ApiResponse, JcardError> {
     let body: wire::GlAccount = wire::parse_body(&request.body)?;
-    let expiration_ms = match body.expiration.as_deref().map(str::trim).filter(|text| !text.is_empty()) {
+    let expiration_ms = match body
+        .expiration
+        .as_deref()
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+    {
         None => None,
         Some(text) => Some(
             dates::parse_day_end(text)
                 .map(|end| end.saturating_sub(1))
-                .ok_or_else(|| JcardError::bad_request("invalid.date", "expiration must be a date yyyy-MM-dd"))?,
+                .ok_or_else(|| {
+                    JcardError::bad_request("invalid.date", "expiration must be a date yyyy-MM-dd")
+                })?,
         ),
     };
     let account = NewAccount {
@@ -189,7 +252,13 @@ pub async fn create_account(core: &Core, principal: &Principal, request: &ApiReq
         tags: body.tags.unwrap_or_default(),
         expiration_ms,
     };
-    match core.execute(Command::CreateAccount(account), Some(principal.nonce.clone())).await? {
+    match core
+        .execute(
+            Command::CreateAccount(account),
+            Some(principal.nonce.clone()),
+        )
+        .await?
+    {
         Outcome::AccountCreated { .. } => Ok(success(StatusCode::CREATED)),
         Outcome::Declined(decline) => Err(JcardError::Declined(decline)),
         other => Err(unexpected(&other)),
@@ -197,5 +266,7 @@ pub async fn create_account(core: &Core, principal: &Principal, request: &ApiReq
 }
 
 fn unexpected(outcome: &Outcome) -> JcardError {
-    JcardError::Core(crate::core::CoreError::Corrupt(format!("unexpected outcome {outcome:?}")))
+    JcardError::Core(crate::core::CoreError::Corrupt(format!(
+        "unexpected outcome {outcome:?}"
+    )))
 }

@@ -37,7 +37,9 @@ fn mend(body: &[u8]) -> Option<Vec<u8>> {
     let mut index = 0;
     while let Some(&byte) = body.get(index) {
         match byte {
-            b'"' | b'{' | b'[' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n' if last == Last::ValueEnd && depth > 0 => {
+            b'"' | b'{' | b'[' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n'
+                if last == Last::ValueEnd && depth > 0 =>
+            {
                 out.push(b',');
                 changed = true;
                 last = Last::Comma;
@@ -101,7 +103,9 @@ fn string_end(body: &[u8], start: usize) -> Option<usize> {
 fn scalar_end(body: &[u8], start: usize) -> usize {
     let mut index = start;
     while let Some(&byte) = body.get(index) {
-        if byte.is_ascii_whitespace() || matches!(byte, b',' | b':' | b'}' | b']' | b'{' | b'[' | b'"') {
+        if byte.is_ascii_whitespace()
+            || matches!(byte, b',' | b':' | b'}' | b']' | b'{' | b'[' | b'"')
+        {
             break;
         }
         index = index.saturating_add(1);
@@ -129,7 +133,10 @@ mod tests {
         let debit = br#"{ "realId" : "11111111", "birthDate" : "1990-04-31"
     "type" : "creditBankAccountW2A", "n": [1 2 {"a": true} null] }"#;
         assert_eq!(parse(debit).unwrap()["n"], json!([1, 2, {"a": true}, null]));
-        assert_eq!(parse(br#"{"success" : true,}"#).unwrap(), json!({"success": true}));
+        assert_eq!(
+            parse(br#"{"success" : true,}"#).unwrap(),
+            json!({"success": true})
+        );
     }
 
     #[test]

@@ -34,7 +34,11 @@ pub fn transport_error(error: TransportError) -> ApiResponse {
     JcardError::Transport(error).into_response()
 }
 
-async fn dispatch(core: &Core, route: Route, request: &ApiRequest) -> Result<ApiResponse, JcardError> {
+async fn dispatch(
+    core: &Core,
+    route: Route,
+    request: &ApiRequest,
+) -> Result<ApiResponse, JcardError> {
     let principal = authenticate(core, request)?;
     if !principal.consumer.allows(route.spec().permission) {
         return Err(JcardError::Forbidden);
@@ -62,7 +66,8 @@ fn authenticate(core: &Core, request: &ApiRequest) -> Result<Principal, JcardErr
         nonce: request.header("nonce"),
         hash: request.header("hash"),
     };
-    core.authenticate_jcard(&credentials, &request.body).map_err(JcardError::Auth)
+    core.authenticate_jcard(&credentials, &request.body)
+        .map_err(JcardError::Auth)
 }
 
 fn echo_get(core: &Core) -> ApiResponse {

@@ -36,22 +36,67 @@ pub const SYSCONFIG_WRITE: &str = "sysconfig.write";
 pub const GL_READ: &str = "gl.read";
 pub const GL_WRITE: &str = "gl.write";
 
-const fn spec(method: &'static str, path: &'static str, route: Route, permission: &'static str) -> RouteSpec {
-    RouteSpec { method, path, route, permission }
+const fn spec(
+    method: &'static str,
+    path: &'static str,
+    route: Route,
+    permission: &'static str,
+) -> RouteSpec {
+    RouteSpec {
+        method,
+        path,
+        route,
+        permission,
+    }
 }
 
 pub const ROUTES: &[RouteSpec] = &[
     spec("GET", "/echo", Route::EchoGet, ""),
     spec("POST", "/echo", Route::EchoPost, ""),
     spec("GET", "/sysconfig", Route::SysconfigList, SYSCONFIG_READ),
-    spec("POST", "/sysconfig", Route::SysconfigCreate, SYSCONFIG_WRITE),
+    spec(
+        "POST",
+        "/sysconfig",
+        Route::SysconfigCreate,
+        SYSCONFIG_WRITE,
+    ),
     spec("PUT", "/sysconfig", Route::SysconfigUpdate, SYSCONFIG_WRITE),
-    spec("GET", "/sysconfig/{id}", Route::SysconfigGet, SYSCONFIG_READ),
-    spec("DELETE", "/sysconfig/{id}", Route::SysconfigDelete, SYSCONFIG_WRITE),
-    spec("POST", "/gl/transactions", Route::GlPostTransaction, GL_WRITE),
-    spec("GET", "/gl/journals/{journalCode}/accounts/{accountCode}/balance", Route::GlBalance, GL_READ),
-    spec("GET", "/gl/journals/{journalCode}/accounts/{accountCode}/statement", Route::GlStatement, GL_READ),
-    spec("POST", "/gl/charts/{chartName}/accounts", Route::GlCreateAccount, GL_WRITE),
+    spec(
+        "GET",
+        "/sysconfig/{id}",
+        Route::SysconfigGet,
+        SYSCONFIG_READ,
+    ),
+    spec(
+        "DELETE",
+        "/sysconfig/{id}",
+        Route::SysconfigDelete,
+        SYSCONFIG_WRITE,
+    ),
+    spec(
+        "POST",
+        "/gl/transactions",
+        Route::GlPostTransaction,
+        GL_WRITE,
+    ),
+    spec(
+        "GET",
+        "/gl/journals/{journalCode}/accounts/{accountCode}/balance",
+        Route::GlBalance,
+        GL_READ,
+    ),
+    spec(
+        "GET",
+        "/gl/journals/{journalCode}/accounts/{accountCode}/statement",
+        Route::GlStatement,
+        GL_READ,
+    ),
+    spec(
+        "POST",
+        "/gl/charts/{chartName}/accounts",
+        Route::GlCreateAccount,
+        GL_WRITE,
+    ),
 ];
 
 impl Route {

@@ -23,20 +23,34 @@ pub fn list(core: &Core, principal: &Principal) -> Result<ApiResponse, JcardErro
         .take(core.settings().list_items_max)
         .map(|entry| render(entry))
         .collect();
-    Ok(ApiResponse::json(StatusCode::OK, &json!({"success": true, "sysConfigs": entries})))
+    Ok(ApiResponse::json(
+        StatusCode::OK,
+        &json!({"success": true, "sysConfigs": entries}),
+    ))
 }
 
-pub fn get(core: &Core, principal: &Principal, request: &ApiRequest) -> Result<ApiResponse, JcardError> {
+pub fn get(
+    core: &Core,
+    principal: &Principal,
+    request: &ApiRequest,
+) -> Result<ApiResponse, JcardError> {
     let id = request.param("id");
     let state = core.snapshot();
     let entry = state.sysconfig.get(id).ok_or_else(invalid_sysconfig)?;
     if !principal.consumer.allows(&entry.read_perm) {
         return Err(JcardError::Forbidden);
     }
-    Ok(ApiResponse::json(StatusCode::OK, &json!({"success": true, "sysConfig": render(entry)})))
+    Ok(ApiResponse::json(
+        StatusCode::OK,
+        &json!({"success": true, "sysConfig": render(entry)}),
+    ))
 }
 
-pub async fn create(core: &Core, principal: &Principal, request: &ApiRequest) -> Result<ApiResponse, JcardError> {
+pub async fn create(
+    core: &Core,
+    principal: &Principal,
+    request: &ApiRequest,
+) -> Result<ApiResponse, JcardError> {
     let body: wire::SysconfigCreate = wire::parse_body(&request.body)?;
     let entry = SysConfig {
         id: wire::identifier(&body.id, "id")?.to_owned(),
@@ -44,26 +58,55 @@ pub async fn create(core: &Core, principal: &Principal, request: &ApiRequest) ->
         read_perm: body.read_perm,
         write_perm: body.write_perm,
     };
-    let outcome = core.execute(Command::CreateSysconfig(entry), Some(principal.nonce.clone())).await?;
+    let outcome = core
+        .execute(
+            Command::CreateSysconfig(entry),
+            Some(principal.nonce.clone()),
+        )
+        .await?;
     expect(outcome, Outcome::SysconfigCreated, StatusCode::CREATED)
 }
 
-pub async fn update(core: &Core, principal: &Principal, request: &ApiRequest) -> Result<ApiResponse, JcardError> {
+pub async fn update(
+    core: &Core,
+    principal: &Principal,
+    request: &ApiRequest,
+) -> Result<ApiResponse, JcardError> {
     let body: wire::SysconfigUpdate = wire::parse_body(&request.body)?;
     let id = wire::identifier(&body.id, "id")?.to_owned();
     check_write_permission(core, principal, &id)?;
-    let update = SysconfigUpdate { id, value: body.value, read_perm: body.read_perm, write_perm: body.write_perm };
-    let outcome = core.execute(Command::UpdateSysconfig(update), Some(principal.nonce.clone())).await?;
+    let update = SysconfigUpdate {
+        id,
+        value: body.value,
+        read_perm: body.read_perm,
+        write_perm: body.write_perm,
+    };
+    let outcome = core
+        .execute(
+            Command::UpdateSysconfig(update),
+            Some(principal.nonce.clone()),
+        )
+        .await?;
     expect(outcome, Outcome::SysconfigUpdated, StatusCode::CREATED)
 }
 
-pub async fn delete(core: &Core, principal: &Principal, request: &ApiRequest) -> Result<ApiResponse, JcardError> {
+pub async fn delete(
+    core: &Core,
+    principal: &Principal,
+    request: &ApiRequest,
+) -> Result<ApiResponse, JcardError> {
     let id = request.param("id").to_owned();
     if !core.snapshot().sysconfig.contains_key(&id) {
         return Err(invalid_sysconfig());
     }
     check_write_permission(core, principal, &id)?;
-    match core.execute(Command::DeleteSysconfig { id }, Some(principal.nonce.clone())).await? {
+    match core
+        .execute(
+            Command::DeleteSysconfig { id },
+            Some(principal.nonce.clone()),
+        )
+        .await?
+    {
         Outcome::Declined(Decline::SysconfigNotFound) => Err(invalid_sysconfig()),
         outcome => expect(outcome, Outcome::SysconfigDeleted, StatusCode::OK),
     }
@@ -78,13 +121,22 @@ fn check_write_permission(core: &Core, principal: &Principal, id: &str) -> Resul
 }
 
 fn invalid_sysconfig() -> JcardError {
-    JcardError::Conflict { code: "invalid.sysconfig", message: "no sysconfig entry with this id".to_owned() }
+    JcardError::Conflict {
+        code: "invalid.sysconfig",
+        message: "no sysconfig entry with this id".to_owned(),
+    }
 }
 
-fn expect(outcome: Outcome, wanted: Outcome, status: StatusCode) -> Result<ApiResponse, JcardError> {
+fn expect(
+    outcome: Outcome,
+    wanted: Outcome,
+    status: StatusCode,
+) -> Result<ApiResponse, JcardError> {
     match outcome {
         Outcome::Declined(decline) => Err(JcardError::Declined(decline)),
         outcome if outcome == wanted => Ok(success(status)),
-        other => Err(JcardError::Core(crate::core::CoreError::Corrupt(format!("unexpected outcome {other:?}")))),
+        other => Err(JcardError::Core(crate::core::CoreError::Corrupt(format!(
+            "unexpected outcome {other:?}"
+        )))),
     }
 }

@@ -101,7 +101,9 @@ pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, JcardError> {
 
 /// Reads any JSON body (mending the document's comma slips).
 pub fn parse_json(body: &[u8]) -> Result<Value, JcardError> {
-    lenient::parse(body).map_err(|error| JcardError::bad_request("invalid.json", format!("the body is not JSON: {error}")))
+    lenient::parse(body).map_err(|error| {
+        JcardError::bad_request("invalid.json", format!("the body is not JSON: {error}"))
+    })
 }
 
 /// An exact amount from a JSON number.
@@ -119,7 +121,10 @@ pub fn amount(number: &serde_json::Number, field: &str) -> Result<Amount, JcardE
 /// A non-empty identifier of bounded length without control characters.
 pub fn identifier<'a>(text: &'a str, field: &str) -> Result<&'a str, JcardError> {
     let text = text.trim();
-    if text.is_empty() || text.chars().count() > IDENTIFIER_CHARS_MAX || text.chars().any(char::is_control) {
+    if text.is_empty()
+        || text.chars().count() > IDENTIFIER_CHARS_MAX
+        || text.chars().any(char::is_control)
+    {
         return Err(JcardError::bad_request(
             "invalid.field",
             format!("{field} must be 1 to {IDENTIFIER_CHARS_MAX} printable characters"),

@@ -1,0 +1,242 @@
+//! jCard authentication over HTTP: every check of the HMAC scheme, replays (also across a
+//! restart), and permissions. A refused request changes nothing.
+
+use crate::support::{fresh_nonce, now_ms, signed_headers, Credentials, TestSwitch};
+
+const ECHO: &str = "/jcard/api/echo";
+
+fn without(headers: &[(String, String)], name: &str) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(key, _)| key != name)
+        .cloned()
+        .collect()
+}
+
+fn replace(headers: &[(String, String)], name: &str, value: &str) -> Vec<(String, String)> {
+    let mut headers = without(headers, name);
+    headers.push((name.to_owned(), value.to_owned()));
+    headers
+}
+
+async fn refused(
+    switch: &TestSwitch,
+    headers: &[(String, String)],
+    body: &str,
+    status: u16,
+    error: &str,
+) {
+    let method = if body.is_empty() { "GET" } else { "POST" };
+    let reply = switch
+        .raw(method, ECHO, headers, body.as_bytes().to_vec())
+        .await;
+    assert_eq!(reply.status, status, "{}", reply.text);
+    assert_eq!(reply.json["success"], false);
+    assert_eq!(reply.json["error"], error, "{}", reply.text);
+}
+
+#[tokio::test]
+async fn every_credential_check_refuses_with_its_own_code() {
+    let switch = TestSwitch::start().await;
+    let good = signed_headers(&switch.admin, now_ms(), &fresh_nonce(), b"");
+    assert_eq!(switch.raw("GET", ECHO, &good, vec![]).await.status, 200);
+
+    refused(&switch, &[], "", 401, "unsupported.version").await;
+    let fresh = || signed_headers(&switch.admin, now_ms(), &fresh_nonce(), b"");
+    refused(
+        &switch,
+        &replace(&fresh(), "version", "2.0"),
+        "",
+        401,
+        "unsupported.version",
+    )
+    .await;
+    refused(
+        &switch,
+        &replace(&fresh(), "consumer-id", "not-a-uuid"),
+        "",
+        401,
+        "invalid.consumer",
+    )
+    .await;
+    let stranger = uuid::Uuid::new_v4().to_string();
+    refused(
+        &switch,
+        &replace(&fresh(), "consumer-id", &stranger),
+        "",
+        401,
+        "invalid.consumer",
+    )
+    .await;
+    refused(
+        &switch,
+        &without(&fresh(), "hash"),
+        "",
+        401,
+        "invalid.null.hash",
+    )
+    .await;
+    refused(
+        &switch,
+        &without(&fresh(), "timestamp"),
+        "",
+        401,
+        "invalid.timestamp",
+    )
+    .await;
+    refused(
+        &switch,
+        &without(&fresh(), "nonce"),
+        "",
+        401,
+        "invalid.nonce",
+    )
+    .await;
+    let long_nonce = "x".repeat(switch.config.auth.nonce_bytes_max + 1);
+    let long = signed_headers(&switch.admin, now_ms(), &long_nonce, b"");
+    refused(&switch, &long, "", 401, "invalid.nonce").await;
+    refused(
+        &switch,
+        &replace(&fresh(), "hash", "AAAA"),
+        "",
+        401,
+        "invalid.hash",
+    )
+    .await;
+    refused(
+        &switch,
+        &replace(&fresh(), "hash", "%%%not base64"),
+        "",
+        401,
+        "invalid.hash",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn stale_and_future_timestamps_are_refused() {
+    let switch = TestSwitch::start().await;
+    let skew = switch.config.auth.timestamp_skew_ms_max;
+    let stale = signed_headers(&switch.admin, now_ms() - skew - 60_000, &fresh_nonce(), b"");
+    refused(&switch, &stale, "", 401, "invalid.timestamp").await;
+    let future = signed_headers(&switch.admin, now_ms() + skew + 60_000, &fresh_nonce(), b"");
+    refused(&switch, &future, "", 401, "invalid.timestamp").await;
+    let slightly_behind = signed_headers(&switch.admin, now_ms() - 60_000, &fresh_nonce(), b"");
+    assert_eq!(
+        switch
+            .raw("GET", ECHO, &slightly_behind, vec![])
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_signature_covers_the_body_and_the_key() {
+    let switch = TestSwitch::start().await;
+    let body = r#"{"payload":100}"#;
+    let signed_for_other_body = signed_headers(
+        &switch.admin,
+        now_ms(),
+        &fresh_nonce(),
+        br#"{"payload":101}"#,
+    );
+    refused(&switch, &signed_for_other_body, body, 401, "invalid.hash").await;
+    let impostor = Credentials {
+        id: switch.admin.id,
+        key: b"guessed key".to_vec(),
+    };
+    let forged = signed_headers(&impostor, now_ms(), &fresh_nonce(), body.as_bytes());
+    refused(&switch, &forged, body, 401, "invalid.hash").await;
+    let good = signed_headers(&switch.admin, now_ms(), &fresh_nonce(), body.as_bytes());
+    let reply = switch
+        .raw("POST", ECHO, &good, body.as_bytes().to_vec())
+        .await;
+    assert_eq!(reply.status, 201);
+}
+
+#[tokio::test]
+async fn a_replayed_request_is_refused_even_after_a_restart() {
+    let switch = TestSwitch::start().await;
+    let read = signed_headers(&switch.admin, now_ms(), &fresh_nonce(), b"");
+    assert_eq!(switch.raw("GET", ECHO, &read, vec![]).await.status, 200);
+    refused(&switch, &read, "", 401, "replayed.nonce").await;
+
+    let body = r#"{"id":"replay.me","value":"v","readPerm":"","writePerm":""}"#;
+    let write = signed_headers(&switch.admin, now_ms(), &fresh_nonce(), body.as_bytes());
+    let first = switch
+        .raw(
+            "POST",
+            "/jcard/api/sysconfig",
+            &write,
+            body.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let switch = switch.restart().await;
+    let again = switch
+        .raw(
+            "POST",
+            "/jcard/api/sysconfig",
+            &write,
+            body.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(again.status, 401, "{}", again.text);
+    assert_eq!(again.json["error"], "replayed.nonce");
+}
+
+#[tokio::test]
+async fn permissions_are_enforced_per_route() {
+    let switch = TestSwitch::start().await;
+    let nobody = switch.add_consumer(&["login"]).await;
+    assert_eq!(switch.call(&nobody, "GET", ECHO, "").await.status, 200);
+    let denied = switch
+        .call(&nobody, "GET", "/jcard/api/sysconfig", "")
+        .await;
+    assert_eq!(denied.status, 403);
+    assert_eq!(denied.json["error"], "invalid.permissions");
+
+    let reader = switch.add_consumer(&["sysconfig.read", "gl.read"]).await;
+    assert_eq!(
+        switch
+            .call(&reader, "GET", "/jcard/api/sysconfig", "")
+            .await
+            .status,
+        200
+    );
+    let body = r#"{"id":"x","value":"v","readPerm":"","writePerm":""}"#;
+    assert_eq!(
+        switch
+            .call(&reader, "POST", "/jcard/api/sysconfig", body)
+            .await
+            .status,
+        403
+    );
+    let balance = "/jcard/api/gl/journals/jcard/accounts/12.001.00/balance?layers=840";
+    assert_eq!(switch.call(&reader, "GET", balance, "").await.status, 200);
+    let posting = r#"{"postDate":"2015-06-22","journalName":"jcard","entries":[
+        {"amount":1,"accountCode":"11.001.00","type":"credit","layer":840},
+        {"amount":1,"accountCode":"12.001.00","type":"debit","layer":840}]}"#;
+    let refused = switch
+        .call(&reader, "POST", "/jcard/api/gl/transactions", posting)
+        .await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(
+        switch.call(&reader, "GET", balance, "").await.json["response"]["balance"],
+        0
+    );
+
+    let writer = switch.add_consumer(&["gl.write"]).await;
+    assert_eq!(
+        switch
+            .call(&writer, "POST", "/jcard/api/gl/transactions", posting)
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        switch.call(&reader, "GET", balance, "").await.json["response"]["balance"],
+        1
+    );
+}

@@ -1,0 +1,263 @@
+//! Test support: a switch on port 0 over a temporary data directory, an admin consumer with a
+//! known key, and a client that signs requests the way jCard clients do.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use cardswitch::clock::SystemClock;
+use cardswitch::config::Config;
+use cardswitch::core::auth::sign_jcard;
+use cardswitch::core::command::{Command, NewConsumer, Outcome};
+use cardswitch::core::keys::SecretBytes;
+use cardswitch::core::{Core, CoreSettings};
+use cardswitch::metrics::Metrics;
+use cardswitch::server::{self, RunningSwitch};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+use tempfile::TempDir;
+use uuid::Uuid;
+
+/// A consumer's id and HMAC key.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub id: Uuid,
+    pub key: Vec<u8>,
+}
+
+/// An answer: status and body (JSON when it parses, `Null` otherwise), plus the raw text.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub json: Value,
+    pub text: String,
+}
+
+/// A running switch for one test.
+pub struct TestSwitch {
+    pub switch: RunningSwitch,
+    pub dir: Arc<TempDir>,
+    pub config: Config,
+    pub admin: Credentials,
+    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+}
+
+static NONCE: AtomicU64 = AtomicU64::new(1);
+
+/// A nonce never used before in this test process.
+pub fn fresh_nonce() -> String {
+    format!(
+        "n{}-{}",
+        std::process::id(),
+        NONCE.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn test_config() -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        ..Config::default()
+    }
+}
+
+impl TestSwitch {
+    /// A fresh, initialized switch with default limits.
+    pub async fn start() -> TestSwitch {
+        TestSwitch::start_with(|_| {}).await
+    }
+
+    /// A fresh, initialized switch with `adjust` applied to the configuration.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestSwitch {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let mut config = test_config();
+        adjust(&mut config);
+        config.data_dir = dir.path().to_owned();
+        let admin = Credentials {
+            id: Uuid::new_v4(),
+            key: b"test admin key bytes".to_vec(),
+        };
+        let core = open_core(&config);
+        let initialized = core
+            .initialize(NewConsumer {
+                id: admin.id,
+                secret: SecretBytes::new(admin.key.clone()),
+                permissions: vec!["admin".to_owned()],
+            })
+            .await
+            .expect("initialize");
+        assert!(initialized);
+        TestSwitch::serve(core, dir, config, admin).await
+    }
+
+    async fn serve(
+        core: Core,
+        dir: Arc<TempDir>,
+        config: Config,
+        admin: Credentials,
+    ) -> TestSwitch {
+        let switch = server::start(core, &config).await.expect("start switch");
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        TestSwitch {
+            switch,
+            dir,
+            config,
+            admin,
+            client,
+        }
+    }
+
+    /// Stops the switch gracefully and starts it again on the same data directory.
+    pub async fn restart(self) -> TestSwitch {
+        let TestSwitch {
+            switch,
+            dir,
+            config,
+            admin,
+            ..
+        } = self;
+        switch.stop().await.expect("graceful stop");
+        let core = open_core(&config);
+        TestSwitch::serve(core, dir, config, admin).await
+    }
+
+    pub fn core(&self) -> &Core {
+        &self.switch.core
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.switch.address, path)
+    }
+
+    /// Registers a consumer with `permissions` and returns its credentials.
+    pub async fn add_consumer(&self, permissions: &[&str]) -> Credentials {
+        let credentials = Credentials {
+            id: Uuid::new_v4(),
+            key: Uuid::new_v4().as_bytes().to_vec(),
+        };
+        let command = Command::AddConsumer(NewConsumer {
+            id: credentials.id,
+            secret: SecretBytes::new(credentials.key.clone()),
+            permissions: permissions
+                .iter()
+                .map(|permission| (*permission).to_owned())
+                .collect(),
+        });
+        assert_eq!(
+            self.core()
+                .execute(command, None)
+                .await
+                .expect("add consumer"),
+            Outcome::ConsumerAdded
+        );
+        credentials
+    }
+
+    /// A request signed by `credentials` with a fresh nonce and the current time.
+    pub async fn call(
+        &self,
+        credentials: &Credentials,
+        method: &str,
+        path: &str,
+        body: &str,
+    ) -> Reply {
+        let headers = signed_headers(credentials, now_ms(), &fresh_nonce(), body.as_bytes());
+        self.raw(method, path, &headers, body.as_bytes().to_vec())
+            .await
+    }
+
+    /// A request signed by the admin.
+    pub async fn admin_call(&self, method: &str, path: &str, body: &str) -> Reply {
+        let admin = self.admin.clone();
+        self.call(&admin, method, path, body).await
+    }
+
+    /// A request with exactly these headers and body.
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut request = http::Request::builder().method(method).uri(self.url(path));
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        if !body.is_empty() {
+            request = request.header("content-type", "application/json");
+        }
+        let request = request.body(Full::new(Bytes::from(body))).expect("request");
+        let response = self.client.request(request).await.expect("response");
+        let status = response.status().as_u16();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply { status, json, text }
+    }
+
+    /// Stops the switch and returns its data directory (kept alive for inspection).
+    pub async fn stop(self) -> Arc<TempDir> {
+        self.switch.stop().await.expect("graceful stop");
+        self.dir
+    }
+}
+
+/// Opens a core over `config.data_dir`.
+pub fn open_core(config: &Config) -> Core {
+    Core::open(
+        &config.data_dir,
+        Arc::new(SystemClock),
+        Arc::new(Metrics::new()),
+        CoreSettings::from_config(config),
+    )
+    .expect("open core")
+}
+
+/// The five jCard headers for `body`.
+pub fn signed_headers(
+    credentials: &Credentials,
+    timestamp_ms: i64,
+    nonce: &str,
+    body: &[u8],
+) -> Vec<(String, String)> {
+    sign_jcard(&credentials.id, &credentials.key, timestamp_ms, nonce, body)
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
+}
+
+/// A signed request from a client of its own, for tasks that outlive a borrow of the switch.
+/// `None` when the connection failed (e.g. the switch stopped accepting).
+pub async fn send_detached(
+    address: std::net::SocketAddr,
+    credentials: Credentials,
+    method: &'static str,
+    path: &'static str,
+    body: &'static str,
+) -> Option<u16> {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(format!("http://{address}{path}"));
+    for (name, value) in signed_headers(&credentials, now_ms(), &fresh_nonce(), body.as_bytes()) {
+        request = request.header(name, value);
+    }
+    let request = request
+        .body(Full::new(Bytes::from_static(body.as_bytes())))
+        .ok()?;
+    let response = client.request(request).await.ok()?;
+    let status = response.status().as_u16();
+    response.into_body().collect().await.ok()?;
+    Some(status)
+}
