@@ -80,5 +80,4 @@ pub enum TransportError {
     BodyTooLarge,
     BodyUnreadable,
     Timeout,
-    Overloaded,
 }

@@ -13,9 +13,21 @@ pub const STATEMENT_END_DEFAULT: &str = "2100-01-31";
 
 const DAY_MS: i64 = 86_400_000;
 
-/// Midnight UTC starting `yyyy-MM-dd`.
+/// Midnight UTC starting `yyyy-MM-dd` (exactly that shape: `2015-6-2` is refused).
 pub fn parse_day_start(text: &str) -> Option<EpochMs> {
-    let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()?;
+    let text = text.trim();
+    let shaped = text.len() == 10
+        && text.bytes().enumerate().all(|(index, byte)| {
+            if index == 4 || index == 7 {
+                byte == b'-'
+            } else {
+                byte.is_ascii_digit()
+            }
+        });
+    if !shaped {
+        return None;
+    }
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
     Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
 }
 
@@ -65,6 +77,8 @@ mod tests {
         assert_eq!(parse_day_start("1970-01-02"), Some(DAY_MS));
         assert_eq!(parse_day_end("1970-01-01"), Some(DAY_MS));
         assert_eq!(parse_day_start("2015-6-22x"), None);
+        assert_eq!(parse_day_start("2015-6-2"), None);
+        assert_eq!(parse_day_start("+015-06-02"), None);
         assert_eq!(parse_day_start("1990-04-31"), None);
         assert_eq!(format_instant(DAY_MS), "1970-01-02T00:00:00Z");
         assert_eq!(format_day(DAY_MS), "1970-01-02");

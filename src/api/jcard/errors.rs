@@ -284,10 +284,5 @@ pub fn transport_status(error: TransportError) -> (StatusCode, &'static str, Str
             "timeout",
             "the request was not answered in time; check its outcome before retrying".to_owned(),
         ),
-        TransportError::Overloaded => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "overloaded",
-            "too many requests in flight".to_owned(),
-        ),
     }
 }
