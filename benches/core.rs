@@ -1,1 +1,381 @@
-fn main(){}
+//! Micro-benchmarks of the switch's hot pieces without HTTP: the pure posting decision, applying
+//! balances to the persistent in-memory state, a durable group commit to sled, jCard request
+//! signing, and request body parsing. Run with `cargo bench --bench core`.
+
+// A benchmark is a test harness: a failed set-up should stop it loudly, not be handled.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cardswitch::api::jcard::{lenient, wire};
+use cardswitch::core::auth::{jcard_hash, verify_jcard_hash};
+use cardswitch::core::state::State;
+use cardswitch::ledger::post::{balance_deltas, plan, EntryRequest, TransactionRequest};
+use cardswitch::ledger::{
+    Account, AccountId, AccountType, Chart, Entry, Journal, Side, Transaction,
+};
+use cardswitch::money::Amount;
+use cardswitch::store::schema::{self, EntryPosition};
+use cardswitch::store::{Batch, Store};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+
+const CHART: &str = "jcard";
+const LAYER: i16 = 840;
+const MEASUREMENT: Duration = Duration::from_secs(3);
+const WARM_UP: Duration = Duration::from_secs(1);
+
+/// The GL example body of the jCard document (`POST /gl/transactions`).
+const GL_EXAMPLE: &str = r#"{
+  "detail": "Detail",
+  "entries": [
+    {
+      "amount": 4693.38,
+      "accountCode": "11.001.00",
+      "type": "credit",
+      "layer": 840
+    },
+    {
+      "amount": 4693.38,
+      "accountCode": "12.001.00",
+      "tags": "tag2",
+      "detail": "EntryDetail",
+      "type": "debit",
+      "layer": 840
+    }
+  ],
+  "postDate": "2015-06-22",
+  "journalName": "jcard",
+  "tags": "tag1"
+}"#;
+
+/// The same body with the commas between members left out, as several of the document's
+/// examples are written.
+const GL_EXAMPLE_MISSING_COMMAS: &str = r#"{
+  "detail": "Detail"
+  "entries": [
+    {
+      "amount": 4693.38
+      "accountCode": "11.001.00"
+      "type": "credit"
+      "layer": 840
+    }
+    {
+      "amount": 4693.38
+      "accountCode": "12.001.00"
+      "tags": "tag2"
+      "detail": "EntryDetail"
+      "type": "debit"
+      "layer": 840
+    }
+  ]
+  "postDate": "2015-06-22"
+  "journalName": "jcard"
+  "tags": "tag1"
+}"#;
+
+fn account(
+    id: AccountId,
+    code: &str,
+    account_type: AccountType,
+    is_final: bool,
+    parent_id: Option<AccountId>,
+) -> Account {
+    Account {
+        id,
+        code: code.to_owned(),
+        chart: CHART.to_owned(),
+        description: String::new(),
+        account_type,
+        is_final,
+        parent_id,
+        currency_code: None,
+        tags: String::new(),
+        expiration_ms: None,
+        created_ms: 0,
+    }
+}
+
+/// A state with chart and journal `jcard`, the default issuer/acquirer accounts and
+/// `cardholders` final cardholder accounts `21.<n>.00` under the composite `21`.
+fn chartbook(cardholders: u64) -> State {
+    let mut state = State { next_account_id: 1, next_transaction_id: 1, ..State::default() };
+    state.charts.insert(
+        CHART.to_owned(),
+        Arc::new(Chart { name: CHART.to_owned(), description: String::new(), created_ms: 0 }),
+    );
+    state.journals.insert(
+        CHART.to_owned(),
+        Arc::new(Journal {
+            name: CHART.to_owned(),
+            chart: CHART.to_owned(),
+            closed: false,
+            start_ms: None,
+            end_ms: None,
+            lock_date_ms: None,
+        }),
+    );
+    let fixed = [
+        (1, "11", AccountType::Debit, false, None),
+        (2, "11.001", AccountType::Debit, false, Some(1)),
+        (3, "11.001.00", AccountType::Debit, true, Some(2)),
+        (4, "12", AccountType::Debit, false, None),
+        (5, "12.001", AccountType::Debit, false, Some(4)),
+        (6, "12.001.00", AccountType::Debit, true, Some(5)),
+        (7, "21", AccountType::Credit, false, None),
+    ];
+    for (id, code, account_type, is_final, parent) in fixed {
+        state.insert_account(account(id, code, account_type, is_final, parent));
+    }
+    for n in 0..cardholders {
+        let id = state.next_account_id;
+        state.insert_account(account(
+            id,
+            &format!("21.{n:08}.00"),
+            AccountType::Credit,
+            true,
+            Some(7),
+        ));
+    }
+    state
+}
+
+fn entry(code: &str, side: Side, units: i64) -> EntryRequest {
+    EntryRequest {
+        account_code: code.to_owned(),
+        side,
+        layer: LAYER,
+        amount: Amount::from_units(units),
+        detail: String::new(),
+        tags: String::new(),
+    }
+}
+
+/// A balanced 2-entry request: credit `credit`, debit `debit`.
+fn request(credit: &str, debit: &str) -> TransactionRequest {
+    TransactionRequest {
+        journal: CHART.to_owned(),
+        post_date_ms: 1_700_000_000_000,
+        detail: "bench".to_owned(),
+        tags: String::new(),
+        entries: vec![entry(credit, Side::Credit, 10_000), entry(debit, Side::Debit, 10_000)],
+    }
+}
+
+fn ledger_plan(c: &mut Criterion) {
+    let state = chartbook(0);
+    let request = request("11.001.00", "12.001.00");
+    let mut group = c.benchmark_group("ledger/plan");
+    group.warm_up_time(WARM_UP).measurement_time(MEASUREMENT).throughput(Throughput::Elements(1));
+    group.bench_function("plan_2_entries", |b| {
+        b.iter(|| plan(black_box(&state), black_box(&request), 1, 0).unwrap());
+    });
+    group.bench_function("plan_and_balance_deltas_2_entries", |b| {
+        b.iter(|| {
+            let transaction = plan(black_box(&state), black_box(&request), 1, 0).unwrap();
+            balance_deltas(&state, &transaction).unwrap()
+        });
+    });
+    group.finish();
+}
+
+/// Applies one posting's deltas the way the writer does: `balances_after`, then an insert per
+/// changed balance into the persistent map.
+fn apply(state: &mut State, deltas: &[cardswitch::ledger::post::BalanceDelta]) {
+    let balances = state.balances_after(deltas).unwrap();
+    for (key, balance) in balances {
+        state.balances.insert(key, balance);
+    }
+}
+
+fn ledger_apply(c: &mut Criterion) {
+    const CARDHOLDERS: u64 = 100_000;
+    let mut state = chartbook(CARDHOLDERS);
+    // Give every cardholder account a balance so the map holds ~100k entries.
+    let cardholder = |n: u64| format!("21.{:08}.00", n % CARDHOLDERS);
+    let mut postings = Vec::new();
+    for n in 0..CARDHOLDERS {
+        let transaction = plan(&state, &request(&cardholder(n), "12.001.00"), n, 0).unwrap();
+        let deltas = balance_deltas(&state, &transaction).unwrap();
+        apply(&mut state, &deltas);
+        if n % 97 == 0 {
+            postings.push(deltas);
+        }
+    }
+    assert!(state.balances.len() > usize::try_from(CARDHOLDERS).unwrap());
+    let mut group = c.benchmark_group("ledger/apply");
+    group.warm_up_time(WARM_UP).measurement_time(MEASUREMENT).throughput(Throughput::Elements(1));
+    // The state is owned by this thread alone: imbl updates nodes in place.
+    group.bench_function("in_place_100k_accounts", |b| {
+        let mut working = state.clone();
+        let mut next = 0_usize;
+        b.iter(|| {
+            apply(&mut working, black_box(&postings[next % postings.len()]));
+            next = next.wrapping_add(1);
+        });
+    });
+    // The first posting of a commit group: the working state was just cloned from the published
+    // one, so every touched path of the map is copied.
+    group.bench_function("first_in_group_100k_accounts", |b| {
+        let published = state.clone();
+        let mut next = 0_usize;
+        b.iter(|| {
+            let mut working = published.clone();
+            apply(&mut working, black_box(&postings[next % postings.len()]));
+            next = next.wrapping_add(1);
+            working
+        });
+    });
+    group.finish();
+}
+
+/// A decided 2-entry transaction as the writer stores it.
+fn transaction(id: u64) -> Transaction {
+    let entry = |account_id, side| Entry {
+        account_id,
+        side,
+        layer: LAYER,
+        amount: Amount::from_units(10_000),
+        detail: String::new(),
+        tags: String::new(),
+    };
+    Transaction {
+        id,
+        journal: CHART.to_owned(),
+        timestamp_ms: 1_700_000_000_000,
+        post_date_ms: 1_700_000_000_000,
+        detail: "bench".to_owned(),
+        tags: String::new(),
+        entries: vec![entry(3, Side::Credit), entry(6, Side::Debit)],
+        reversal_of: None,
+        reversal_count: 0,
+    }
+}
+
+/// Adds one posting's records: the transaction, its 2 entry index records, 2 balances.
+fn add_posting(batch: &mut Batch, id: u64) {
+    let transaction = transaction(id);
+    batch.put(schema::transaction_key(id), &transaction).unwrap();
+    for (index, entry) in transaction.entries.iter().enumerate() {
+        let position = EntryPosition {
+            account_id: entry.account_id,
+            post_date_ms: transaction.post_date_ms,
+            transaction_id: id,
+            entry_index: u16::try_from(index).unwrap(),
+        };
+        batch.put(schema::entry_key(position), &(entry.layer, entry.side, entry.amount)).unwrap();
+        batch
+            .put(
+                schema::balance_key(entry.account_id, entry.layer),
+                &Amount::from_units(i64::try_from(id).unwrap()),
+            )
+            .unwrap();
+    }
+}
+
+fn store_group_commit(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sled(&dir.path().join("store")).unwrap();
+    let mut next_id = 1_u64;
+    let mut group = c.benchmark_group("store/group_commit");
+    group.warm_up_time(WARM_UP).measurement_time(MEASUREMENT).sample_size(10);
+    for postings in [1_u64, 64, 256] {
+        group.throughput(Throughput::Elements(postings));
+        // Encoding the records is part of the writer's work, so it is measured too.
+        group.bench_with_input(
+            BenchmarkId::new("encode_apply_flush", postings),
+            &postings,
+            |b, &postings| {
+                b.iter(|| {
+                    let mut batch = Batch::new();
+                    for _ in 0..postings {
+                        add_posting(&mut batch, next_id);
+                        next_id += 1;
+                    }
+                    store.apply(&batch).unwrap();
+                    store.flush().unwrap();
+                });
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("apply_flush", postings),
+            &postings,
+            |b, &postings| {
+                b.iter_batched(
+                    || {
+                        let mut batch = Batch::new();
+                        for _ in 0..postings {
+                            add_posting(&mut batch, next_id);
+                            next_id += 1;
+                        }
+                        batch
+                    },
+                    |batch| {
+                        store.apply(&batch).unwrap();
+                        store.flush().unwrap();
+                    },
+                    BatchSize::PerIteration,
+                );
+            },
+        );
+    }
+    group.finish();
+}
+
+fn auth_sign_and_verify(c: &mut Criterion) {
+    let key = b"bench consumer key of 32 bytes!!".to_vec();
+    let body = GL_EXAMPLE.replace('\n', "").into_bytes();
+    let body = &body[..body.len().min(300)];
+    let timestamp = "1700000000000";
+    let nonce = "n123456-789";
+    let hash = jcard_hash(&key, timestamp, nonce, body);
+    assert!(verify_jcard_hash(&key, timestamp, nonce, body, &hash));
+    let mut group = c.benchmark_group("auth/sign_and_verify");
+    group
+        .warm_up_time(WARM_UP)
+        .measurement_time(MEASUREMENT)
+        .throughput(Throughput::Bytes(u64::try_from(body.len()).unwrap()));
+    group.bench_function(format!("sign_{}_bytes", body.len()), |b| {
+        b.iter(|| jcard_hash(black_box(&key), timestamp, nonce, black_box(body)));
+    });
+    group.bench_function(format!("verify_{}_bytes", body.len()), |b| {
+        b.iter(|| {
+            verify_jcard_hash(black_box(&key), timestamp, nonce, black_box(body), black_box(&hash))
+        });
+    });
+    group.finish();
+}
+
+fn wire_parse(c: &mut Criterion) {
+    assert!(wire::parse_body::<wire::GlTransaction>(GL_EXAMPLE.as_bytes()).is_ok());
+    assert!(serde_json::from_str::<serde_json::Value>(GL_EXAMPLE_MISSING_COMMAS).is_err());
+    assert_eq!(
+        lenient::parse(GL_EXAMPLE_MISSING_COMMAS.as_bytes()).unwrap(),
+        lenient::parse(GL_EXAMPLE.as_bytes()).unwrap()
+    );
+    let mut group = c.benchmark_group("wire/parse_gl_transaction");
+    group.warm_up_time(WARM_UP).measurement_time(MEASUREMENT).throughput(Throughput::Elements(1));
+    group.bench_function("parse_body_spec_example", |b| {
+        b.iter(|| {
+            wire::parse_body::<wire::GlTransaction>(black_box(GL_EXAMPLE.as_bytes())).is_ok()
+        });
+    });
+    group.bench_function("lenient_valid_json", |b| {
+        b.iter(|| lenient::parse(black_box(GL_EXAMPLE.as_bytes())).unwrap());
+    });
+    group.bench_function("lenient_missing_commas", |b| {
+        b.iter(|| lenient::parse(black_box(GL_EXAMPLE_MISSING_COMMAS.as_bytes())).unwrap());
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    ledger_plan,
+    ledger_apply,
+    store_group_commit,
+    auth_sign_and_verify,
+    wire_parse
+);
+criterion_main!(benches);

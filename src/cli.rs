@@ -75,10 +75,7 @@ pub enum ConsumerCommand {
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("cardswitch: cannot start the runtime: {error}");
@@ -96,24 +93,12 @@ pub fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        CliCommand::Serve {
-            config,
-            data,
-            listen,
-        } => serve(&config, data, listen)
-            .await
-            .map(|()| ExitCode::SUCCESS),
+        CliCommand::Serve { config, data, listen } => {
+            serve(&config, data, listen).await.map(|()| ExitCode::SUCCESS)
+        }
         CliCommand::Consumer {
-            command:
-                ConsumerCommand::Add {
-                    data,
-                    id,
-                    secret,
-                    permissions,
-                },
-        } => consumer_add(&data, id, &secret, permissions)
-            .await
-            .map(|()| ExitCode::SUCCESS),
+            command: ConsumerCommand::Add { data, id, secret, permissions },
+        } => consumer_add(&data, id, &secret, permissions).await.map(|()| ExitCode::SUCCESS),
         CliCommand::Verify { data } => verify(&data),
     }
 }
@@ -151,13 +136,8 @@ async fn serve(
 
 fn open_core(data_dir: &Path, config: &Config) -> anyhow::Result<Core> {
     let metrics = Arc::new(Metrics::new());
-    Core::open(
-        data_dir,
-        Arc::new(SystemClock),
-        metrics,
-        CoreSettings::from_config(config),
-    )
-    .with_context(|| format!("cannot open the data directory {}", data_dir.display()))
+    Core::open(data_dir, Arc::new(SystemClock), metrics, CoreSettings::from_config(config))
+        .with_context(|| format!("cannot open the data directory {}", data_dir.display()))
 }
 
 /// Creates the default chart and the admin consumer, writing its credentials first so that
@@ -188,10 +168,7 @@ async fn initialize(core: &Core, data_dir: &Path) -> anyhow::Result<()> {
         println!("cardswitch: initialized {}", data_dir.display());
         println!("admin consumer-id: {id}");
         println!("admin secret: {secret}");
-        println!(
-            "(written to {} with mode 0600; it is not printed again)",
-            path.display()
-        );
+        println!("(written to {} with mode 0600; it is not printed again)", path.display());
     }
     Ok(())
 }
@@ -206,10 +183,7 @@ async fn consumer_add(
         .decode(secret.trim())
         .context("--secret must be Base64")?;
     if secret.is_empty() || secret.len() > keys::WRAPPED_SECRET_BYTES_MAX {
-        bail!(
-            "--secret must decode to 1 to {} bytes",
-            keys::WRAPPED_SECRET_BYTES_MAX
-        );
+        bail!("--secret must decode to 1 to {} bytes", keys::WRAPPED_SECRET_BYTES_MAX);
     }
     let permissions: Vec<String> = permissions
         .into_iter()
@@ -220,11 +194,7 @@ async fn consumer_add(
         bail!("--permissions must name at least one permission");
     }
     let core = open_core(data, &Config::default())?;
-    let consumer = NewConsumer {
-        id,
-        secret: SecretBytes::new(secret),
-        permissions,
-    };
+    let consumer = NewConsumer { id, secret: SecretBytes::new(secret), permissions };
     let outcome = core.execute(Command::AddConsumer(consumer), None).await;
     core.shutdown().await?;
     match outcome? {
@@ -268,10 +238,7 @@ fn verify(data: &Path) -> anyhow::Result<ExitCode> {
 fn init_tracing(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
 }
 
 /// A future that completes on SIGINT or SIGTERM. The handlers are installed before this

@@ -28,9 +28,7 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(now_ms: EpochMs) -> ManualClock {
-        ManualClock {
-            now_ms: AtomicI64::new(now_ms),
-        }
+        ManualClock { now_ms: AtomicI64::new(now_ms) }
     }
 
     pub fn set_ms(&self, now_ms: EpochMs) {

@@ -10,15 +10,9 @@ use serde::Deserialize;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("cannot parse {path}: {source}")]
-    Parse {
-        path: PathBuf,
-        source: toml::de::Error,
-    },
+    Parse { path: PathBuf, source: toml::de::Error },
     #[error("invalid setting: {0}")]
     Invalid(String),
 }
@@ -68,7 +62,8 @@ pub struct WriterConfig {
 pub struct AuthConfig {
     /// Largest difference between a request's `timestamp` and the switch's clock.
     pub timestamp_skew_ms_max: i64,
-    /// Nonces remembered for replay detection; when full, new requests are refused.
+    /// Nonces remembered for replay detection (about 40 bytes each). When full, the oldest
+    /// are forgotten and requests older than them are refused as too old to check.
     pub nonce_cache_entries_max: usize,
     /// Longest `nonce` header accepted.
     pub nonce_bytes_max: usize,
@@ -113,10 +108,7 @@ impl Default for HttpConfig {
 
 impl Default for WriterConfig {
     fn default() -> WriterConfig {
-        WriterConfig {
-            queue_commands_max: 4096,
-            group_commands_max: 256,
-        }
+        WriterConfig { queue_commands_max: 4096, group_commands_max: 256 }
     }
 }
 
@@ -124,7 +116,7 @@ impl Default for AuthConfig {
     fn default() -> AuthConfig {
         AuthConfig {
             timestamp_skew_ms_max: 5 * 60 * 1000,
-            nonce_cache_entries_max: 1_000_000,
+            nonce_cache_entries_max: 4_000_000,
             nonce_bytes_max: 128,
         }
     }
@@ -148,17 +140,10 @@ impl Config {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound && !must_exist => {
                 return Ok(Config::default());
             }
-            Err(source) => {
-                return Err(ConfigError::Read {
-                    path: path.to_owned(),
-                    source,
-                })
-            }
+            Err(source) => return Err(ConfigError::Read { path: path.to_owned(), source }),
         };
-        let config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
-            path: path.to_owned(),
-            source,
-        })?;
+        let config: Config = toml::from_str(&text)
+            .map_err(|source| ConfigError::Parse { path: path.to_owned(), source })?;
         config.validate()?;
         Ok(config)
     }

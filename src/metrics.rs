@@ -95,16 +95,9 @@ impl Metrics {
 
     /// Counts one answered request.
     pub fn record_request(&self, route: &str, status: u16, seconds: f64) {
-        self.http_requests
-            .get_or_create(&RequestLabels {
-                route: route.to_owned(),
-                status,
-            })
-            .inc();
+        self.http_requests.get_or_create(&RequestLabels { route: route.to_owned(), status }).inc();
         self.http_request_seconds
-            .get_or_create(&RouteLabels {
-                route: route.to_owned(),
-            })
+            .get_or_create(&RouteLabels { route: route.to_owned() })
             .observe(seconds);
     }
 

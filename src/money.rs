@@ -85,9 +85,7 @@ impl Amount {
             return Err(AmountError::OutOfRange);
         }
         let mantissa = rescaled.mantissa();
-        i64::try_from(mantissa)
-            .map(Amount)
-            .map_err(|_| AmountError::OutOfRange)
+        i64::try_from(mantissa).map(Amount).map_err(|_| AmountError::OutOfRange)
     }
 
     pub fn checked_add(self, other: Amount) -> Option<Amount> {
@@ -126,10 +124,9 @@ impl Amount {
 fn is_decimal_syntax(text: &str) -> bool {
     let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
     let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
-        Some((mantissa, exponent)) => (
-            mantissa,
-            Some(exponent.strip_prefix(['-', '+']).unwrap_or(exponent)),
-        ),
+        Some((mantissa, exponent)) => {
+            (mantissa, Some(exponent.strip_prefix(['-', '+']).unwrap_or(exponent)))
+        }
         None => (unsigned, None),
     };
     let digits = |part: &str| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit());
@@ -176,10 +173,7 @@ mod tests {
         assert_eq!(Amount::parse("1e30"), Err(AmountError::OutOfRange));
         assert_eq!(Amount::parse("1e"), Err(AmountError::Malformed));
         assert_eq!(Amount::parse("e5"), Err(AmountError::Malformed));
-        assert_eq!(
-            Amount::parse("99999999999999999999"),
-            Err(AmountError::OutOfRange)
-        );
+        assert_eq!(Amount::parse("99999999999999999999"), Err(AmountError::OutOfRange));
     }
 
     #[test]

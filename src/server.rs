@@ -122,10 +122,5 @@ pub async fn start(
     let task = tokio::spawn(run(listener, app, async move {
         let _ = stopped.await;
     }));
-    Ok(RunningSwitch {
-        address,
-        core,
-        stop: Some(stop),
-        task,
-    })
+    Ok(RunningSwitch { address, core, stop: Some(stop), task })
 }

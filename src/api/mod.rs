@@ -22,10 +22,7 @@ pub struct ApiRequest {
 
 impl ApiRequest {
     pub fn param(&self, name: &str) -> &str {
-        self.params
-            .iter()
-            .find(|(key, _)| key == name)
-            .map_or("", |(_, value)| value.as_str())
+        self.params.iter().find(|(key, _)| key == name).map_or("", |(_, value)| value.as_str())
     }
 
     /// A query parameter; an empty value counts as absent (`?layers=&date=`).
@@ -64,11 +61,7 @@ impl ApiResponse {
         content_type: &'static str,
         body: impl Into<Bytes>,
     ) -> ApiResponse {
-        ApiResponse {
-            status,
-            content_type,
-            body: body.into(),
-        }
+        ApiResponse { status, content_type, body: body.into() }
     }
 }
 

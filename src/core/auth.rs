@@ -2,7 +2,9 @@
 //! decimal timestamp ‖ nonce ‖ raw body)) with key = Base64-decoded consumer secret, a
 //! timestamp within the allowed skew, and a nonce never seen before within that window.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashSet};
+use std::hash::BuildHasher;
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -43,8 +45,8 @@ pub enum AuthFailure {
     InvalidHash,
     #[error("replayed.nonce")]
     ReplayedNonce,
-    #[error("nonce.store.full")]
-    NonceStoreFull,
+    #[error("invalid.timestamp")]
+    BelowReplayFloor,
 }
 
 impl AuthFailure {
@@ -112,10 +114,7 @@ pub fn check_timestamp(
     now_ms: EpochMs,
     skew_ms_max: i64,
 ) -> Result<EpochMs, AuthFailure> {
-    let timestamp: EpochMs = text
-        .trim()
-        .parse()
-        .map_err(|_| AuthFailure::InvalidTimestamp)?;
+    let timestamp: EpochMs = text.trim().parse().map_err(|_| AuthFailure::InvalidTimestamp)?;
     let skew = now_ms.checked_sub(timestamp).map(i64::unsigned_abs);
     match skew {
         Some(skew) if skew <= skew_ms_max.unsigned_abs() => Ok(timestamp),
@@ -128,19 +127,27 @@ pub fn parse_consumer_id(text: &str) -> Result<Uuid, AuthFailure> {
     Uuid::parse_str(text.trim()).map_err(|_| AuthFailure::InvalidConsumer)
 }
 
-/// Nonces seen within the timestamp window, per consumer. A nonce is remembered until its
-/// request's timestamp is older than the window, after which the timestamp check alone
-/// refuses a replay.
+/// Nonces seen within the timestamp window, per consumer, in bounded memory.
+///
+/// A nonce must be remembered until its request's timestamp falls out of the allowed window;
+/// after that the timestamp check alone refuses a replay. Entries are a keyed 64-bit hash of
+/// (consumer, nonce) ordered by request timestamp. When a shard is full, its oldest entry is
+/// evicted and the shard's floor rises to that entry's timestamp: requests at or below the
+/// floor are refused as too old, so an evicted nonce can never be replayed, and a full cache
+/// narrows the accepted window instead of refusing everyone.
 pub struct NonceCache {
     shards: Vec<Mutex<NonceShard>>,
     shard_entries_max: usize,
     window_ms: i64,
+    hasher: std::collections::hash_map::RandomState,
 }
 
 #[derive(Default)]
 struct NonceShard {
-    seen: HashMap<(Uuid, String), EpochMs>,
-    order: VecDeque<(EpochMs, Uuid, String)>,
+    seen: HashSet<u64>,
+    by_time: BinaryHeap<Reverse<(EpochMs, u64)>>,
+    /// Requests with timestamps at or below this were possibly evicted: refuse them.
+    floor_ms: EpochMs,
 }
 
 const NONCE_SHARDS: usize = 16;
@@ -149,14 +156,16 @@ impl NonceCache {
     pub fn new(entries_max: usize, window_ms: i64) -> NonceCache {
         NonceCache {
             shards: (0..NONCE_SHARDS)
-                .map(|_| Mutex::new(NonceShard::default()))
+                .map(|_| Mutex::new(NonceShard { floor_ms: EpochMs::MIN, ..NonceShard::default() }))
                 .collect(),
             shard_entries_max: entries_max.div_ceil(NONCE_SHARDS).max(1),
             window_ms,
+            hasher: std::collections::hash_map::RandomState::new(),
         }
     }
 
-    /// Records a nonce; refuses one already seen for that consumer within the window.
+    /// Records a nonce; refuses one already seen for that consumer within the window, or a
+    /// timestamp at or below the floor of a shard that had to evict.
     pub fn check_and_insert(
         &self,
         consumer: Uuid,
@@ -164,26 +173,29 @@ impl NonceCache {
         timestamp_ms: EpochMs,
         now_ms: EpochMs,
     ) -> Result<(), AuthFailure> {
-        let shard_index = shard_of(&consumer, nonce);
+        let hash = self.hasher.hash_one((consumer, nonce));
+        let shard_index = usize::try_from(hash).unwrap_or_default() % NONCE_SHARDS;
         let mut shard = self.shards[shard_index].lock();
-        shard.expire(now_ms.saturating_sub(self.window_ms.saturating_mul(2)));
-        let key = (consumer, nonce.to_owned());
-        if shard.seen.contains_key(&key) {
+        shard.expire(now_ms.saturating_sub(self.window_ms));
+        if timestamp_ms <= shard.floor_ms {
+            return Err(AuthFailure::BelowReplayFloor);
+        }
+        if shard.seen.contains(&hash) {
             return Err(AuthFailure::ReplayedNonce);
         }
-        if shard.seen.len() >= self.shard_entries_max {
-            return Err(AuthFailure::NonceStoreFull);
+        while shard.seen.len() >= self.shard_entries_max {
+            shard.evict_oldest();
         }
-        shard.seen.insert(key, timestamp_ms);
-        shard.order.push_back((now_ms, consumer, nonce.to_owned()));
+        if timestamp_ms <= shard.floor_ms {
+            return Err(AuthFailure::BelowReplayFloor);
+        }
+        shard.seen.insert(hash);
+        shard.by_time.push(Reverse((timestamp_ms, hash)));
         Ok(())
     }
 
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|shard| shard.lock().seen.len())
-            .sum()
+        self.shards.iter().map(|shard| shard.lock().seen.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -192,21 +204,24 @@ impl NonceCache {
 }
 
 impl NonceShard {
+    /// Drops entries whose request timestamps are before `cutoff_ms`: the timestamp check
+    /// refuses those requests anyway.
     fn expire(&mut self, cutoff_ms: EpochMs) {
-        while let Some((seen_ms, _, _)) = self.order.front() {
-            if *seen_ms >= cutoff_ms {
+        while let Some(Reverse((timestamp_ms, hash))) = self.by_time.peek().copied() {
+            if timestamp_ms >= cutoff_ms {
                 break;
             }
-            if let Some((_, consumer, nonce)) = self.order.pop_front() {
-                self.seen.remove(&(consumer, nonce));
-            }
+            self.by_time.pop();
+            self.seen.remove(&hash);
         }
     }
-}
 
-fn shard_of(consumer: &Uuid, nonce: &str) -> usize {
-    let hash = crc32fast::hash(nonce.as_bytes()) ^ crc32fast::hash(consumer.as_bytes());
-    usize::try_from(hash).unwrap_or_default() % NONCE_SHARDS
+    fn evict_oldest(&mut self) {
+        if let Some(Reverse((timestamp_ms, hash))) = self.by_time.pop() {
+            self.seen.remove(&hash);
+            self.floor_ms = self.floor_ms.max(timestamp_ms);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -214,9 +229,7 @@ mod tests {
     use super::*;
 
     fn key() -> Vec<u8> {
-        base64::engine::general_purpose::STANDARD
-            .decode("121b1b1b")
-            .unwrap()
+        base64::engine::general_purpose::STANDARD.decode("121b1b1b").unwrap()
     }
 
     #[test]
@@ -280,40 +293,44 @@ mod tests {
         let now = 1_000_000_000;
         assert_eq!(check_timestamp("1000000000", now, 300_000), Ok(now));
         assert!(check_timestamp("999700000", now, 300_000).is_ok());
+        assert_eq!(check_timestamp("999699999", now, 300_000), Err(AuthFailure::InvalidTimestamp));
+        assert_eq!(check_timestamp("1000300001", now, 300_000), Err(AuthFailure::InvalidTimestamp));
+        assert_eq!(check_timestamp("soon", now, 300_000), Err(AuthFailure::InvalidTimestamp));
+    }
+
+    #[test]
+    fn nonces_are_single_use_within_the_window() {
+        let cache = NonceCache::new(1024, 1000);
+        let consumer = Uuid::from_u128(1);
+        assert_eq!(cache.check_and_insert(consumer, "a", 0, 0), Ok(()));
+        assert_eq!(cache.check_and_insert(consumer, "a", 0, 10), Err(AuthFailure::ReplayedNonce));
+        assert_eq!(cache.check_and_insert(Uuid::from_u128(2), "a", 0, 10), Ok(()));
+        // Once the request's timestamp is out of the window the entry is forgotten (the
+        // timestamp check refuses such a replay).
+        assert_eq!(cache.check_and_insert(consumer, "a", 5000, 5000), Ok(()));
         assert_eq!(
-            check_timestamp("999699999", now, 300_000),
-            Err(AuthFailure::InvalidTimestamp)
-        );
-        assert_eq!(
-            check_timestamp("1000300001", now, 300_000),
-            Err(AuthFailure::InvalidTimestamp)
-        );
-        assert_eq!(
-            check_timestamp("soon", now, 300_000),
-            Err(AuthFailure::InvalidTimestamp)
+            cache.check_and_insert(consumer, "a", 5000, 5001),
+            Err(AuthFailure::ReplayedNonce)
         );
     }
 
     #[test]
-    fn nonces_are_single_use_and_bounded() {
-        let cache = NonceCache::new(16, 1000);
+    fn a_full_cache_narrows_the_window_instead_of_locking_everyone_out() {
+        let cache = NonceCache::new(16, 1_000_000);
         let consumer = Uuid::from_u128(1);
-        assert_eq!(cache.check_and_insert(consumer, "a", 0, 0), Ok(()));
-        assert_eq!(
-            cache.check_and_insert(consumer, "a", 0, 10),
-            Err(AuthFailure::ReplayedNonce)
-        );
-        assert_eq!(
-            cache.check_and_insert(Uuid::from_u128(2), "a", 0, 10),
-            Ok(())
-        );
-        // Long after the window the entry is forgotten (the timestamp check refuses replays).
-        assert_eq!(cache.check_and_insert(consumer, "a", 5000, 5000), Ok(()));
-        let full = NonceCache::new(1, 1_000_000);
-        let refused = (0..64)
-            .map(|n| full.check_and_insert(consumer, &n.to_string(), 0, 0))
-            .filter(|result| *result == Err(AuthFailure::NonceStoreFull))
-            .count();
-        assert!(refused > 0);
+        for n in 0..1000_i64 {
+            assert_eq!(cache.check_and_insert(consumer, &n.to_string(), n, 1000), Ok(()), "{n}");
+        }
+        assert!(cache.len() <= 16 * NONCE_SHARDS);
+        // Every nonce ever accepted is refused again: still remembered, or below the floor.
+        for n in 0..1000_i64 {
+            let again = cache.check_and_insert(consumer, &n.to_string(), n, 1000);
+            assert!(
+                matches!(again, Err(AuthFailure::ReplayedNonce | AuthFailure::BelowReplayFloor)),
+                "{n}: {again:?}"
+            );
+        }
+        // Fresh requests keep being accepted.
+        assert_eq!(cache.check_and_insert(consumer, "fresh", 2000, 2000), Ok(()));
     }
 }

@@ -92,26 +92,16 @@ impl Consumer {
     /// everyone.
     pub fn allows(&self, permission: &str) -> bool {
         permission.is_empty()
-            || self
-                .permissions
-                .iter()
-                .any(|held| held == ADMIN_PERMISSION || held == permission)
+            || self.permissions.iter().any(|held| held == ADMIN_PERMISSION || held == permission)
     }
 }
 
 /// What the core did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Posted {
-        transaction_id: TransactionId,
-    },
-    Reversed {
-        transaction_id: TransactionId,
-        reversal_id: TransactionId,
-    },
-    AccountCreated {
-        account_id: AccountId,
-    },
+    Posted { transaction_id: TransactionId },
+    Reversed { transaction_id: TransactionId, reversal_id: TransactionId },
+    AccountCreated { account_id: AccountId },
     SysconfigCreated,
     SysconfigUpdated,
     SysconfigDeleted,

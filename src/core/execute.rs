@@ -87,29 +87,21 @@ impl GroupContext<'_> {
         };
         self.write_transaction(&transaction)?;
         for ((account_id, layer), balance) in &balances {
-            if self
-                .state
-                .account(*account_id)
-                .is_some_and(|account| account.is_final)
-            {
-                self.batch
-                    .put(schema::balance_key(*account_id, *layer), balance)?;
+            if self.state.account(*account_id).is_some_and(|account| account.is_final) {
+                self.batch.put(schema::balance_key(*account_id, *layer), balance)?;
             }
         }
         for (key, balance) in balances {
             self.state.balances.insert(key, balance);
         }
-        self.state.next_transaction_id = self
-            .state
-            .next_transaction_id
-            .max(transaction.id.saturating_add(1));
+        self.state.next_transaction_id =
+            self.state.next_transaction_id.max(transaction.id.saturating_add(1));
         self.written.insert(transaction.id, transaction);
         Ok(None)
     }
 
     fn write_transaction(&mut self, transaction: &Transaction) -> Result<(), CoreError> {
-        self.batch
-            .put(schema::transaction_key(transaction.id), transaction)?;
+        self.batch.put(schema::transaction_key(transaction.id), transaction)?;
         for (index, entry) in transaction.entries.iter().enumerate() {
             let position = EntryPosition {
                 account_id: entry.account_id,
@@ -118,10 +110,8 @@ impl GroupContext<'_> {
                 entry_index: u16::try_from(index)
                     .map_err(|_| CoreError::Corrupt("too many entries".to_owned()))?,
             };
-            self.batch.put(
-                schema::entry_key(position),
-                &(entry.layer, entry.side, entry.amount),
-            )?;
+            self.batch
+                .put(schema::entry_key(position), &(entry.layer, entry.side, entry.amount))?;
         }
         Ok(())
     }
@@ -149,13 +139,9 @@ impl GroupContext<'_> {
             return Ok(Outcome::Declined(decline));
         }
         original.reversal_count = original.reversal_count.saturating_add(1);
-        self.batch
-            .put(schema::transaction_key(original.id), &original)?;
+        self.batch.put(schema::transaction_key(original.id), &original)?;
         self.written.insert(original.id, original);
-        Ok(Outcome::Reversed {
-            transaction_id: id,
-            reversal_id,
-        })
+        Ok(Outcome::Reversed { transaction_id: id, reversal_id })
     }
 
     fn create_account(&mut self, request: NewAccount) -> Result<Outcome, CoreError> {
@@ -174,9 +160,7 @@ impl GroupContext<'_> {
             return Ok(Outcome::Declined(Decline::SysconfigExists));
         }
         self.batch.put(schema::sysconfig_key(&entry.id), &entry)?;
-        self.state
-            .sysconfig
-            .insert(entry.id.clone(), Arc::new(entry));
+        self.state.sysconfig.insert(entry.id.clone(), Arc::new(entry));
         Ok(Outcome::SysconfigCreated)
     }
 
@@ -187,17 +171,11 @@ impl GroupContext<'_> {
         let entry = SysConfig {
             id: update.id,
             value: update.value.unwrap_or_else(|| existing.value.clone()),
-            read_perm: update
-                .read_perm
-                .unwrap_or_else(|| existing.read_perm.clone()),
-            write_perm: update
-                .write_perm
-                .unwrap_or_else(|| existing.write_perm.clone()),
+            read_perm: update.read_perm.unwrap_or_else(|| existing.read_perm.clone()),
+            write_perm: update.write_perm.unwrap_or_else(|| existing.write_perm.clone()),
         };
         self.batch.put(schema::sysconfig_key(&entry.id), &entry)?;
-        self.state
-            .sysconfig
-            .insert(entry.id.clone(), Arc::new(entry));
+        self.state.sysconfig.insert(entry.id.clone(), Arc::new(entry));
         Ok(Outcome::SysconfigUpdated)
     }
 
@@ -221,8 +199,7 @@ impl GroupContext<'_> {
             active: true,
             created_ms: self.now_ms,
         };
-        self.batch
-            .put(schema::consumer_key(&consumer.id), &record)?;
+        self.batch.put(schema::consumer_key(&consumer.id), &record)?;
         let consumer = Consumer {
             id: consumer.id,
             secret: consumer.secret,
@@ -239,14 +216,9 @@ impl GroupContext<'_> {
         }
         let (chart, journal, accounts) = super::bootstrap::default_chart(self.now_ms);
         self.batch.put(schema::chart_key(&chart.name), &chart)?;
-        self.batch
-            .put(schema::journal_key(&journal.name), &journal)?;
-        self.state
-            .charts
-            .insert(chart.name.clone(), Arc::new(chart));
-        self.state
-            .journals
-            .insert(journal.name.clone(), Arc::new(journal));
+        self.batch.put(schema::journal_key(&journal.name), &journal)?;
+        self.state.charts.insert(chart.name.clone(), Arc::new(chart));
+        self.state.journals.insert(journal.name.clone(), Arc::new(journal));
         for account in accounts {
             match self.create_account(account)? {
                 Outcome::AccountCreated { .. } => {}
@@ -263,9 +235,7 @@ impl GroupContext<'_> {
 /// Decides whether an account can be created and builds it (pure).
 fn decide_account(state: &State, request: NewAccount, now_ms: EpochMs) -> Result<Account, Decline> {
     if !state.charts.contains_key(&request.chart) {
-        return Err(Decline::ChartNotFound {
-            chart: request.chart,
-        });
+        return Err(Decline::ChartNotFound { chart: request.chart });
     }
     if state.account_by_code(&request.code).is_some() || request.code == request.chart {
         return Err(Decline::AccountExists { code: request.code });
@@ -276,13 +246,9 @@ fn decide_account(state: &State, request: NewAccount, now_ms: EpochMs) -> Result
         let parent = state
             .account_by_code(&request.parent_code)
             .filter(|parent| parent.chart == request.chart)
-            .ok_or_else(|| Decline::ParentNotFound {
-                code: request.parent_code.clone(),
-            })?;
+            .ok_or_else(|| Decline::ParentNotFound { code: request.parent_code.clone() })?;
         if parent.is_final {
-            return Err(Decline::ParentNotComposite {
-                code: request.parent_code,
-            });
+            return Err(Decline::ParentNotComposite { code: request.parent_code });
         }
         Some(parent.id)
     };

@@ -44,10 +44,7 @@ impl fmt::Debug for SecretBytes {
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("key file {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("key file {path} is malformed")]
     Malformed { path: String },
     #[error("no randomness available: {0}")]
@@ -88,15 +85,11 @@ impl MasterKey {
     pub fn load(dir: &Path) -> Result<MasterKey, KeyError> {
         let path = dir.join(MASTER_KEY_FILE);
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(&path).map_err(|source| KeyError::Io {
-            path: shown.clone(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|source| KeyError::Io { path: shown.clone(), source })?;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(text.trim())
-            .map_err(|_| KeyError::Malformed {
-                path: shown.clone(),
-            })?;
+            .map_err(|_| KeyError::Malformed { path: shown.clone() })?;
         if bytes.len() != MASTER_KEY_BYTES {
             return Err(KeyError::Malformed { path: shown });
         }
@@ -112,18 +105,11 @@ impl MasterKey {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 let bytes = random_bytes(MASTER_KEY_BYTES)?;
                 let text = base64::engine::general_purpose::STANDARD.encode(&bytes);
-                write_private_file(&path, format!("{text}\n").as_bytes()).map_err(|source| {
-                    KeyError::Io {
-                        path: shown,
-                        source,
-                    }
-                })?;
+                write_private_file(&path, format!("{text}\n").as_bytes())
+                    .map_err(|source| KeyError::Io { path: shown, source })?;
                 Ok(MasterKey(SecretBytes(bytes)))
             }
-            Err(source) => Err(KeyError::Io {
-                path: shown,
-                source,
-            }),
+            Err(source) => Err(KeyError::Io { path: shown, source }),
         }
     }
 
@@ -156,9 +142,7 @@ impl MasterKey {
     /// Recovers a secret wrapped by [`MasterKey::wrap`] for the same owner.
     pub fn unwrap(&self, owner: &[u8], wrapped: &WrappedSecret) -> Result<SecretBytes, KeyError> {
         let decode = |text: &str| {
-            base64::engine::general_purpose::STANDARD
-                .decode(text)
-                .map_err(|_| KeyError::Tampered)
+            base64::engine::general_purpose::STANDARD.decode(text).map_err(|_| KeyError::Tampered)
         };
         let salt = decode(&wrapped.salt)?;
         let ciphertext = decode(&wrapped.ciphertext)?;
@@ -182,11 +166,7 @@ impl MasterKey {
         mac.update(salt);
         mac.update(owner);
         let pad = mac.finalize().into_bytes();
-        input
-            .iter()
-            .zip(pad.iter())
-            .map(|(byte, pad)| byte ^ pad)
-            .collect()
+        input.iter().zip(pad.iter()).map(|(byte, pad)| byte ^ pad).collect()
     }
 
     fn tag(&self, owner: &[u8], salt: &[u8], ciphertext: &[u8]) -> [u8; 32] {
@@ -234,15 +214,9 @@ mod tests {
         let wrapped = key.wrap(b"owner", &secret).unwrap();
         assert!(!wrapped.ciphertext.contains("top secret"));
         assert_eq!(key.unwrap(b"owner", &wrapped).unwrap(), secret);
-        assert!(matches!(
-            key.unwrap(b"other", &wrapped),
-            Err(KeyError::Tampered)
-        ));
+        assert!(matches!(key.unwrap(b"other", &wrapped), Err(KeyError::Tampered)));
         let other_key = MasterKey::from_bytes([8; 32]);
-        assert!(matches!(
-            other_key.unwrap(b"owner", &wrapped),
-            Err(KeyError::Tampered)
-        ));
+        assert!(matches!(other_key.unwrap(b"owner", &wrapped), Err(KeyError::Tampered)));
         assert!(matches!(
             key.wrap(b"owner", &SecretBytes::new(vec![0; 65])),
             Err(KeyError::SecretTooLong)
@@ -264,10 +238,8 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(MASTER_KEY_FILE))
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode =
+                std::fs::metadata(dir.path().join(MASTER_KEY_FILE)).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

@@ -140,9 +140,7 @@ impl Core {
             keys,
             writer_thread: Mutex::new(Some(thread)),
         };
-        Ok(Core {
-            inner: Arc::new(inner),
-        })
+        Ok(Core { inner: Arc::new(inner) })
     }
 
     /// Opens the data directory's store and key and starts the core.
@@ -167,11 +165,7 @@ impl Core {
         let (reply, answer) = oneshot::channel();
         self.inner
             .sender
-            .send(Job::Execute {
-                command: Box::new(command),
-                nonce,
-                reply,
-            })
+            .send(Job::Execute { command: Box::new(command), nonce, reply })
             .await
             .map_err(|_| CoreError::ShuttingDown)?;
         answer.await.map_err(|_| CoreError::ShuttingDown)?
@@ -263,14 +257,8 @@ impl Core {
         if !auth::verify_jcard_hash(consumer.secret.expose(), timestamp, nonce, body, hash) {
             return Err(AuthFailure::InvalidHash);
         }
-        self.inner
-            .nonces
-            .check_and_insert(consumer_id, nonce, timestamp_ms, now_ms)?;
-        let nonce = NonceRecord {
-            consumer: consumer_id,
-            nonce: nonce.to_owned(),
-            timestamp_ms,
-        };
+        self.inner.nonces.check_and_insert(consumer_id, nonce, timestamp_ms, now_ms)?;
+        let nonce = NonceRecord { consumer: consumer_id, nonce: nonce.to_owned(), timestamp_ms };
         Ok(Principal { consumer, nonce })
     }
 }

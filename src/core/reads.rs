@@ -74,11 +74,7 @@ impl Core {
     ) -> Result<BalanceAnswer, ReadError> {
         let state = self.snapshot();
         let (journal, account) = find_account(&state, journal, account_code)?;
-        let layers = if layers.is_empty() {
-            state.layers_of(account.id)
-        } else {
-            layers.to_vec()
-        };
+        let layers = if layers.is_empty() { state.layers_of(account.id) } else { layers.to_vec() };
         let mut balance = Amount::ZERO;
         for layer in &layers {
             balance = balance
@@ -94,12 +90,7 @@ impl Core {
                 }
             }
         }
-        Ok(BalanceAnswer {
-            journal,
-            account,
-            layers,
-            balance,
-        })
+        Ok(BalanceAnswer { journal, account, layers, balance })
     }
 
     /// The statement of a final account over `layers` (all when empty) for post dates in
@@ -134,18 +125,10 @@ impl Core {
                 lines.push(statement_line(&account, transaction, &entry)?);
             }
         }
-        let statement = statement::build(
-            opening.balance,
-            lines,
-            self.settings().statement_entries_max,
-        )
-        .ok_or(ReadError::Overflow)?;
-        Ok(StatementAnswer {
-            journal,
-            account,
-            layers: opening.layers,
-            statement,
-        })
+        let statement =
+            statement::build(opening.balance, lines, self.settings().statement_entries_max)
+                .ok_or(ReadError::Overflow)?;
+        Ok(StatementAnswer { journal, account, layers: opening.layers, statement })
     }
 
     /// A committed transaction by id.
@@ -158,9 +141,7 @@ impl Core {
 
     fn load_transaction(&self, id: TransactionId) -> Result<Transaction, ReadError> {
         self.transaction(id)?.ok_or_else(|| {
-            ReadError::Core(CoreError::Corrupt(format!(
-                "entry of missing transaction {id}"
-            )))
+            ReadError::Core(CoreError::Corrupt(format!("entry of missing transaction {id}")))
         })
     }
 
@@ -182,12 +163,7 @@ impl Core {
                 let position = schema::parse_entry_key(&key).ok_or_else(|| {
                     CoreError::Corrupt(format!("entry key {}", schema::printable_key(&key)))
                 })?;
-                Ok(HistoryEntry {
-                    position,
-                    layer,
-                    side,
-                    amount,
-                })
+                Ok(HistoryEntry { position, layer, side, amount })
             })
             .filter(move |entry| match entry {
                 Ok(entry) => {
@@ -204,11 +180,7 @@ fn find_account(
     journal: &str,
     code: &str,
 ) -> Result<(Arc<Journal>, Arc<Account>), ReadError> {
-    let journal = state
-        .journals
-        .get(journal)
-        .cloned()
-        .ok_or(ReadError::JournalNotFound)?;
+    let journal = state.journals.get(journal).cloned().ok_or(ReadError::JournalNotFound)?;
     let account = state
         .account_ids_by_code
         .get(code)
@@ -227,20 +199,14 @@ fn impact_on(
     entry: &HistoryEntry,
 ) -> Result<Amount, ReadError> {
     let final_account = state.account(final_id).ok_or(ReadError::AccountNotFound)?;
-    let mut impact = final_account
-        .account_type
-        .impact(entry.side, entry.amount)
-        .ok_or(ReadError::Overflow)?;
+    let mut impact =
+        final_account.account_type.impact(entry.side, entry.amount).ok_or(ReadError::Overflow)?;
     let mut current = final_account;
     while current.id != account.id {
-        let parent = current
-            .parent_id
-            .and_then(|id| state.account(id))
-            .ok_or(ReadError::AccountNotFound)?;
-        impact = parent
-            .account_type
-            .roll_up(current.account_type, impact)
-            .ok_or(ReadError::Overflow)?;
+        let parent =
+            current.parent_id.and_then(|id| state.account(id)).ok_or(ReadError::AccountNotFound)?;
+        impact =
+            parent.account_type.roll_up(current.account_type, impact).ok_or(ReadError::Overflow)?;
         current = parent;
     }
     Ok(impact)
@@ -251,13 +217,9 @@ fn statement_line(
     transaction: &Transaction,
     entry: &HistoryEntry,
 ) -> Result<StatementLine, ReadError> {
-    let stored = transaction
-        .entries
-        .get(usize::from(entry.position.entry_index));
-    let impact = account
-        .account_type
-        .impact(entry.side, entry.amount)
-        .ok_or(ReadError::Overflow)?;
+    let stored = transaction.entries.get(usize::from(entry.position.entry_index));
+    let impact =
+        account.account_type.impact(entry.side, entry.amount).ok_or(ReadError::Overflow)?;
     Ok(StatementLine {
         transaction_id: transaction.id,
         post_date_ms: transaction.post_date_ms,

@@ -59,9 +59,7 @@ impl Chartbook for State {
     }
 
     fn account_by_code(&self, code: &str) -> Option<&Account> {
-        self.account_ids_by_code
-            .get(code)
-            .and_then(|id| self.account(*id))
+        self.account_ids_by_code.get(code).and_then(|id| self.account(*id))
     }
 
     fn account(&self, id: AccountId) -> Option<&Account> {
@@ -72,35 +70,25 @@ impl Chartbook for State {
 impl State {
     /// Reads the whole state from the store.
     pub fn load(store: &Store, keys: &MasterKey) -> Result<State, CoreError> {
-        let mut state = State {
-            next_account_id: 1,
-            next_transaction_id: 1,
-            ..State::default()
-        };
+        let mut state = State { next_account_id: 1, next_transaction_id: 1, ..State::default() };
         for item in store.scan_prefix::<Chart>(&Keyspace::Chart.prefix(), false) {
             let (_, chart) = item?;
             state.charts.insert(chart.name.clone(), Arc::new(chart));
         }
         for item in store.scan_prefix::<Journal>(&Keyspace::Journal.prefix(), false) {
             let (_, journal) = item?;
-            state
-                .journals
-                .insert(journal.name.clone(), Arc::new(journal));
+            state.journals.insert(journal.name.clone(), Arc::new(journal));
         }
         for item in store.scan_prefix::<Account>(&Keyspace::Account.prefix(), false) {
             let (_, account) = item?;
             state.insert_account(account);
         }
         state.load_balances(store)?;
-        if let Some(item) = store
-            .scan_prefix::<serde::de::IgnoredAny>(&Keyspace::Transaction.prefix(), true)
-            .next()
+        if let Some(item) =
+            store.scan_prefix::<serde::de::IgnoredAny>(&Keyspace::Transaction.prefix(), true).next()
         {
             let (key, _) = item?;
-            let id = key
-                .get(1..9)
-                .and_then(|bytes| bytes.try_into().ok())
-                .map(u64::from_be_bytes);
+            let id = key.get(1..9).and_then(|bytes| bytes.try_into().ok()).map(u64::from_be_bytes);
             state.next_transaction_id = id.map_or(1, |id| id.saturating_add(1));
         }
         for item in store.scan_prefix::<SysConfig>(&Keyspace::Sysconfig.prefix(), false) {
@@ -144,22 +132,15 @@ impl State {
     /// Adds an account to every index.
     pub fn insert_account(&mut self, account: Account) {
         self.next_account_id = self.next_account_id.max(account.id.saturating_add(1));
-        self.account_ids_by_code
-            .insert(account.code.clone(), account.id);
+        self.account_ids_by_code.insert(account.code.clone(), account.id);
         if let Some(parent) = account.parent_id {
-            self.children
-                .entry(parent)
-                .or_default()
-                .push_back(account.id);
+            self.children.entry(parent).or_default().push_back(account.id);
         }
         self.accounts.insert(account.id, Arc::new(account));
     }
 
     pub fn balance(&self, account_id: AccountId, layer: Layer) -> Amount {
-        self.balances
-            .get(&(account_id, layer))
-            .copied()
-            .unwrap_or_default()
+        self.balances.get(&(account_id, layer)).copied().unwrap_or_default()
     }
 
     /// The balances after `deltas`, or `None` if one would overflow (nothing changed then).

@@ -43,10 +43,9 @@ pub fn audit_store(store: &Store, keys: &MasterKey) -> Result<AuditReport, CoreE
     for item in store.scan_prefix::<Transaction>(&Keyspace::Transaction.prefix(), false) {
         let (key, transaction) = item?;
         if key != schema::transaction_key(transaction.id) {
-            report.problems.push(format!(
-                "transaction {} is stored under another id",
-                transaction.id
-            ));
+            report
+                .problems
+                .push(format!("transaction {} is stored under another id", transaction.id));
         }
         check_reversal_link(store, &transaction, &mut report)?;
         auditor.add(&state, &transaction);
@@ -57,30 +56,19 @@ pub fn audit_store(store: &Store, keys: &MasterKey) -> Result<AuditReport, CoreE
                 transaction_id: transaction.id,
                 entry_index: u16::try_from(index).unwrap_or(u16::MAX),
             };
-            expected_index.insert((
-                schema::entry_key(position),
-                (entry.layer, entry.side, entry.amount),
-            ));
+            expected_index
+                .insert((schema::entry_key(position), (entry.layer, entry.side, entry.amount)));
         }
     }
     report.transactions = auditor.transactions();
     report.entries = auditor.entries();
     check_entry_index(store, &mut expected_index, &mut report)?;
-    let recorded: Balances = state
-        .balances
-        .iter()
-        .map(|(key, value)| (*key, *value))
-        .collect();
+    let recorded: Balances = state.balances.iter().map(|(key, value)| (*key, *value)).collect();
     report.problems.extend(
-        auditor
-            .finish(&recorded)
-            .into_iter()
-            .map(|violation| describe(&state, &violation)),
+        auditor.finish(&recorded).into_iter().map(|violation| describe(&state, &violation)),
     );
     if state.next_transaction_id <= report.transactions {
-        report
-            .problems
-            .push("transaction ids are not dense from 1".to_owned());
+        report.problems.push("transaction ids are not dense from 1".to_owned());
     }
     Ok(report)
 }
@@ -121,20 +109,14 @@ fn check_entry_index(
         }
     }
     for (key, _) in expected.iter() {
-        report.problems.push(format!(
-            "entry {} has no index record",
-            schema::printable_key(key)
-        ));
+        report.problems.push(format!("entry {} has no index record", schema::printable_key(key)));
     }
     Ok(())
 }
 
 fn describe(state: &State, violation: &Violation) -> String {
     let code = |id| {
-        state
-            .accounts
-            .get(&id)
-            .map_or_else(|| format!("#{id}"), |account| account.code.clone())
+        state.accounts.get(&id).map_or_else(|| format!("#{id}"), |account| account.code.clone())
     };
     match violation {
         Violation::Unbalanced { transaction_id, reason } => {

@@ -28,9 +28,7 @@ pub enum Job {
         reply: oneshot::Sender<Result<Outcome, CoreError>>,
     },
     /// Finish what is queued before it, flush, and stop.
-    Stop {
-        reply: oneshot::Sender<Result<(), CoreError>>,
-    },
+    Stop { reply: oneshot::Sender<Result<(), CoreError>> },
 }
 
 /// What the writer needs, moved onto its thread.
@@ -91,11 +89,7 @@ impl Writer {
         };
         for job in group.drain(..) {
             match job {
-                Job::Execute {
-                    command,
-                    nonce,
-                    reply,
-                } => {
+                Job::Execute { command, nonce, reply } => {
                     let mut result = context.execute(*command);
                     if let (Ok(_), Some(nonce)) = (&result, nonce) {
                         if let Err(error) = context.record_nonce(&nonce) {
@@ -137,15 +131,12 @@ impl Writer {
         if batch.is_empty() {
             return Ok(());
         }
-        self.store.apply(batch).map_err(|error| DurabilityFailure {
-            applied: false,
-            error: error.into(),
-        })?;
+        self.store
+            .apply(batch)
+            .map_err(|error| DurabilityFailure { applied: false, error: error.into() })?;
         let started = Instant::now();
         let flushed = self.store.flush();
-        self.metrics
-            .commit_flush_seconds
-            .observe(started.elapsed().as_secs_f64());
+        self.metrics.commit_flush_seconds.observe(started.elapsed().as_secs_f64());
         match flushed {
             Ok(()) => {
                 self.metrics.store_degraded.store(false, Ordering::Relaxed);
@@ -154,10 +145,7 @@ impl Writer {
             Err(error) => {
                 self.metrics.commit_failures.inc();
                 self.metrics.store_degraded.store(true, Ordering::Relaxed);
-                Err(DurabilityFailure {
-                    applied: true,
-                    error: error.into(),
-                })
+                Err(DurabilityFailure { applied: true, error: error.into() })
             }
         }
     }

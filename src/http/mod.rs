@@ -30,11 +30,7 @@ pub struct App {
 
 impl App {
     pub fn new(core: Core, config: HttpConfig) -> Arc<App> {
-        Arc::new(App {
-            core,
-            router: Router::new(),
-            config,
-        })
+        Arc::new(App { core, router: Router::new(), config })
     }
 }
 
@@ -50,19 +46,14 @@ pub async fn handle(
             let timeout = Duration::from_millis(app.config.request_timeout_ms);
             let dialect = dialect_of(matched.target);
             let answer = tokio::time::timeout(timeout, answer(&app, matched, request)).await;
-            (
-                label,
-                answer.unwrap_or_else(|_| transport_error(dialect, TransportError::Timeout)),
-            )
+            (label, answer.unwrap_or_else(|_| transport_error(dialect, TransportError::Timeout)))
         }
-        Err(Miss::NotFound(dialect)) => (
-            "unmatched",
-            transport_error(dialect, TransportError::NotFound),
-        ),
-        Err(Miss::MethodNotAllowed(dialect)) => (
-            "unmatched",
-            transport_error(dialect, TransportError::MethodNotAllowed),
-        ),
+        Err(Miss::NotFound(dialect)) => {
+            ("unmatched", transport_error(dialect, TransportError::NotFound))
+        }
+        Err(Miss::MethodNotAllowed(dialect)) => {
+            ("unmatched", transport_error(dialect, TransportError::MethodNotAllowed))
+        }
     };
     app.core.metrics().record_request(
         label,
@@ -108,11 +99,7 @@ async fn read_request(
     }
     let body = match Limited::new(body, body_bytes_max).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(error)
-            if error
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
+        Err(error) if error.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
             return Err(TransportError::BodyTooLarge);
         }
         Err(_) => return Err(TransportError::BodyUnreadable),
@@ -131,20 +118,12 @@ async fn read_request(
                 .collect()
         })
         .unwrap_or_default();
-    Ok(ApiRequest {
-        method: parts.method,
-        params,
-        query,
-        headers: parts.headers,
-        body,
-    })
+    Ok(ApiRequest { method: parts.method, params, query, headers: parts.headers, body })
 }
 
 fn decode_query(text: &str) -> String {
     let spaced = text.replace('+', " ");
-    percent_encoding::percent_decode_str(&spaced)
-        .decode_utf8_lossy()
-        .into_owned()
+    percent_encoding::percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
 }
 
 fn transport_error(dialect: Dialect, error: TransportError) -> ApiResponse {
@@ -161,11 +140,7 @@ fn ops(app: &App, route: OpsRoute) -> ApiResponse {
     match route {
         OpsRoute::Health => {
             let degraded = app.core.metrics().is_degraded();
-            let status = if degraded {
-                StatusCode::SERVICE_UNAVAILABLE
-            } else {
-                StatusCode::OK
-            };
+            let status = if degraded { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
             let body = json!({"status": if degraded { "degraded" } else { "ok" }, "version": env!("CARGO_PKG_VERSION")});
             ApiResponse::json(status, &body)
         }
@@ -183,9 +158,8 @@ fn ops(app: &App, route: OpsRoute) -> ApiResponse {
 fn to_hyper(response: ApiResponse) -> Response<Full<Bytes>> {
     let mut hyper_response = Response::new(Full::new(response.body));
     *hyper_response.status_mut() = response.status;
-    hyper_response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(response.content_type),
-    );
+    hyper_response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(response.content_type));
     hyper_response
 }

@@ -83,10 +83,7 @@ impl Router {
             // Templates live for the whole process; leaking the few route strings once keeps
             // metrics labels free of allocation per request.
             let template: &'static str = Box::leak(path.clone().into_boxed_str());
-            by_path
-                .entry(path)
-                .or_default()
-                .insert(method, (target, template));
+            by_path.entry(path).or_default().insert(method, (target, template));
         }
         let mut paths = matchit::Router::new();
         for (path, methods) in by_path {
@@ -99,34 +96,13 @@ impl Router {
 
     /// Finds the route for `method` and `path` (a trailing slash is ignored).
     pub fn find(&self, method: &Method, path: &str) -> Result<Matched, Miss> {
-        let dialect = if path.starts_with(jcard::PREFIX) {
-            Dialect::Jcard
-        } else {
-            Dialect::Plain
-        };
-        let trimmed = if path.len() > 1 {
-            path.strip_suffix('/').unwrap_or(path)
-        } else {
-            path
-        };
-        let found = self
-            .paths
-            .at(trimmed)
-            .map_err(|_| Miss::NotFound(dialect))?;
-        let (target, template) = found
-            .value
-            .get(method)
-            .ok_or(Miss::MethodNotAllowed(dialect))?;
-        let params = found
-            .params
-            .iter()
-            .map(|(name, value)| (name.to_owned(), decode(value)))
-            .collect();
-        Ok(Matched {
-            target: *target,
-            template,
-            params,
-        })
+        let dialect = if path.starts_with(jcard::PREFIX) { Dialect::Jcard } else { Dialect::Plain };
+        let trimmed = if path.len() > 1 { path.strip_suffix('/').unwrap_or(path) } else { path };
+        let found = self.paths.at(trimmed).map_err(|_| Miss::NotFound(dialect))?;
+        let (target, template) = found.value.get(method).ok_or(Miss::MethodNotAllowed(dialect))?;
+        let params =
+            found.params.iter().map(|(name, value)| (name.to_owned(), decode(value))).collect();
+        Ok(Matched { target: *target, template, params })
     }
 }
 
@@ -139,10 +115,7 @@ impl Default for Router {
 /// Percent-decodes a path segment and trims the spaces the document's examples carry
 /// (`/accounts/12.001.00 /balance`).
 fn decode(segment: &str) -> String {
-    percent_encoding::percent_decode_str(segment)
-        .decode_utf8_lossy()
-        .trim()
-        .to_owned()
+    percent_encoding::percent_decode_str(segment).decode_utf8_lossy().trim().to_owned()
 }
 
 #[cfg(test)]
@@ -153,18 +126,11 @@ mod tests {
     fn finds_routes_with_parameters_and_trailing_slashes() {
         let router = Router::new();
         let found = router
-            .find(
-                &Method::GET,
-                "/jcard/api/gl/journals/jcard/accounts/12.001.00%20/balance",
-            )
+            .find(&Method::GET, "/jcard/api/gl/journals/jcard/accounts/12.001.00%20/balance")
             .unwrap();
         assert_eq!(found.target, Target::Jcard(jcard::Route::GlBalance));
-        assert!(found
-            .params
-            .contains(&("accountCode".to_owned(), "12.001.00".to_owned())));
-        let found = router
-            .find(&Method::DELETE, "/jcard/api/sysconfig/perm.x/")
-            .unwrap();
+        assert!(found.params.contains(&("accountCode".to_owned(), "12.001.00".to_owned())));
+        let found = router.find(&Method::DELETE, "/jcard/api/sysconfig/perm.x/").unwrap();
         assert_eq!(found.target, Target::Jcard(jcard::Route::SysconfigDelete));
         assert_eq!(
             router.find(&Method::PATCH, "/jcard/api/echo").unwrap_err(),

@@ -15,23 +15,10 @@ pub type Balances = BTreeMap<(AccountId, Layer), Amount>;
 /// One broken invariant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Violation {
-    Unbalanced {
-        transaction_id: u64,
-        reason: String,
-    },
-    EntryOnMissingOrCompositeAccount {
-        transaction_id: u64,
-        account_id: AccountId,
-    },
-    BalanceMismatch {
-        account_id: AccountId,
-        layer: Layer,
-        recorded: Amount,
-        from_entries: Amount,
-    },
-    Overflow {
-        transaction_id: u64,
-    },
+    Unbalanced { transaction_id: u64, reason: String },
+    EntryOnMissingOrCompositeAccount { transaction_id: u64, account_id: AccountId },
+    BalanceMismatch { account_id: AccountId, layer: Layer, recorded: Amount, from_entries: Amount },
+    Overflow { transaction_id: u64 },
 }
 
 /// Recomputes balances transaction by transaction, so that a whole store can be audited
@@ -62,15 +49,11 @@ impl Auditor {
             });
         }
         for entry in &transaction.entries {
-            if !book
-                .account(entry.account_id)
-                .is_some_and(|account| account.is_final)
-            {
-                self.violations
-                    .push(Violation::EntryOnMissingOrCompositeAccount {
-                        transaction_id: transaction.id,
-                        account_id: entry.account_id,
-                    });
+            if !book.account(entry.account_id).is_some_and(|account| account.is_final) {
+                self.violations.push(Violation::EntryOnMissingOrCompositeAccount {
+                    transaction_id: transaction.id,
+                    account_id: entry.account_id,
+                });
                 return;
             }
         }
@@ -85,9 +68,7 @@ impl Auditor {
             })
         });
         if applied.is_none() {
-            self.violations.push(Violation::Overflow {
-                transaction_id: transaction.id,
-            });
+            self.violations.push(Violation::Overflow { transaction_id: transaction.id });
         }
     }
 
@@ -110,23 +91,13 @@ impl Auditor {
 /// Differences between recorded balances and balances recomputed from entries; a missing
 /// balance counts as zero on either side.
 pub fn compare(recorded: &Balances, from_entries: &Balances) -> Vec<Violation> {
-    let mut keys: Vec<_> = recorded
-        .keys()
-        .chain(from_entries.keys())
-        .copied()
-        .collect();
+    let mut keys: Vec<_> = recorded.keys().chain(from_entries.keys()).copied().collect();
     keys.sort_unstable();
     keys.dedup();
     keys.into_iter()
         .filter_map(|(account_id, layer)| {
-            let recorded = recorded
-                .get(&(account_id, layer))
-                .copied()
-                .unwrap_or_default();
-            let computed = from_entries
-                .get(&(account_id, layer))
-                .copied()
-                .unwrap_or_default();
+            let recorded = recorded.get(&(account_id, layer)).copied().unwrap_or_default();
+            let computed = from_entries.get(&(account_id, layer)).copied().unwrap_or_default();
             (recorded != computed).then_some(Violation::BalanceMismatch {
                 account_id,
                 layer,

@@ -147,14 +147,8 @@ pub trait Chartbook {
 /// Parses a layer list such as `840,1840` or `840 1840` (miniGL accepts both separators).
 pub fn parse_layers(text: &str) -> Result<Vec<Layer>, String> {
     let mut layers = Vec::new();
-    for part in text
-        .split([',', ' '])
-        .map(str::trim)
-        .filter(|part| !part.is_empty())
-    {
-        let layer = part
-            .parse::<Layer>()
-            .map_err(|_| format!("invalid layer `{part}`"))?;
+    for part in text.split([',', ' ']).map(str::trim).filter(|part| !part.is_empty()) {
+        let layer = part.parse::<Layer>().map_err(|_| format!("invalid layer `{part}`"))?;
         if !layers.contains(&layer) {
             layers.push(layer);
         }
@@ -170,10 +164,7 @@ mod tests {
     fn impact_follows_the_account_type() {
         let ten = Amount::from_units(10);
         assert_eq!(AccountType::Debit.impact(Side::Debit, ten), Some(ten));
-        assert_eq!(
-            AccountType::Debit.impact(Side::Credit, ten),
-            Some(Amount::from_units(-10))
-        );
+        assert_eq!(AccountType::Debit.impact(Side::Credit, ten), Some(Amount::from_units(-10)));
         assert_eq!(AccountType::Credit.impact(Side::Credit, ten), Some(ten));
         assert_eq!(
             AccountType::Debit.roll_up(AccountType::Credit, ten),

@@ -32,33 +32,15 @@ pub struct TransactionRequest {
 /// Why a posting is refused, in order of precedence: the first that applies is reported.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Reject {
-    JournalNotFound {
-        journal: String,
-    },
-    JournalClosed {
-        journal: String,
-    },
-    PostDateOutsideJournal {
-        journal: String,
-    },
+    JournalNotFound { journal: String },
+    JournalClosed { journal: String },
+    PostDateOutsideJournal { journal: String },
     TooFewEntries,
-    AccountNotFound {
-        code: String,
-    },
-    AccountNotFinal {
-        code: String,
-    },
-    AccountOutsideJournalChart {
-        code: String,
-    },
-    AccountExpired {
-        code: String,
-    },
-    Unbalanced {
-        layer: Layer,
-        debits: Amount,
-        credits: Amount,
-    },
+    AccountNotFound { code: String },
+    AccountNotFinal { code: String },
+    AccountOutsideJournalChart { code: String },
+    AccountExpired { code: String },
+    Unbalanced { layer: Layer, debits: Amount, credits: Amount },
     AmountOverflow,
 }
 
@@ -79,9 +61,7 @@ pub fn plan(
 ) -> Result<Transaction, Reject> {
     let journal = book
         .journal(&request.journal)
-        .ok_or_else(|| Reject::JournalNotFound {
-            journal: request.journal.clone(),
-        })?;
+        .ok_or_else(|| Reject::JournalNotFound { journal: request.journal.clone() })?;
     check_journal_open(journal, request.post_date_ms)?;
     if request.entries.len() < 2 {
         return Err(Reject::TooFewEntries);
@@ -107,19 +87,13 @@ pub fn plan(
 
 fn check_journal_open(journal: &Journal, post_date_ms: EpochMs) -> Result<(), Reject> {
     if journal.closed {
-        return Err(Reject::JournalClosed {
-            journal: journal.name.clone(),
-        });
+        return Err(Reject::JournalClosed { journal: journal.name.clone() });
     }
     let before_start = journal.start_ms.is_some_and(|start| post_date_ms < start);
     let after_end = journal.end_ms.is_some_and(|end| post_date_ms > end);
-    let locked = journal
-        .lock_date_ms
-        .is_some_and(|lock| post_date_ms <= lock);
+    let locked = journal.lock_date_ms.is_some_and(|lock| post_date_ms <= lock);
     if before_start || after_end || locked {
-        return Err(Reject::PostDateOutsideJournal {
-            journal: journal.name.clone(),
-        });
+        return Err(Reject::PostDateOutsideJournal { journal: journal.name.clone() });
     }
     Ok(())
 }
@@ -140,10 +114,7 @@ fn resolve_entry(
     if account.chart != journal.chart {
         return Err(Reject::AccountOutsideJournalChart { code: code() });
     }
-    if account
-        .expiration_ms
-        .is_some_and(|expiration| post_date_ms > expiration)
-    {
+    if account.expiration_ms.is_some_and(|expiration| post_date_ms > expiration) {
         return Err(Reject::AccountExpired { code: code() });
     }
     Ok(Entry {
@@ -161,10 +132,7 @@ fn resolve_entry(
 pub fn check_balanced(entries: &[Entry]) -> Result<(), Reject> {
     let mut totals: Vec<(Layer, Amount, Amount)> = Vec::new();
     for entry in entries {
-        let index = match totals
-            .iter()
-            .position(|(layer, _, _)| *layer == entry.layer)
-        {
+        let index = match totals.iter().position(|(layer, _, _)| *layer == entry.layer) {
             Some(index) => index,
             None => {
                 totals.push((entry.layer, Amount::ZERO, Amount::ZERO));
@@ -176,20 +144,11 @@ pub fn check_balanced(entries: &[Entry]) -> Result<(), Reject> {
             Side::Debit => debits,
             Side::Credit => credits,
         };
-        *total = total
-            .checked_add(entry.amount)
-            .ok_or(Reject::AmountOverflow)?;
+        *total = total.checked_add(entry.amount).ok_or(Reject::AmountOverflow)?;
     }
     totals.sort_by_key(|(layer, _, _)| *layer);
-    match totals
-        .into_iter()
-        .find(|(_, debits, credits)| debits != credits)
-    {
-        Some((layer, debits, credits)) => Err(Reject::Unbalanced {
-            layer,
-            debits,
-            credits,
-        }),
+    match totals.into_iter().find(|(_, debits, credits)| debits != credits) {
+        Some((layer, debits, credits)) => Err(Reject::Unbalanced { layer, debits, credits }),
         None => Ok(()),
     }
 }
@@ -207,10 +166,7 @@ pub fn reversal(
         .iter()
         .map(|entry| {
             let amount = entry.amount.checked_neg().ok_or(Reject::AmountOverflow)?;
-            Ok(Entry {
-                amount,
-                ..entry.clone()
-            })
+            Ok(Entry { amount, ..entry.clone() })
         })
         .collect::<Result<Vec<_>, Reject>>()?;
     Ok(Transaction {
@@ -235,14 +191,10 @@ pub fn balance_deltas(
     let mut deltas: Vec<BalanceDelta> = Vec::with_capacity(transaction.entries.len() * 4);
     for entry in &transaction.entries {
         let Some(account) = book.account(entry.account_id) else {
-            return Err(Reject::AccountNotFound {
-                code: entry.account_id.to_string(),
-            });
+            return Err(Reject::AccountNotFound { code: entry.account_id.to_string() });
         };
-        let impact = account
-            .account_type
-            .impact(entry.side, entry.amount)
-            .ok_or(Reject::AmountOverflow)?;
+        let impact =
+            account.account_type.impact(entry.side, entry.amount).ok_or(Reject::AmountOverflow)?;
         propagate(book, account, entry.layer, impact, &mut deltas)?;
     }
     Ok(deltas)
@@ -261,10 +213,7 @@ pub fn propagate(
     let mut child_type: AccountType = account.account_type;
     let mut parent_id = account.parent_id;
     while let Some(parent) = parent_id.and_then(|id| book.account(id)) {
-        delta = parent
-            .account_type
-            .roll_up(child_type, delta)
-            .ok_or(Reject::AmountOverflow)?;
+        delta = parent.account_type.roll_up(child_type, delta).ok_or(Reject::AmountOverflow)?;
         add_delta(deltas, parent.id, layer, delta)?;
         child_type = parent.account_type;
         parent_id = parent.parent_id;
@@ -283,16 +232,9 @@ fn add_delta(
         .find(|existing| existing.account_id == account_id && existing.layer == layer)
     {
         Some(existing) => {
-            existing.delta = existing
-                .delta
-                .checked_add(delta)
-                .ok_or(Reject::AmountOverflow)?;
+            existing.delta = existing.delta.checked_add(delta).ok_or(Reject::AmountOverflow)?;
         }
-        None => deltas.push(BalanceDelta {
-            account_id,
-            layer,
-            delta,
-        }),
+        None => deltas.push(BalanceDelta { account_id, layer, delta }),
     }
     Ok(())
 }
@@ -358,10 +300,7 @@ mod tests {
                 end_ms: None,
                 lock_date_ms: None,
             },
-            accounts: accounts
-                .into_iter()
-                .map(|account| (account.id, account))
-                .collect(),
+            accounts: accounts.into_iter().map(|account| (account.id, account)).collect(),
         }
     }
 
@@ -391,20 +330,14 @@ mod tests {
         let book = book();
         let transaction = plan(
             &book,
-            &request(vec![
-                entry("11.001.00", Side::Credit, 5),
-                entry("12.001.00", Side::Debit, 5),
-            ]),
+            &request(vec![entry("11.001.00", Side::Credit, 5), entry("12.001.00", Side::Debit, 5)]),
             1,
             0,
         )
         .unwrap();
         let deltas = balance_deltas(&book, &transaction).unwrap();
         let get = |id| {
-            deltas
-                .iter()
-                .find(|delta| delta.account_id == id)
-                .map(|delta| delta.delta.units())
+            deltas.iter().find(|delta| delta.account_id == id).map(|delta| delta.delta.units())
         };
         assert_eq!(get(3), Some(-5));
         assert_eq!(get(2), Some(-5));
@@ -417,20 +350,14 @@ mod tests {
         let book = book();
         let transaction = plan(
             &book,
-            &request(vec![
-                entry("22.001.00", Side::Credit, 7),
-                entry("12.001.00", Side::Debit, 7),
-            ]),
+            &request(vec![entry("22.001.00", Side::Credit, 7), entry("12.001.00", Side::Debit, 7)]),
             1,
             0,
         )
         .unwrap();
         let deltas = balance_deltas(&book, &transaction).unwrap();
         let get = |id| {
-            deltas
-                .iter()
-                .find(|delta| delta.account_id == id)
-                .map(|delta| delta.delta.units())
+            deltas.iter().find(|delta| delta.account_id == id).map(|delta| delta.delta.units())
         };
         assert_eq!(get(5), Some(7));
         assert_eq!(get(2), Some(-7));
@@ -439,43 +366,22 @@ mod tests {
     #[test]
     fn refusals_come_in_precedence_order() {
         let book = book();
-        let unbalanced = request(vec![
-            entry("11.001.00", Side::Credit, 5),
-            entry("12.001.00", Side::Debit, 4),
-        ]);
+        let unbalanced =
+            request(vec![entry("11.001.00", Side::Credit, 5), entry("12.001.00", Side::Debit, 4)]);
         assert!(matches!(
             plan(&book, &unbalanced, 1, 0),
             Err(Reject::Unbalanced { layer: 840, .. })
         ));
-        let composite = request(vec![
-            entry("11.001", Side::Credit, 5),
-            entry("12.001.00", Side::Debit, 4),
-        ]);
-        assert!(matches!(
-            plan(&book, &composite, 1, 0),
-            Err(Reject::AccountNotFinal { .. })
-        ));
-        let unknown = request(vec![
-            entry("99", Side::Credit, 5),
-            entry("11.001", Side::Debit, 4),
-        ]);
-        assert!(matches!(
-            plan(&book, &unknown, 1, 0),
-            Err(Reject::AccountNotFound { .. })
-        ));
+        let composite =
+            request(vec![entry("11.001", Side::Credit, 5), entry("12.001.00", Side::Debit, 4)]);
+        assert!(matches!(plan(&book, &composite, 1, 0), Err(Reject::AccountNotFinal { .. })));
+        let unknown = request(vec![entry("99", Side::Credit, 5), entry("11.001", Side::Debit, 4)]);
+        assert!(matches!(plan(&book, &unknown, 1, 0), Err(Reject::AccountNotFound { .. })));
         let mut wrong_journal = unknown.clone();
         wrong_journal.journal = "other".to_owned();
-        assert!(matches!(
-            plan(&book, &wrong_journal, 1, 0),
-            Err(Reject::JournalNotFound { .. })
-        ));
+        assert!(matches!(plan(&book, &wrong_journal, 1, 0), Err(Reject::JournalNotFound { .. })));
         assert_eq!(
-            plan(
-                &book,
-                &request(vec![entry("11.001.00", Side::Credit, 5)]),
-                1,
-                0
-            ),
+            plan(&book, &request(vec![entry("11.001.00", Side::Credit, 5)]), 1, 0),
             Err(Reject::TooFewEntries)
         );
     }
@@ -485,10 +391,7 @@ mod tests {
         let book = book();
         let original = plan(
             &book,
-            &request(vec![
-                entry("11.001.00", Side::Credit, 5),
-                entry("12.001.00", Side::Debit, 5),
-            ]),
+            &request(vec![entry("11.001.00", Side::Credit, 5), entry("12.001.00", Side::Debit, 5)]),
             1,
             0,
         )

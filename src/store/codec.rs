@@ -31,10 +31,7 @@ pub fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreE
     };
     let (&version, rest) = bytes.split_first().ok_or_else(|| corrupt("empty value"))?;
     if version != FORMAT_VERSION {
-        return Err(StoreError::UnsupportedVersion {
-            key: printable_key(key),
-            version,
-        });
+        return Err(StoreError::UnsupportedVersion { key: printable_key(key), version });
     }
     if rest.len() < 4 {
         return Err(corrupt("value shorter than its header"));
@@ -71,9 +68,6 @@ mod tests {
             decode::<(String, u32)>(b"k", &future),
             Err(StoreError::UnsupportedVersion { version: 9, .. })
         ));
-        assert!(matches!(
-            decode::<u32>(b"k", &[]),
-            Err(StoreError::Corruption { .. })
-        ));
+        assert!(matches!(decode::<u32>(b"k", &[]), Err(StoreError::Corruption { .. })));
     }
 }

@@ -123,10 +123,7 @@ impl Batch {
     /// Encodes `value` with the current format version and checksum under `key`.
     pub fn put<T: Serialize>(&mut self, key: Vec<u8>, value: &T) -> Result<(), StoreError> {
         let encoded = codec::encode(&key, value)?;
-        self.ops.push(WriteOp::Put {
-            key,
-            value: encoded,
-        });
+        self.ops.push(WriteOp::Put { key, value: encoded });
         Ok(())
     }
 

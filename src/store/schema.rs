@@ -50,11 +50,7 @@ impl Keyspace {
 
 /// Builds a key from a keyspace and its fields.
 fn key(space: Keyspace, fields: &[&[u8]]) -> Vec<u8> {
-    let length = fields
-        .iter()
-        .map(|field| field.len())
-        .sum::<usize>()
-        .saturating_add(1);
+    let length = fields.iter().map(|field| field.len()).sum::<usize>().saturating_add(1);
     let mut key = Vec::with_capacity(length);
     key.push(space.byte());
     for field in fields {
@@ -99,10 +95,7 @@ pub fn account_key(account_id: u64) -> Vec<u8> {
 }
 
 pub fn balance_key(account_id: u64, layer: i16) -> Vec<u8> {
-    key(
-        Keyspace::Balance,
-        &[&account_id.to_be_bytes(), &ordered_i16(layer)],
-    )
+    key(Keyspace::Balance, &[&account_id.to_be_bytes(), &ordered_i16(layer)])
 }
 
 /// Splits a balance key into account id and layer.
@@ -169,22 +162,12 @@ pub fn consumer_key(consumer_id: &uuid::Uuid) -> Vec<u8> {
 }
 
 pub fn nonce_key(timestamp_ms: i64, consumer_id: &uuid::Uuid, nonce: &str) -> Vec<u8> {
-    key(
-        Keyspace::Nonce,
-        &[
-            &ordered_i64(timestamp_ms),
-            consumer_id.as_bytes(),
-            nonce.as_bytes(),
-        ],
-    )
+    key(Keyspace::Nonce, &[&ordered_i64(timestamp_ms), consumer_id.as_bytes(), nonce.as_bytes()])
 }
 
 /// Nonce keys recorded before `timestamp_ms`.
 pub fn nonces_before(timestamp_ms: i64) -> (Vec<u8>, Vec<u8>) {
-    (
-        Keyspace::Nonce.prefix(),
-        key(Keyspace::Nonce, &[&ordered_i64(timestamp_ms)]),
-    )
+    (Keyspace::Nonce.prefix(), key(Keyspace::Nonce, &[&ordered_i64(timestamp_ms)]))
 }
 
 /// The smallest key greater than every key starting with `prefix`.
@@ -221,9 +204,7 @@ mod tests {
         let values = [i64::MIN, -5, -1, 0, 1, 7, i64::MAX];
         let encoded: Vec<_> = values.iter().map(|&value| ordered_i64(value)).collect();
         assert!(encoded.windows(2).all(|pair| pair[0] < pair[1]));
-        assert!(values
-            .iter()
-            .all(|&value| i64_from_ordered(ordered_i64(value)) == value));
+        assert!(values.iter().all(|&value| i64_from_ordered(ordered_i64(value)) == value));
         let layers = [i16::MIN, -1, 0, 840, 1840, i16::MAX];
         let encoded: Vec<_> = layers.iter().map(|&layer| ordered_i16(layer)).collect();
         assert!(encoded.windows(2).all(|pair| pair[0] < pair[1]));

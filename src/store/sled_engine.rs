@@ -13,11 +13,8 @@ impl SledEngine {
     pub fn open(dir: &Path) -> Result<SledEngine, StoreError> {
         // sled flushes on its own every 500 ms by default; the writer flushes explicitly
         // before acknowledging, so the background flush is only a backstop.
-        let db = sled::Config::new()
-            .path(dir)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(io)?;
+        let db =
+            sled::Config::new().path(dir).mode(sled::Mode::HighThroughput).open().map_err(io)?;
         Ok(SledEngine { db })
     }
 }
@@ -34,8 +31,7 @@ impl Engine for SledEngine {
     fn range(&self, start: &[u8], end: &[u8], reverse: bool) -> KeyValueIter<'_> {
         let iter = self.db.range(start.to_vec()..end.to_vec());
         let convert = |item: sled::Result<(sled::IVec, sled::IVec)>| {
-            item.map(|(key, value)| (key.to_vec(), value.to_vec()))
-                .map_err(io)
+            item.map(|(key, value)| (key.to_vec(), value.to_vec())).map_err(io)
         };
         if reverse {
             Box::new(iter.rev().map(convert))

@@ -37,11 +37,7 @@ fn serve(data: &Path) -> Served {
         printed.push_str(&line);
         printed.push('\n');
         if let Some(address) = line.strip_prefix("cardswitch listening on http://") {
-            return Served {
-                child,
-                address: address.parse().expect("address"),
-                printed,
-            };
+            return Served { child, address: address.parse().expect("address"), printed };
         }
     }
     let mut errors = String::new();
@@ -55,10 +51,7 @@ fn serve(data: &Path) -> Served {
 
 fn terminate(mut served: Served) {
     let pid = served.child.id().to_string();
-    let status = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
+    let status = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
     assert!(status.success());
     let exit = served.child.wait().expect("wait");
     assert!(exit.success(), "cardswitch serve exited with {exit}");
@@ -73,23 +66,15 @@ fn admin_credentials(data: &Path) -> Credentials {
             .unwrap_or_else(|| panic!("{name} in admin-credentials"))
             .to_owned()
     };
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(field("secret"))
-        .expect("base64 secret");
-    Credentials {
-        id: field("consumer-id").parse().expect("uuid"),
-        key,
-    }
+    let key =
+        base64::engine::general_purpose::STANDARD.decode(field("secret")).expect("base64 secret");
+    Credentials { id: field("consumer-id").parse().expect("uuid"), key }
 }
 
 #[cfg(unix)]
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .expect("metadata")
-        .permissions()
-        .mode()
-        & 0o777
+    std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777
 }
 
 #[tokio::test]
@@ -99,10 +84,7 @@ async fn first_start_initializes_and_sigterm_stops_cleanly() {
     let admin = admin_credentials(dir.path());
     let secret = base64::engine::general_purpose::STANDARD.encode(&admin.key);
     assert!(served.printed.contains(&admin.id.to_string()));
-    assert!(
-        served.printed.contains(&secret),
-        "the secret is printed once at initialization"
-    );
+    assert!(served.printed.contains(&secret), "the secret is printed once at initialization");
     #[cfg(unix)]
     {
         assert_eq!(mode(&dir.path().join("admin-credentials")), 0o600);
@@ -113,49 +95,29 @@ async fn first_start_initializes_and_sigterm_stops_cleanly() {
     let posting = r#"{"postDate":"2020-01-01","journalName":"jcard","entries":[
         {"amount":2.5,"accountCode":"31.001.00","type":"credit","layer":840},
         {"amount":2.5,"accountCode":"12.001.00","type":"debit","layer":840}]}"#;
-    let status = send_detached(
-        served.address,
-        admin.clone(),
-        "POST",
-        "/jcard/api/gl/transactions",
-        posting,
-    )
-    .await;
+    let status =
+        send_detached(served.address, admin.clone(), "POST", "/jcard/api/gl/transactions", posting)
+            .await;
     assert_eq!(status, Some(201));
     terminate(served);
 
     let again = serve(dir.path());
-    assert!(
-        !again.printed.contains(&secret),
-        "credentials are printed only once"
-    );
-    assert_eq!(
-        send_detached(again.address, admin, "GET", "/jcard/api/echo", "").await,
-        Some(200)
-    );
+    assert!(!again.printed.contains(&secret), "credentials are printed only once");
+    assert_eq!(send_detached(again.address, admin, "GET", "/jcard/api/echo", "").await, Some(200));
     terminate(again);
 
-    let verified = Command::new(BINARY)
-        .args(["verify", "--data"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let verified =
+        Command::new(BINARY).args(["verify", "--data"]).arg(dir.path()).output().unwrap();
     let report = String::from_utf8_lossy(&verified.stdout);
     assert!(verified.status.success(), "{report}");
-    assert!(
-        report.contains("transactions: 1") && report.contains("verify: ok"),
-        "{report}"
-    );
+    assert!(report.contains("transactions: 1") && report.contains("verify: ok"), "{report}");
 }
 
 #[tokio::test]
 async fn consumer_add_registers_a_consumer_with_its_permissions() {
     let dir = tempfile::tempdir().unwrap();
     terminate(serve(dir.path()));
-    let consumer = Credentials {
-        id: uuid::Uuid::new_v4(),
-        key: b"a consumer's key".to_vec(),
-    };
+    let consumer = Credentials { id: uuid::Uuid::new_v4(), key: b"a consumer's key".to_vec() };
     let secret = base64::engine::general_purpose::STANDARD.encode(&consumer.key);
     let add = |id: String, secret: &str| {
         Command::new(BINARY)
@@ -175,13 +137,8 @@ async fn consumer_add_registers_a_consumer_with_its_permissions() {
             .unwrap()
     };
     assert!(add(consumer.id.to_string(), &secret).status.success());
-    assert!(
-        !add(consumer.id.to_string(), &secret).status.success(),
-        "a duplicate id is refused"
-    );
-    assert!(!add(uuid::Uuid::new_v4().to_string(), "not base64!")
-        .status
-        .success());
+    assert!(!add(consumer.id.to_string(), &secret).status.success(), "a duplicate id is refused");
+    assert!(!add(uuid::Uuid::new_v4().to_string(), "not base64!").status.success());
 
     let served = serve(dir.path());
     let balance = "/jcard/api/gl/journals/jcard/accounts/12.001.00/balance";
@@ -191,14 +148,7 @@ async fn consumer_add_registers_a_consumer_with_its_permissions() {
     );
     let body = r#"{"id":"x","value":"v","readPerm":"","writePerm":""}"#;
     assert_eq!(
-        send_detached(
-            served.address,
-            consumer,
-            "POST",
-            "/jcard/api/sysconfig",
-            body
-        )
-        .await,
+        send_detached(served.address, consumer, "POST", "/jcard/api/sysconfig", body).await,
         Some(403)
     );
     terminate(served);
@@ -207,17 +157,9 @@ async fn consumer_add_registers_a_consumer_with_its_permissions() {
 #[test]
 fn verify_finds_a_balance_that_its_entries_do_not_explain() {
     let dir = tempfile::tempdir().unwrap();
-    let verify = || {
-        Command::new(BINARY)
-            .args(["verify", "--data"])
-            .arg(dir.path())
-            .output()
-            .unwrap()
-    };
-    assert!(
-        !verify().status.success(),
-        "an empty directory holds no store"
-    );
+    let verify =
+        || Command::new(BINARY).args(["verify", "--data"]).arg(dir.path()).output().unwrap();
+    assert!(!verify().status.success(), "an empty directory holds no store");
     terminate(serve(dir.path()));
     assert!(verify().status.success());
     {
@@ -225,10 +167,7 @@ fn verify_finds_a_balance_that_its_entries_do_not_explain() {
         let store = Store::open_sled(&dir.path().join("store")).unwrap();
         let mut batch = Batch::new();
         batch
-            .put(
-                schema::balance_key(3, 840),
-                &cardswitch::money::Amount::from_units(10_000),
-            )
+            .put(schema::balance_key(3, 840), &cardswitch::money::Amount::from_units(10_000))
             .unwrap();
         store.apply(&batch).unwrap();
         store.flush().unwrap();
@@ -236,8 +175,5 @@ fn verify_finds_a_balance_that_its_entries_do_not_explain() {
     let output = verify();
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(!output.status.success(), "{report}");
-    assert!(
-        report.contains("VIOLATION: account 11.001.00 layer 840"),
-        "{report}"
-    );
+    assert!(report.contains("VIOLATION: account 11.001.00 layer 840"), "{report}");
 }

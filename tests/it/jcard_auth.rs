@@ -6,11 +6,7 @@ use crate::support::{fresh_nonce, now_ms, signed_headers, Credentials, TestSwitc
 const ECHO: &str = "/jcard/api/echo";
 
 fn without(headers: &[(String, String)], name: &str) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .filter(|(key, _)| key != name)
-        .cloned()
-        .collect()
+    headers.iter().filter(|(key, _)| key != name).cloned().collect()
 }
 
 fn replace(headers: &[(String, String)], name: &str, value: &str) -> Vec<(String, String)> {
@@ -27,9 +23,7 @@ async fn refused(
     error: &str,
 ) {
     let method = if body.is_empty() { "GET" } else { "POST" };
-    let reply = switch
-        .raw(method, ECHO, headers, body.as_bytes().to_vec())
-        .await;
+    let reply = switch.raw(method, ECHO, headers, body.as_bytes().to_vec()).await;
     assert_eq!(reply.status, status, "{}", reply.text);
     assert_eq!(reply.json["success"], false);
     assert_eq!(reply.json["error"], error, "{}", reply.text);
@@ -43,74 +37,23 @@ async fn every_credential_check_refuses_with_its_own_code() {
 
     refused(&switch, &[], "", 401, "unsupported.version").await;
     let fresh = || signed_headers(&switch.admin, now_ms(), &fresh_nonce(), b"");
-    refused(
-        &switch,
-        &replace(&fresh(), "version", "2.0"),
-        "",
-        401,
-        "unsupported.version",
-    )
-    .await;
-    refused(
-        &switch,
-        &replace(&fresh(), "consumer-id", "not-a-uuid"),
-        "",
-        401,
-        "invalid.consumer",
-    )
-    .await;
     let stranger = uuid::Uuid::new_v4().to_string();
-    refused(
-        &switch,
-        &replace(&fresh(), "consumer-id", &stranger),
-        "",
-        401,
-        "invalid.consumer",
-    )
-    .await;
-    refused(
-        &switch,
-        &without(&fresh(), "hash"),
-        "",
-        401,
-        "invalid.null.hash",
-    )
-    .await;
-    refused(
-        &switch,
-        &without(&fresh(), "timestamp"),
-        "",
-        401,
-        "invalid.timestamp",
-    )
-    .await;
-    refused(
-        &switch,
-        &without(&fresh(), "nonce"),
-        "",
-        401,
-        "invalid.nonce",
-    )
-    .await;
+    let cases = [
+        (replace(&fresh(), "version", "2.0"), "unsupported.version"),
+        (replace(&fresh(), "consumer-id", "not-a-uuid"), "invalid.consumer"),
+        (replace(&fresh(), "consumer-id", &stranger), "invalid.consumer"),
+        (without(&fresh(), "hash"), "invalid.null.hash"),
+        (without(&fresh(), "timestamp"), "invalid.timestamp"),
+        (without(&fresh(), "nonce"), "invalid.nonce"),
+        (replace(&fresh(), "hash", "AAAA"), "invalid.hash"),
+        (replace(&fresh(), "hash", "%%%not base64"), "invalid.hash"),
+    ];
+    for (headers, error) in cases {
+        refused(&switch, &headers, "", 401, error).await;
+    }
     let long_nonce = "x".repeat(switch.config.auth.nonce_bytes_max + 1);
     let long = signed_headers(&switch.admin, now_ms(), &long_nonce, b"");
     refused(&switch, &long, "", 401, "invalid.nonce").await;
-    refused(
-        &switch,
-        &replace(&fresh(), "hash", "AAAA"),
-        "",
-        401,
-        "invalid.hash",
-    )
-    .await;
-    refused(
-        &switch,
-        &replace(&fresh(), "hash", "%%%not base64"),
-        "",
-        401,
-        "invalid.hash",
-    )
-    .await;
 }
 
 #[tokio::test]
@@ -122,36 +65,21 @@ async fn stale_and_future_timestamps_are_refused() {
     let future = signed_headers(&switch.admin, now_ms() + skew + 60_000, &fresh_nonce(), b"");
     refused(&switch, &future, "", 401, "invalid.timestamp").await;
     let slightly_behind = signed_headers(&switch.admin, now_ms() - 60_000, &fresh_nonce(), b"");
-    assert_eq!(
-        switch
-            .raw("GET", ECHO, &slightly_behind, vec![])
-            .await
-            .status,
-        200
-    );
+    assert_eq!(switch.raw("GET", ECHO, &slightly_behind, vec![]).await.status, 200);
 }
 
 #[tokio::test]
 async fn a_signature_covers_the_body_and_the_key() {
     let switch = TestSwitch::start().await;
     let body = r#"{"payload":100}"#;
-    let signed_for_other_body = signed_headers(
-        &switch.admin,
-        now_ms(),
-        &fresh_nonce(),
-        br#"{"payload":101}"#,
-    );
+    let signed_for_other_body =
+        signed_headers(&switch.admin, now_ms(), &fresh_nonce(), br#"{"payload":101}"#);
     refused(&switch, &signed_for_other_body, body, 401, "invalid.hash").await;
-    let impostor = Credentials {
-        id: switch.admin.id,
-        key: b"guessed key".to_vec(),
-    };
+    let impostor = Credentials { id: switch.admin.id, key: b"guessed key".to_vec() };
     let forged = signed_headers(&impostor, now_ms(), &fresh_nonce(), body.as_bytes());
     refused(&switch, &forged, body, 401, "invalid.hash").await;
     let good = signed_headers(&switch.admin, now_ms(), &fresh_nonce(), body.as_bytes());
-    let reply = switch
-        .raw("POST", ECHO, &good, body.as_bytes().to_vec())
-        .await;
+    let reply = switch.raw("POST", ECHO, &good, body.as_bytes().to_vec()).await;
     assert_eq!(reply.status, 201);
 }
 
@@ -164,24 +92,10 @@ async fn a_replayed_request_is_refused_even_after_a_restart() {
 
     let body = r#"{"id":"replay.me","value":"v","readPerm":"","writePerm":""}"#;
     let write = signed_headers(&switch.admin, now_ms(), &fresh_nonce(), body.as_bytes());
-    let first = switch
-        .raw(
-            "POST",
-            "/jcard/api/sysconfig",
-            &write,
-            body.as_bytes().to_vec(),
-        )
-        .await;
+    let first = switch.raw("POST", "/jcard/api/sysconfig", &write, body.as_bytes().to_vec()).await;
     assert_eq!(first.status, 201, "{}", first.text);
     let switch = switch.restart().await;
-    let again = switch
-        .raw(
-            "POST",
-            "/jcard/api/sysconfig",
-            &write,
-            body.as_bytes().to_vec(),
-        )
-        .await;
+    let again = switch.raw("POST", "/jcard/api/sysconfig", &write, body.as_bytes().to_vec()).await;
     assert_eq!(again.status, 401, "{}", again.text);
     assert_eq!(again.json["error"], "replayed.nonce");
 }
@@ -191,52 +105,42 @@ async fn permissions_are_enforced_per_route() {
     let switch = TestSwitch::start().await;
     let nobody = switch.add_consumer(&["login"]).await;
     assert_eq!(switch.call(&nobody, "GET", ECHO, "").await.status, 200);
-    let denied = switch
-        .call(&nobody, "GET", "/jcard/api/sysconfig", "")
-        .await;
+    let denied = switch.call(&nobody, "GET", "/jcard/api/sysconfig", "").await;
     assert_eq!(denied.status, 403);
     assert_eq!(denied.json["error"], "invalid.permissions");
 
     let reader = switch.add_consumer(&["sysconfig.read", "gl.read"]).await;
-    assert_eq!(
-        switch
-            .call(&reader, "GET", "/jcard/api/sysconfig", "")
-            .await
-            .status,
-        200
-    );
+    assert_eq!(switch.call(&reader, "GET", "/jcard/api/sysconfig", "").await.status, 200);
     let body = r#"{"id":"x","value":"v","readPerm":"","writePerm":""}"#;
-    assert_eq!(
-        switch
-            .call(&reader, "POST", "/jcard/api/sysconfig", body)
-            .await
-            .status,
-        403
-    );
+    assert_eq!(switch.call(&reader, "POST", "/jcard/api/sysconfig", body).await.status, 403);
     let balance = "/jcard/api/gl/journals/jcard/accounts/12.001.00/balance?layers=840";
     assert_eq!(switch.call(&reader, "GET", balance, "").await.status, 200);
     let posting = r#"{"postDate":"2015-06-22","journalName":"jcard","entries":[
         {"amount":1,"accountCode":"11.001.00","type":"credit","layer":840},
         {"amount":1,"accountCode":"12.001.00","type":"debit","layer":840}]}"#;
-    let refused = switch
-        .call(&reader, "POST", "/jcard/api/gl/transactions", posting)
-        .await;
+    let refused = switch.call(&reader, "POST", "/jcard/api/gl/transactions", posting).await;
     assert_eq!(refused.status, 403);
-    assert_eq!(
-        switch.call(&reader, "GET", balance, "").await.json["response"]["balance"],
-        0
-    );
+    assert_eq!(switch.call(&reader, "GET", balance, "").await.json["response"]["balance"], 0);
 
     let writer = switch.add_consumer(&["gl.write"]).await;
     assert_eq!(
-        switch
-            .call(&writer, "POST", "/jcard/api/gl/transactions", posting)
-            .await
-            .status,
+        switch.call(&writer, "POST", "/jcard/api/gl/transactions", posting).await.status,
         201
     );
-    assert_eq!(
-        switch.call(&reader, "GET", balance, "").await.json["response"]["balance"],
-        1
+    assert_eq!(switch.call(&reader, "GET", balance, "").await.json["response"]["balance"], 1);
+}
+
+#[tokio::test]
+async fn a_full_replay_cache_never_locks_clients_out_nor_lets_a_replay_in() {
+    let switch = TestSwitch::start_with(|config| config.auth.nonce_cache_entries_max = 256).await;
+    let first = signed_headers(&switch.admin, now_ms() - 1000, &fresh_nonce(), b"");
+    assert_eq!(switch.raw("GET", ECHO, &first, vec![]).await.status, 200);
+    for _ in 0..600 {
+        assert_eq!(switch.admin_call("GET", ECHO, "").await.status, 200);
+    }
+    let replay = switch.raw("GET", ECHO, &first, vec![]).await;
+    assert_eq!(replay.status, 401, "{}", replay.text);
+    assert!(
+        ["replayed.nonce", "invalid.timestamp"].contains(&replay.json["error"].as_str().unwrap())
     );
 }

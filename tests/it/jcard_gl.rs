@@ -41,9 +41,7 @@ fn balance_path(account: &str, query: &str) -> String {
 }
 
 async fn balance(switch: &TestSwitch, account: &str, query: &str) -> Value {
-    let reply = switch
-        .admin_call("GET", &balance_path(account, query), "")
-        .await;
+    let reply = switch.admin_call("GET", &balance_path(account, query), "").await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     reply.json["response"]["balance"].clone()
 }
@@ -62,9 +60,7 @@ fn posting(entries: &[(&str, &str, &str, i64)], post_date: &str) -> String {
 #[tokio::test]
 async fn the_documents_gl_examples_work_as_written() {
     let switch = TestSwitch::start().await;
-    let posted = switch
-        .admin_call("POST", "/jcard/api/gl/transactions", POST_EXAMPLE)
-        .await;
+    let posted = switch.admin_call("POST", "/jcard/api/gl/transactions", POST_EXAMPLE).await;
     assert_eq!(posted.status, 201, "{}", posted.text);
     assert_eq!(posted.json["success"], true);
 
@@ -80,14 +76,20 @@ async fn the_documents_gl_examples_work_as_written() {
     let response = &reply.json["response"];
     assert_eq!(response["balance"].to_string(), "4693.38");
     assert_eq!(
-        (
-            response["accountCode"].clone(),
-            response["journalCode"].clone()
-        ),
+        (response["accountCode"].clone(), response["journalCode"].clone()),
         (json!("12.001.00"), json!("jcard"))
     );
     assert_eq!(response["layers"], "840");
 
+    check_example_statement(&switch).await;
+
+    let created =
+        switch.admin_call("POST", "/jcard/api/gl/charts/jcard/accounts", ACCOUNT_EXAMPLE).await;
+    assert_eq!((created.status, created.json.clone()), (201, json!({"success": true})));
+}
+
+/// The document's statement URI as written, after its example posting.
+async fn check_example_statement(switch: &TestSwitch) {
     let reply = switch
         .admin_call(
             "GET",
@@ -101,17 +103,11 @@ async fn the_documents_gl_examples_work_as_written() {
     assert_eq!(statement["end"], "Sun Jan 31 23:59:59 UTC 2100");
     assert_eq!(statement["layers"], json!([840]));
     assert_eq!(
-        (
-            statement["initialBalance"].to_string(),
-            statement["finalBalance"].to_string()
-        ),
+        (statement["initialBalance"].to_string(), statement["finalBalance"].to_string()),
         ("0".to_owned(), "4693.38".to_owned())
     );
     assert_eq!(
-        (
-            statement["debits"].to_string(),
-            statement["credits"].to_string()
-        ),
+        (statement["debits"].to_string(), statement["credits"].to_string()),
         ("4693.38".to_owned(), "0".to_owned())
     );
     let entry = &statement["entries"][0];
@@ -121,24 +117,8 @@ async fn the_documents_gl_examples_work_as_written() {
         (json!("EntryDetail"), json!("tag2"))
     );
     assert_eq!(
-        (
-            entry["debit"].to_string(),
-            entry["layer"].clone(),
-            entry["reversalCount"].clone()
-        ),
+        (entry["debit"].to_string(), entry["layer"].clone(), entry["reversalCount"].clone()),
         ("4693.38".to_owned(), json!(840), json!(0))
-    );
-
-    let created = switch
-        .admin_call(
-            "POST",
-            "/jcard/api/gl/charts/jcard/accounts",
-            ACCOUNT_EXAMPLE,
-        )
-        .await;
-    assert_eq!(
-        (created.status, created.json.clone()),
-        (201, json!({"success": true}))
     );
 }
 
@@ -147,41 +127,25 @@ async fn composites_roll_up_with_the_childs_sign() {
     let switch = TestSwitch::start().await;
     assert_eq!(
         switch
-            .admin_call(
-                "POST",
-                "/jcard/api/gl/charts/jcard/accounts",
-                ACCOUNT_EXAMPLE
-            )
+            .admin_call("POST", "/jcard/api/gl/charts/jcard/accounts", ACCOUNT_EXAMPLE)
             .await
             .status,
         201
     );
     let body = posting(
-        &[
-            ("10", "22.001.00", "credit", 840),
-            ("10", "12.001.00", "debit", 840),
-        ],
+        &[("10", "22.001.00", "credit", 840), ("10", "12.001.00", "debit", 840)],
         "2020-01-01",
     );
     assert_eq!(
-        switch
-            .admin_call("POST", "/jcard/api/gl/transactions", body.as_str())
-            .await
-            .status,
+        switch.admin_call("POST", "/jcard/api/gl/transactions", body.as_str()).await.status,
         201
     );
     let body = posting(
-        &[
-            ("3", "11.001.00", "debit", 840),
-            ("3", "31.001.00", "credit", 840),
-        ],
+        &[("3", "11.001.00", "debit", 840), ("3", "31.001.00", "credit", 840)],
         "2020-01-01",
     );
     assert_eq!(
-        switch
-            .admin_call("POST", "/jcard/api/gl/transactions", body.as_str())
-            .await
-            .status,
+        switch.admin_call("POST", "/jcard/api/gl/transactions", body.as_str()).await.status,
         201
     );
     assert_eq!(balance(&switch, "22.001.00", "layers=840").await, 10);
@@ -190,10 +154,7 @@ async fn composites_roll_up_with_the_childs_sign() {
     assert_eq!(balance(&switch, "11.001", "layers=840").await, -7);
     assert_eq!(balance(&switch, "11", "layers=840").await, -7);
     assert_eq!(balance(&switch, "31", "").await, 3);
-    assert_eq!(
-        balance(&switch, "11.001", "layers=840&date=2019-12-31").await,
-        0
-    );
+    assert_eq!(balance(&switch, "11.001", "layers=840&date=2019-12-31").await, 0);
 }
 
 #[tokio::test]
@@ -217,14 +178,10 @@ async fn refused_postings_change_nothing() {
         (r#"{"postDate":"2015-06-22","journalName":"jcard","entries":[{"amount":5,"accountCode":"11.001.00","type":"credit","colour":"red"},{"amount":5,"accountCode":"12.001.00","type":"debit"}]}"#.to_owned(), 400, "extra.fields"),
     ];
     for (body, status, error) in &cases {
-        let reply = switch
-            .admin_call("POST", "/jcard/api/gl/transactions", body)
-            .await;
+        let reply = switch.admin_call("POST", "/jcard/api/gl/transactions", body).await;
         assert_eq!(reply.status, *status, "{body}: {}", reply.text);
         assert_eq!(reply.json["error"], *error, "{body}: {}", reply.text);
-        assert!(reply.json["message"]
-            .as_str()
-            .is_some_and(|message| !message.is_empty()));
+        assert!(reply.json["message"].as_str().is_some_and(|message| !message.is_empty()));
     }
     for account in ["11.001.00", "12.001.00", "11", "12"] {
         assert_eq!(balance(&switch, account, "").await, 0, "{account}");
@@ -239,52 +196,31 @@ async fn statements_select_by_date_and_layer() {
     let switch = TestSwitch::start().await;
     let postings = [
         (posting(
-            &[
-                ("100", "31.001.00", "credit", 840),
-                ("100", "12.001.00", "debit", 840),
-            ],
+            &[("100", "31.001.00", "credit", 840), ("100", "12.001.00", "debit", 840)],
             "2020-01-01",
         )),
         (posting(
-            &[
-                ("7.5", "31.001.00", "credit", 1840),
-                ("7.5", "12.001.00", "debit", 1840),
-            ],
+            &[("7.5", "31.001.00", "credit", 1840), ("7.5", "12.001.00", "debit", 1840)],
             "2020-01-02",
         )),
         (posting(
-            &[
-                ("20", "31.001.00", "debit", 840),
-                ("20", "12.001.00", "credit", 840),
-            ],
+            &[("20", "31.001.00", "debit", 840), ("20", "12.001.00", "credit", 840)],
             "2020-01-03",
         )),
     ];
     for body in &postings {
-        assert_eq!(
-            switch
-                .admin_call("POST", "/jcard/api/gl/transactions", body)
-                .await
-                .status,
-            201
-        );
+        assert_eq!(switch.admin_call("POST", "/jcard/api/gl/transactions", body).await.status, 201);
     }
     let path = "/jcard/api/gl/journals/jcard/accounts/31.001.00/statement";
-    let all = switch
-        .admin_call("GET", &format!("{path}?layers=840,1840"), "")
-        .await
-        .json["accountStatement"]
+    let all = switch.admin_call("GET", &format!("{path}?layers=840,1840"), "").await.json
+        ["accountStatement"]
         .clone();
     assert_eq!(all["entries"].as_array().unwrap().len(), 3);
     assert_eq!(all["finalBalance"].to_string(), "87.5");
     assert_eq!(all["entries"][1]["balance"].to_string(), "107.5");
 
     let later = switch
-        .admin_call(
-            "GET",
-            &format!("{path}?layers=840,1840&start=2020-01-02&end=2020-01-02"),
-            "",
-        )
+        .admin_call("GET", &format!("{path}?layers=840,1840&start=2020-01-02&end=2020-01-02"), "")
         .await;
     let later = &later.json["accountStatement"];
     assert_eq!(later["initialBalance"], 100);
@@ -293,54 +229,34 @@ async fn statements_select_by_date_and_layer() {
     assert_eq!(later["start"], "Thu Jan 02 00:00:00 UTC 2020");
     assert_eq!(later["end"], "Thu Jan 02 23:59:59 UTC 2020");
 
-    let pending = switch
-        .admin_call("GET", &format!("{path}?layers=1840"), "")
-        .await
-        .json["accountStatement"]
+    let pending = switch.admin_call("GET", &format!("{path}?layers=1840"), "").await.json
+        ["accountStatement"]
         .clone();
     assert_eq!(pending["entries"].as_array().unwrap().len(), 1);
     assert_eq!(pending["credits"].to_string(), "7.5");
+}
 
+#[tokio::test]
+async fn bad_balance_and_statement_queries_are_refused() {
+    let switch = TestSwitch::start().await;
+    let path = "/jcard/api/gl/journals/jcard/accounts/31.001.00/statement";
     for (query, error) in [
         ("start=2020-13-01", "invalid.date"),
         ("layers=abc", "invalid.layers"),
         ("start=2020-02-01&end=2020-01-01", "invalid.date"),
     ] {
-        let reply = switch
-            .admin_call("GET", &format!("{path}?{query}"), "")
-            .await;
-        assert_eq!(
-            (reply.status, reply.json["error"].clone()),
-            (400, json!(error)),
-            "{query}"
-        );
+        let reply = switch.admin_call("GET", &format!("{path}?{query}"), "").await;
+        assert_eq!((reply.status, reply.json["error"].clone()), (400, json!(error)), "{query}");
     }
-    let composite = switch
-        .admin_call(
-            "GET",
-            "/jcard/api/gl/journals/jcard/accounts/31/statement",
-            "",
-        )
-        .await;
+    let composite =
+        switch.admin_call("GET", "/jcard/api/gl/journals/jcard/accounts/31/statement", "").await;
     assert_eq!(composite.json["error"], "account.not.final");
-    let unknown = switch
-        .admin_call(
-            "GET",
-            "/jcard/api/gl/journals/jcard/accounts/77/balance",
-            "",
-        )
-        .await;
-    assert_eq!(
-        (unknown.status, unknown.json["error"].clone()),
-        (404, json!("invalid.account"))
-    );
-    let journal = switch
-        .admin_call("GET", "/jcard/api/gl/journals/nope/accounts/31/balance", "")
-        .await;
-    assert_eq!(
-        (journal.status, journal.json["error"].clone()),
-        (404, json!("invalid.journal"))
-    );
+    let unknown =
+        switch.admin_call("GET", "/jcard/api/gl/journals/jcard/accounts/77/balance", "").await;
+    assert_eq!((unknown.status, unknown.json["error"].clone()), (404, json!("invalid.account")));
+    let journal =
+        switch.admin_call("GET", "/jcard/api/gl/journals/nope/accounts/31/balance", "").await;
+    assert_eq!((journal.status, journal.json["error"].clone()), (404, json!("invalid.journal")));
 }
 
 #[tokio::test]
@@ -348,26 +264,16 @@ async fn long_statements_are_cut_at_the_configured_limit() {
     let switch = TestSwitch::start_with(|config| config.lists.statement_entries_max = 3).await;
     for _ in 0..5 {
         let body = posting(
-            &[
-                ("1", "31.001.00", "credit", 840),
-                ("1", "12.001.00", "debit", 840),
-            ],
+            &[("1", "31.001.00", "credit", 840), ("1", "12.001.00", "debit", 840)],
             "2020-01-01",
         );
         assert_eq!(
-            switch
-                .admin_call("POST", "/jcard/api/gl/transactions", body.as_str())
-                .await
-                .status,
+            switch.admin_call("POST", "/jcard/api/gl/transactions", body.as_str()).await.status,
             201
         );
     }
     let reply = switch
-        .admin_call(
-            "GET",
-            "/jcard/api/gl/journals/jcard/accounts/31.001.00/statement",
-            "",
-        )
+        .admin_call("GET", "/jcard/api/gl/journals/jcard/accounts/31.001.00/statement", "")
         .await;
     let statement = &reply.json["accountStatement"];
     assert_eq!(statement["entries"].as_array().unwrap().len(), 3);
@@ -383,41 +289,14 @@ async fn chart_accounts_are_checked() {
         json!({"code": code, "accountType": "debit", "parentCode": parent, "final": is_final})
             .to_string()
     };
-    assert_eq!(
-        switch
-            .admin_call("POST", path, &account("13", "jcard", false))
-            .await
-            .status,
-        201
-    );
-    assert_eq!(
-        switch
-            .admin_call("POST", path, &account("13.001", "13", true))
-            .await
-            .status,
-        201
-    );
+    assert_eq!(switch.admin_call("POST", path, &account("13", "jcard", false)).await.status, 201);
+    assert_eq!(switch.admin_call("POST", path, &account("13.001", "13", true)).await.status, 201);
     let cases = [
         (path, account("13", "jcard", false), 409, "already.exists"),
-        (
-            path,
-            account("11.001.00", "11.001", true),
-            409,
-            "already.exists",
-        ),
+        (path, account("11.001.00", "11.001", true), 409, "already.exists"),
         (path, account("13.002", "99", true), 400, "invalid.parent"),
-        (
-            path,
-            account("13.001.01", "13.001", true),
-            400,
-            "invalid.parent",
-        ),
-        (
-            "/jcard/api/gl/charts/other/accounts",
-            account("14", "other", true),
-            404,
-            "invalid.chart",
-        ),
+        (path, account("13.001.01", "13.001", true), 400, "invalid.parent"),
+        ("/jcard/api/gl/charts/other/accounts", account("14", "other", true), 404, "invalid.chart"),
         (
             path,
             r#"{"code":"15","accountType":"debit","parentCode":"jcard"}"#.to_owned(),
@@ -433,37 +312,26 @@ async fn chart_accounts_are_checked() {
     ];
     for (path, body, status, error) in cases {
         let reply = switch.admin_call("POST", path, &body).await;
-        assert_eq!(
-            (reply.status, reply.json["error"].clone()),
-            (status, json!(error)),
-            "{body}"
-        );
+        assert_eq!((reply.status, reply.json["error"].clone()), (status, json!(error)), "{body}");
     }
+}
+
+#[tokio::test]
+async fn an_expired_account_refuses_later_entries() {
+    let switch = TestSwitch::start().await;
+    let path = "/jcard/api/gl/charts/jcard/accounts";
+    let parent = r#"{"code":"13","accountType":"debit","parentCode":"jcard","final":false}"#;
+    assert_eq!(switch.admin_call("POST", path, parent).await.status, 201);
     let expiring = r#"{"code":"13.009","accountType":"debit","parentCode":"13","final":true,"expiration":"2015-01-01"}"#;
     assert_eq!(switch.admin_call("POST", path, expiring).await.status, 201);
-    let late = posting(
-        &[
-            ("1", "13.009", "debit", 840),
-            ("1", "31.001.00", "credit", 840),
-        ],
-        "2015-06-22",
-    );
-    let reply = switch
-        .admin_call("POST", "/jcard/api/gl/transactions", late.as_str())
-        .await;
+    let late =
+        posting(&[("1", "13.009", "debit", 840), ("1", "31.001.00", "credit", 840)], "2015-06-22");
+    let reply = switch.admin_call("POST", "/jcard/api/gl/transactions", late.as_str()).await;
     assert_eq!(reply.json["error"], "account.expired");
-    let in_time = posting(
-        &[
-            ("1", "13.009", "debit", 840),
-            ("1", "31.001.00", "credit", 840),
-        ],
-        "2015-01-01",
-    );
+    let in_time =
+        posting(&[("1", "13.009", "debit", 840), ("1", "31.001.00", "credit", 840)], "2015-01-01");
     assert_eq!(
-        switch
-            .admin_call("POST", "/jcard/api/gl/transactions", in_time.as_str())
-            .await
-            .status,
+        switch.admin_call("POST", "/jcard/api/gl/transactions", in_time.as_str()).await.status,
         201
     );
 }
@@ -472,10 +340,7 @@ async fn chart_accounts_are_checked() {
 async fn concurrent_postings_all_land_and_survive_a_restart() {
     let switch = TestSwitch::start().await;
     let body = posting(
-        &[
-            ("0.25", "31.001.00", "credit", 840),
-            ("0.25", "12.001.00", "debit", 840),
-        ],
+        &[("0.25", "31.001.00", "credit", 840), ("0.25", "12.001.00", "debit", 840)],
         "2021-03-04",
     );
     let calls =

@@ -59,11 +59,8 @@ impl Model {
             ("31.001", AccountType::Credit, false, Some("31")),
             ("31.001.00", AccountType::Credit, true, Some("31.001")),
         ] {
-            let account = ModelAccount {
-                account_type,
-                is_final,
-                parent: parent.map(str::to_owned),
-            };
+            let account =
+                ModelAccount { account_type, is_final, parent: parent.map(str::to_owned) };
             model.accounts.insert(code.to_owned(), account);
         }
         model
@@ -73,15 +70,9 @@ impl Model {
     fn expect_posting(&self, entries: &[EntryRequest]) -> Result<(), Reject> {
         for entry in entries {
             match self.accounts.get(&entry.account_code) {
-                None => {
-                    return Err(Reject::AccountNotFound {
-                        code: entry.account_code.clone(),
-                    })
-                }
+                None => return Err(Reject::AccountNotFound { code: entry.account_code.clone() }),
                 Some(account) if !account.is_final => {
-                    return Err(Reject::AccountNotFinal {
-                        code: entry.account_code.clone(),
-                    });
+                    return Err(Reject::AccountNotFinal { code: entry.account_code.clone() });
                 }
                 Some(_) => {}
             }
@@ -94,10 +85,7 @@ impl Model {
                 Side::Credit => totals.1 += entry.amount.units(),
             }
         }
-        match per_layer
-            .into_iter()
-            .find(|(_, (debits, credits))| debits != credits)
-        {
+        match per_layer.into_iter().find(|(_, (debits, credits))| debits != credits) {
             Some((layer, (debits, credits))) => Err(Reject::Unbalanced {
                 layer,
                 debits: Amount::from_units(debits),
@@ -115,10 +103,7 @@ impl Model {
                 (AccountType::Debit, Side::Debit) | (AccountType::Credit, Side::Credit) => amount,
                 _ => -amount,
             };
-            *self
-                .balances
-                .entry((entry.account_code.clone(), entry.layer))
-                .or_default() += impact;
+            *self.balances.entry((entry.account_code.clone(), entry.layer)).or_default() += impact;
         }
     }
 
@@ -127,11 +112,7 @@ impl Model {
     fn balance(&self, code: &str, layer: Layer) -> i128 {
         let account = &self.accounts[code];
         if account.is_final {
-            return self
-                .balances
-                .get(&(code.to_owned(), layer))
-                .copied()
-                .unwrap_or_default();
+            return self.balances.get(&(code.to_owned(), layer)).copied().unwrap_or_default();
         }
         self.accounts
             .iter()
@@ -197,18 +178,11 @@ async fn step_post(rng: &mut StdRng, core: &Core, model: &mut Model) {
         tags: String::new(),
         entries: entries.clone(),
     };
-    let outcome = core
-        .execute(Command::PostTransaction(request), None)
-        .await
-        .unwrap();
+    let outcome = core.execute(Command::PostTransaction(request), None).await.unwrap();
     match (model.expect_posting(&entries), outcome) {
         (Ok(()), Outcome::Posted { transaction_id }) => {
             model.apply(&entries);
-            let transaction = ModelTransaction {
-                entries,
-                reversed: false,
-                is_reversal: false,
-            };
+            let transaction = ModelTransaction { entries, reversed: false, is_reversal: false };
             model.transactions.insert(transaction_id, transaction);
         }
         (Err(expected), Outcome::Declined(Decline::Ledger(reject))) => assert_eq!(reject, expected),
@@ -218,10 +192,7 @@ async fn step_post(rng: &mut StdRng, core: &Core, model: &mut Model) {
 
 async fn step_reverse(rng: &mut StdRng, core: &Core, model: &mut Model) {
     let transaction_id = rng.gen_range(1..=u64::try_from(model.transactions.len()).unwrap() + 2);
-    let outcome = core
-        .execute(Command::ReverseTransaction { transaction_id }, None)
-        .await
-        .unwrap();
+    let outcome = core.execute(Command::ReverseTransaction { transaction_id }, None).await.unwrap();
     let Some(original) = model.transactions.get(&transaction_id).cloned() else {
         assert_eq!(outcome, Outcome::Declined(Decline::TransactionNotFound));
         return;
@@ -242,18 +213,10 @@ async fn step_reverse(rng: &mut StdRng, core: &Core, model: &mut Model) {
         })
         .collect();
     model.apply(&negated);
-    model
-        .transactions
-        .get_mut(&transaction_id)
-        .unwrap()
-        .reversed = true;
+    model.transactions.get_mut(&transaction_id).unwrap().reversed = true;
     model.transactions.insert(
         reversal_id,
-        ModelTransaction {
-            entries: negated,
-            reversed: false,
-            is_reversal: true,
-        },
+        ModelTransaction { entries: negated, reversed: false, is_reversal: true },
     );
 }
 
@@ -265,12 +228,7 @@ async fn step_create_account(rng: &mut StdRng, core: &Core, model: &mut Model) {
         .map(|(code, _)| code.clone())
         .collect();
     let parent = if rng.gen_range(0..8) == 0 {
-        model
-            .accounts
-            .keys()
-            .nth(rng.gen_range(0..model.accounts.len()))
-            .unwrap()
-            .clone()
+        model.accounts.keys().nth(rng.gen_range(0..model.accounts.len())).unwrap().clone()
     } else {
         composites[rng.gen_range(0..composites.len())].clone()
     };
@@ -279,11 +237,7 @@ async fn step_create_account(rng: &mut StdRng, core: &Core, model: &mut Model) {
     } else {
         format!("{parent}.{}", rng.gen_range(100..999))
     };
-    let account_type = if rng.gen_bool(0.5) {
-        AccountType::Debit
-    } else {
-        AccountType::Credit
-    };
+    let account_type = if rng.gen_bool(0.5) { AccountType::Debit } else { AccountType::Credit };
     let is_final = rng.gen_bool(0.7);
     let request = NewAccount {
         chart: "jcard".to_owned(),
@@ -296,30 +250,14 @@ async fn step_create_account(rng: &mut StdRng, core: &Core, model: &mut Model) {
         tags: String::new(),
         expiration_ms: None,
     };
-    let outcome = core
-        .execute(Command::CreateAccount(request), None)
-        .await
-        .unwrap();
+    let outcome = core.execute(Command::CreateAccount(request), None).await.unwrap();
     if model.accounts.contains_key(&code) {
         assert_eq!(outcome, Outcome::Declined(Decline::AccountExists { code }));
     } else if model.accounts[&parent].is_final {
-        assert_eq!(
-            outcome,
-            Outcome::Declined(Decline::ParentNotComposite { code: parent })
-        );
+        assert_eq!(outcome, Outcome::Declined(Decline::ParentNotComposite { code: parent }));
     } else {
-        assert!(
-            matches!(outcome, Outcome::AccountCreated { .. }),
-            "{outcome:?}"
-        );
-        model.accounts.insert(
-            code,
-            ModelAccount {
-                account_type,
-                is_final,
-                parent: Some(parent),
-            },
-        );
+        assert!(matches!(outcome, Outcome::AccountCreated { .. }), "{outcome:?}");
+        model.accounts.insert(code, ModelAccount { account_type, is_final, parent: Some(parent) });
     }
 }
 
@@ -346,10 +284,7 @@ fn check(core: &Core, model: &Model, step: usize) {
 
 async fn run(seed: u64) {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        data_dir: dir.path().to_owned(),
-        ..Config::default()
-    };
+    let config = Config { data_dir: dir.path().to_owned(), ..Config::default() };
     let mut core = open_core(&config);
     let admin = NewConsumer {
         id: uuid::Uuid::new_v4(),

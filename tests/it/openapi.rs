@@ -13,9 +13,8 @@ use crate::support::TestSwitch;
 const DOCUMENT: &str = include_str!("../../openapi/jcard.json");
 
 /// The keys of an OpenAPI path item that are operations.
-const OPERATION_KEYS: [&str; 8] = [
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
+const OPERATION_KEYS: [&str; 8] =
+    ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
 fn document() -> Value {
     serde_json::from_str(DOCUMENT)
@@ -30,11 +29,9 @@ fn paths(document: &Value) -> &Map<String, Value> {
 
 /// The operations of a path item: (lower-case method, operation).
 fn operations<'a>(path: &str, item: &'a Value) -> impl Iterator<Item = (&'a String, &'a Value)> {
-    let item = item
-        .as_object()
-        .unwrap_or_else(|| panic!("the path item of {path} is not an object"));
-    item.iter()
-        .filter(|(key, _)| OPERATION_KEYS.contains(&key.as_str()))
+    let item =
+        item.as_object().unwrap_or_else(|| panic!("the path item of {path} is not an object"));
+    item.iter().filter(|(key, _)| OPERATION_KEYS.contains(&key.as_str()))
 }
 
 /// Every (METHOD, path) the document describes.
@@ -49,10 +46,7 @@ fn documented_operations(document: &Value) -> BTreeSet<(String, String)> {
 
 /// Every (METHOD, path) the switch routes to the jCard dialect.
 fn routed_operations() -> BTreeSet<(String, String)> {
-    jcard_templates()
-        .into_iter()
-        .map(|(method, path)| (method.to_uppercase(), path))
-        .collect()
+    jcard_templates().into_iter().map(|(method, path)| (method.to_uppercase(), path)).collect()
 }
 
 fn listing(operations: &BTreeSet<&(String, String)>) -> String {
@@ -73,15 +67,13 @@ fn resolve<'a>(document: &'a Value, node: &'a Value) -> Result<&'a Value, String
         let Some(reference) = node.get("$ref") else {
             return Ok(node);
         };
-        let reference = reference
-            .as_str()
-            .ok_or_else(|| format!("$ref is not a string: {reference}"))?;
+        let reference =
+            reference.as_str().ok_or_else(|| format!("$ref is not a string: {reference}"))?;
         let pointer = reference
             .strip_prefix('#')
             .ok_or_else(|| format!("$ref `{reference}` is not local"))?;
-        node = document
-            .pointer(pointer)
-            .ok_or_else(|| format!("$ref `{reference}` names nothing"))?;
+        node =
+            document.pointer(pointer).ok_or_else(|| format!("$ref `{reference}` names nothing"))?;
     }
     Err("$ref chain too long".to_owned())
 }
@@ -106,9 +98,7 @@ fn path_parameters(
             Ok(parameter) if parameter["in"] == "path" => {
                 let name = parameter["name"].as_str().unwrap_or_default().to_owned();
                 if parameter["required"] != Value::Bool(true) {
-                    problems.push(format!(
-                        "{at}: path parameter `{name}` is not marked required"
-                    ));
+                    problems.push(format!("{at}: path parameter `{name}` is not marked required"));
                 }
                 names.push(name);
             }
@@ -122,11 +112,7 @@ fn path_parameters(
 /// The `{name}` placeholders of a path template.
 fn placeholders(path: &str) -> Vec<String> {
     path.split('/')
-        .filter_map(|segment| {
-            segment
-                .strip_prefix('{')
-                .and_then(|rest| rest.strip_suffix('}'))
-        })
+        .filter_map(|segment| segment.strip_prefix('{').and_then(|rest| rest.strip_suffix('}')))
         .map(str::to_owned)
         .collect()
 }
@@ -148,17 +134,10 @@ fn references<'a>(node: &'a Value, found: &mut Vec<&'a Value>) {
 #[test]
 fn the_document_and_the_route_table_list_the_same_operations() {
     let document = document();
-    assert_eq!(
-        document["openapi"], "3.0.3",
-        "the document declares OpenAPI 3.0.3"
-    );
+    assert_eq!(document["openapi"], "3.0.3", "the document declares OpenAPI 3.0.3");
     let documented = documented_operations(&document);
     let routed = routed_operations();
-    assert_eq!(
-        routed.len(),
-        jcard_templates().len(),
-        "the route table lists an operation twice"
-    );
+    assert_eq!(routed.len(), jcard_templates().len(), "the route table lists an operation twice");
     let undocumented: BTreeSet<_> = routed.difference(&documented).collect();
     let unrouted: BTreeSet<_> = documented.difference(&routed).collect();
     assert!(
@@ -188,9 +167,8 @@ fn every_path_parameter_is_declared() {
             ));
             for name in &expected {
                 if !declared.contains(name) {
-                    problems.push(format!(
-                        "{at}: `{{{name}}}` is not declared as a path parameter"
-                    ));
+                    problems
+                        .push(format!("{at}: `{{{name}}}` is not declared as a path parameter"));
                 }
             }
             for name in &declared {
@@ -200,11 +178,7 @@ fn every_path_parameter_is_declared() {
             }
         }
     }
-    assert!(
-        problems.is_empty(),
-        "path parameters:\n  {}",
-        problems.join("\n  ")
-    );
+    assert!(problems.is_empty(), "path parameters:\n  {}", problems.join("\n  "));
 }
 
 #[test]
@@ -213,27 +187,16 @@ fn every_reference_resolves() {
     let mut found = Vec::new();
     references(&document, &mut found);
     assert!(!found.is_empty(), "the document uses components");
-    let problems: Vec<String> = found
-        .into_iter()
-        .filter_map(|node| resolve(&document, node).err())
-        .collect();
-    assert!(
-        problems.is_empty(),
-        "unresolved references:\n  {}",
-        problems.join("\n  ")
-    );
+    let problems: Vec<String> =
+        found.into_iter().filter_map(|node| resolve(&document, node).err()).collect();
+    assert!(problems.is_empty(), "unresolved references:\n  {}", problems.join("\n  "));
 }
 
 #[tokio::test]
 async fn the_switch_serves_the_document() {
     let switch = TestSwitch::start().await;
-    let reply = switch
-        .raw("GET", "/openapi/jcard.json", &[], Vec::new())
-        .await;
+    let reply = switch.raw("GET", "/openapi/jcard.json", &[], Vec::new()).await;
     assert_eq!(reply.status, 200, "GET /openapi/jcard.json: {}", reply.text);
-    assert!(
-        reply.json == document(),
-        "the served document differs from openapi/jcard.json"
-    );
+    assert!(reply.json == document(), "the served document differs from openapi/jcard.json");
     switch.stop().await;
 }

@@ -11,20 +11,11 @@ use crate::support::{open_core, send_detached, TestSwitch};
 async fn health_and_metrics_report() {
     let switch = TestSwitch::start().await;
     let health = switch.raw("GET", "/health", &[], vec![]).await;
-    assert_eq!(
-        (health.status, health.json["status"].clone()),
-        (200, json!("ok"))
-    );
+    assert_eq!((health.status, health.json["status"].clone()), (200, json!("ok")));
     let body = r#"{"postDate":"2020-01-01","journalName":"jcard","entries":[
         {"amount":1,"accountCode":"31.001.00","type":"credit","layer":840},
         {"amount":1,"accountCode":"12.001.00","type":"debit","layer":840}]}"#;
-    assert_eq!(
-        switch
-            .admin_call("POST", "/jcard/api/gl/transactions", body)
-            .await
-            .status,
-        201
-    );
+    assert_eq!(switch.admin_call("POST", "/jcard/api/gl/transactions", body).await.status, 201);
     let metrics = switch.raw("GET", "/metrics", &[], vec![]).await;
     assert_eq!(metrics.status, 200);
     for needle in [
@@ -34,38 +25,22 @@ async fn health_and_metrics_report() {
         "cardswitch_commit_flush_seconds_count",
         "cardswitch_http_connections_open",
     ] {
-        assert!(
-            metrics.text.contains(needle),
-            "missing {needle} in\n{}",
-            metrics.text
-        );
+        assert!(metrics.text.contains(needle), "missing {needle} in\n{}", metrics.text);
     }
 }
 
 #[tokio::test]
 async fn unknown_routes_answer_in_the_dialects_shape() {
     let switch = TestSwitch::start().await;
-    let jcard = switch
-        .admin_call("GET", "/jcard/api/nothing/here", "")
-        .await;
+    let jcard = switch.admin_call("GET", "/jcard/api/nothing/here", "").await;
     assert_eq!(
-        (
-            jcard.status,
-            jcard.json["success"].clone(),
-            jcard.json["error"].clone()
-        ),
+        (jcard.status, jcard.json["success"].clone(), jcard.json["error"].clone()),
         (404, json!(false), json!("not.found"))
     );
     let method = switch.admin_call("PATCH", "/jcard/api/echo", "").await;
-    assert_eq!(
-        (method.status, method.json["error"].clone()),
-        (405, json!("method.not.allowed"))
-    );
+    assert_eq!((method.status, method.json["error"].clone()), (405, json!("method.not.allowed")));
     let plain = switch.raw("GET", "/elsewhere", &[], vec![]).await;
-    assert_eq!(
-        (plain.status, plain.json["error"].clone()),
-        (404, json!("not.found"))
-    );
+    assert_eq!((plain.status, plain.json["error"].clone()), (404, json!("not.found")));
 }
 
 #[tokio::test]
@@ -73,20 +48,11 @@ async fn oversized_bodies_are_refused_and_the_switch_keeps_serving() {
     let switch = TestSwitch::start_with(|config| config.http.body_bytes_max = 2048).await;
     let big = format!("{{\"payload\":\"{}\"}}", "x".repeat(4096));
     let reply = switch.admin_call("POST", "/jcard/api/echo", &big).await;
-    assert_eq!(
-        (reply.status, reply.json["error"].clone()),
-        (413, json!("body.too.large"))
-    );
+    assert_eq!((reply.status, reply.json["error"].clone()), (413, json!("body.too.large")));
     let nested = format!("{}1{}", "[".repeat(500), "]".repeat(500));
     let reply = switch.admin_call("POST", "/jcard/api/echo", &nested).await;
-    assert_eq!(
-        (reply.status, reply.json["error"].clone()),
-        (400, json!("invalid.json"))
-    );
-    assert_eq!(
-        switch.admin_call("GET", "/jcard/api/echo", "").await.status,
-        200
-    );
+    assert_eq!((reply.status, reply.json["error"].clone()), (400, json!("invalid.json")));
+    assert_eq!(switch.admin_call("GET", "/jcard/api/echo", "").await.status, 200);
 }
 
 #[tokio::test]
@@ -98,37 +64,20 @@ async fn idle_and_slow_connections_cannot_starve_the_switch() {
     .await;
     let mut slow = Vec::new();
     for _ in 0..2 {
-        let mut stream = tokio::net::TcpStream::connect(switch.switch.address)
-            .await
-            .unwrap();
-        stream
-            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
-            .await
-            .unwrap();
+        let mut stream = tokio::net::TcpStream::connect(switch.switch.address).await.unwrap();
+        stream.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n").await.unwrap();
         slow.push(stream);
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let blocked = tokio::time::timeout(
-        Duration::from_millis(150),
-        switch.raw("GET", "/health", &[], vec![]),
-    )
-    .await;
-    assert!(
-        blocked.is_err(),
-        "a third connection was served beyond connections_max"
-    );
+    let blocked =
+        tokio::time::timeout(Duration::from_millis(150), switch.raw("GET", "/health", &[], vec![]))
+            .await;
+    assert!(blocked.is_err(), "a third connection was served beyond connections_max");
     // The slow clients are cut off after the header timeout, freeing their slots.
-    let served = tokio::time::timeout(
-        Duration::from_secs(5),
-        switch.raw("GET", "/health", &[], vec![]),
-    )
-    .await;
-    assert_eq!(
-        served
-            .expect("served once slow clients were dropped")
-            .status,
-        200
-    );
+    let served =
+        tokio::time::timeout(Duration::from_secs(5), switch.raw("GET", "/health", &[], vec![]))
+            .await;
+    assert_eq!(served.expect("served once slow clients were dropped").status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,11 +111,7 @@ async fn a_graceful_stop_keeps_exactly_the_acknowledged_postings() {
     }
     let core = open_core(&config);
     let balance = core.balance("jcard", "31.001.00", &[840], None).unwrap();
-    assert_eq!(
-        balance.balance.units(),
-        acknowledged * 10_000,
-        "acknowledged {acknowledged}"
-    );
+    assert_eq!(balance.balance.units(), acknowledged * 10_000, "acknowledged {acknowledged}");
     assert!(core.audit().unwrap().is_clean());
     core.shutdown().await.unwrap();
     drop(dir);

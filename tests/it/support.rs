@@ -48,11 +48,7 @@ static NONCE: AtomicU64 = AtomicU64::new(1);
 
 /// A nonce never used before in this test process.
 pub fn fresh_nonce() -> String {
-    format!(
-        "n{}-{}",
-        std::process::id(),
-        NONCE.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("n{}-{}", std::process::id(), NONCE.fetch_add(1, Ordering::Relaxed))
 }
 
 pub fn now_ms() -> i64 {
@@ -60,10 +56,7 @@ pub fn now_ms() -> i64 {
 }
 
 fn test_config() -> Config {
-    Config {
-        listen: "127.0.0.1:0".parse().expect("address"),
-        ..Config::default()
-    }
+    Config { listen: "127.0.0.1:0".parse().expect("address"), ..Config::default() }
 }
 
 impl TestSwitch {
@@ -78,10 +71,7 @@ impl TestSwitch {
         let mut config = test_config();
         adjust(&mut config);
         config.data_dir = dir.path().to_owned();
-        let admin = Credentials {
-            id: Uuid::new_v4(),
-            key: b"test admin key bytes".to_vec(),
-        };
+        let admin = Credentials { id: Uuid::new_v4(), key: b"test admin key bytes".to_vec() };
         let core = open_core(&config);
         let initialized = core
             .initialize(NewConsumer {
@@ -103,24 +93,12 @@ impl TestSwitch {
     ) -> TestSwitch {
         let switch = server::start(core, &config).await.expect("start switch");
         let client = Client::builder(TokioExecutor::new()).build_http();
-        TestSwitch {
-            switch,
-            dir,
-            config,
-            admin,
-            client,
-        }
+        TestSwitch { switch, dir, config, admin, client }
     }
 
     /// Stops the switch gracefully and starts it again on the same data directory.
     pub async fn restart(self) -> TestSwitch {
-        let TestSwitch {
-            switch,
-            dir,
-            config,
-            admin,
-            ..
-        } = self;
+        let TestSwitch { switch, dir, config, admin, .. } = self;
         switch.stop().await.expect("graceful stop");
         let core = open_core(&config);
         TestSwitch::serve(core, dir, config, admin).await
@@ -136,23 +114,15 @@ impl TestSwitch {
 
     /// Registers a consumer with `permissions` and returns its credentials.
     pub async fn add_consumer(&self, permissions: &[&str]) -> Credentials {
-        let credentials = Credentials {
-            id: Uuid::new_v4(),
-            key: Uuid::new_v4().as_bytes().to_vec(),
-        };
+        let credentials =
+            Credentials { id: Uuid::new_v4(), key: Uuid::new_v4().as_bytes().to_vec() };
         let command = Command::AddConsumer(NewConsumer {
             id: credentials.id,
             secret: SecretBytes::new(credentials.key.clone()),
-            permissions: permissions
-                .iter()
-                .map(|permission| (*permission).to_owned())
-                .collect(),
+            permissions: permissions.iter().map(|permission| (*permission).to_owned()).collect(),
         });
         assert_eq!(
-            self.core()
-                .execute(command, None)
-                .await
-                .expect("add consumer"),
+            self.core().execute(command, None).await.expect("add consumer"),
             Outcome::ConsumerAdded
         );
         credentials
@@ -167,8 +137,7 @@ impl TestSwitch {
         body: &str,
     ) -> Reply {
         let headers = signed_headers(credentials, now_ms(), &fresh_nonce(), body.as_bytes());
-        self.raw(method, path, &headers, body.as_bytes().to_vec())
-            .await
+        self.raw(method, path, &headers, body.as_bytes().to_vec()).await
     }
 
     /// A request signed by the admin.
@@ -195,12 +164,7 @@ impl TestSwitch {
         let request = request.body(Full::new(Bytes::from(body))).expect("request");
         let response = self.client.request(request).await.expect("response");
         let status = response.status().as_u16();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
         Reply { status, json, text }
@@ -247,15 +211,12 @@ pub async fn send_detached(
     body: &'static str,
 ) -> Option<u16> {
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let mut request = http::Request::builder()
-        .method(method)
-        .uri(format!("http://{address}{path}"));
+    let mut request =
+        http::Request::builder().method(method).uri(format!("http://{address}{path}"));
     for (name, value) in signed_headers(&credentials, now_ms(), &fresh_nonce(), body.as_bytes()) {
         request = request.header(name, value);
     }
-    let request = request
-        .body(Full::new(Bytes::from_static(body.as_bytes())))
-        .ok()?;
+    let request = request.body(Full::new(Bytes::from_static(body.as_bytes()))).ok()?;
     let response = client.request(request).await.ok()?;
     let status = response.status().as_u16();
     response.into_body().collect().await.ok()?;

@@ -23,13 +23,7 @@ fn sources() -> Vec<(String, String)> {
         .into_iter()
         .map(|path| {
             let text = std::fs::read_to_string(&path).unwrap();
-            (
-                path.strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned(),
-                text,
-            )
+            (path.strip_prefix(root).unwrap().to_string_lossy().into_owned(), text)
         })
         .collect()
 }
@@ -50,14 +44,8 @@ fn only_the_store_knows_sled() {
 
 #[test]
 fn only_http_and_server_know_hyper() {
-    let found = offenders(
-        |path| path.starts_with("src/http/") || path == "src/server.rs",
-        "hyper",
-    );
-    assert!(
-        found.is_empty(),
-        "hyper used outside src/http/ and src/server.rs: {found:?}"
-    );
+    let found = offenders(|path| path.starts_with("src/http/") || path == "src/server.rs", "hyper");
+    assert!(found.is_empty(), "hyper used outside src/http/ and src/server.rs: {found:?}");
 }
 
 #[test]
@@ -72,14 +60,9 @@ fn the_pure_layers_stay_pure() {
         "Utc::now",
         "Instant::now",
     ] {
-        let found = offenders(
-            |path| !(path.starts_with("src/ledger/") || path == "src/money.rs"),
-            needle,
-        );
-        assert!(
-            found.is_empty(),
-            "`{needle}` in the pure ledger or money code: {found:?}"
-        );
+        let found =
+            offenders(|path| !(path.starts_with("src/ledger/") || path == "src/money.rs"), needle);
+        assert!(found.is_empty(), "`{needle}` in the pure ledger or money code: {found:?}");
     }
     for needle in ["crate::api", "crate::http", "serde_json"] {
         let found = offenders(|path| !path.starts_with("src/core/"), needle);
@@ -96,14 +79,8 @@ fn dialects_do_not_touch_the_store_or_each_other() {
             .filter(|path| path.is_dir())
             .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
-    for (path, text) in sources()
-        .into_iter()
-        .filter(|(path, _)| path.starts_with("src/api/"))
-    {
-        assert!(
-            !text.contains("crate::store"),
-            "{path} reaches into the store"
-        );
+    for (path, text) in sources().into_iter().filter(|(path, _)| path.starts_with("src/api/")) {
+        assert!(!text.contains("crate::store"), "{path} reaches into the store");
         for other in &dialects {
             let own = path.starts_with(&format!("src/api/{other}/"));
             assert!(
@@ -117,10 +94,7 @@ fn dialects_do_not_touch_the_store_or_each_other() {
 #[test]
 fn every_source_file_says_what_it_is_for() {
     for (path, text) in sources() {
-        assert!(
-            text.starts_with("//!"),
-            "{path} does not start with a //! line"
-        );
+        assert!(text.starts_with("//!"), "{path} does not start with a //! line");
     }
 }
 

@@ -38,10 +38,7 @@ pub enum JcardError {
 
 impl JcardError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> JcardError {
-        JcardError::BadRequest {
-            code,
-            message: message.into(),
-        }
+        JcardError::BadRequest { code, message: message.into() }
     }
 
     /// The response for this error; logs it if it is the switch's fault.
@@ -97,19 +94,11 @@ fn auth_status(failure: AuthFailure) -> (StatusCode, &'static str, String) {
         AuthFailure::InvalidNonce => "the nonce header is missing or too long",
         AuthFailure::InvalidHash => "the hash does not match the request",
         AuthFailure::ReplayedNonce => "this nonce was already used",
-        AuthFailure::NonceStoreFull => "too many recent requests to track; retry shortly",
+        AuthFailure::BelowReplayFloor => {
+            "the timestamp is too old to be checked for replay under the current load; resend with the current time"
+        }
     };
-    let status = match failure {
-        AuthFailure::NonceStoreFull => StatusCode::SERVICE_UNAVAILABLE,
-        AuthFailure::UnsupportedVersion
-        | AuthFailure::InvalidConsumer
-        | AuthFailure::MissingHash
-        | AuthFailure::InvalidTimestamp
-        | AuthFailure::InvalidNonce
-        | AuthFailure::InvalidHash
-        | AuthFailure::ReplayedNonce => StatusCode::UNAUTHORIZED,
-    };
-    (status, auth_code(failure), message.to_owned())
+    (StatusCode::UNAUTHORIZED, auth_code(failure), message.to_owned())
 }
 
 fn auth_code(failure: AuthFailure) -> &'static str {
@@ -121,7 +110,7 @@ fn auth_code(failure: AuthFailure) -> &'static str {
         AuthFailure::InvalidNonce => "invalid.nonce",
         AuthFailure::InvalidHash => "invalid.hash",
         AuthFailure::ReplayedNonce => "replayed.nonce",
-        AuthFailure::NonceStoreFull => "nonce.store.full",
+        AuthFailure::BelowReplayFloor => "invalid.timestamp",
     }
 }
 
@@ -130,46 +119,36 @@ fn decline_status(decline: Decline) -> (StatusCode, &'static str, String) {
     let conflict = |code, message: String| (StatusCode::CONFLICT, code, message);
     match decline {
         Decline::Ledger(reject) => reject_status(reject),
-        Decline::ChartNotFound { chart } => (
-            StatusCode::NOT_FOUND,
-            "invalid.chart",
-            format!("no chart `{chart}`"),
-        ),
+        Decline::ChartNotFound { chart } => {
+            (StatusCode::NOT_FOUND, "invalid.chart", format!("no chart `{chart}`"))
+        }
         Decline::AccountExists { code } => {
             conflict("already.exists", format!("account `{code}` already exists"))
         }
-        Decline::ParentNotFound { code } => bad(
-            "invalid.parent",
-            format!("no composite account `{code}` in this chart"),
-        ),
-        Decline::ParentNotComposite { code } => bad(
-            "invalid.parent",
-            format!("`{code}` is a final account and cannot have children"),
-        ),
-        Decline::SysconfigExists => conflict(
-            "already.exists",
-            "a sysconfig entry with this id exists".to_owned(),
-        ),
+        Decline::ParentNotFound { code } => {
+            bad("invalid.parent", format!("no composite account `{code}` in this chart"))
+        }
+        Decline::ParentNotComposite { code } => {
+            bad("invalid.parent", format!("`{code}` is a final account and cannot have children"))
+        }
+        Decline::SysconfigExists => {
+            conflict("already.exists", "a sysconfig entry with this id exists".to_owned())
+        }
         Decline::SysconfigNotFound => {
             conflict("not.exists", "no sysconfig entry with this id".to_owned())
         }
-        Decline::ConsumerExists => conflict(
-            "already.exists",
-            "a consumer with this id exists".to_owned(),
-        ),
-        Decline::TransactionNotFound => (
-            StatusCode::NOT_FOUND,
-            "not.found",
-            "no such transaction".to_owned(),
-        ),
-        Decline::AlreadyReversed => conflict(
-            "already.reversed",
-            "the transaction was already reversed".to_owned(),
-        ),
-        Decline::AlreadyInitialized => conflict(
-            "already.exists",
-            "the switch is already initialized".to_owned(),
-        ),
+        Decline::ConsumerExists => {
+            conflict("already.exists", "a consumer with this id exists".to_owned())
+        }
+        Decline::TransactionNotFound => {
+            (StatusCode::NOT_FOUND, "not.found", "no such transaction".to_owned())
+        }
+        Decline::AlreadyReversed => {
+            conflict("already.reversed", "the transaction was already reversed".to_owned())
+        }
+        Decline::AlreadyInitialized => {
+            conflict("already.exists", "the switch is already initialized".to_owned())
+        }
     }
 }
 
@@ -181,39 +160,28 @@ fn reject_status(reject: Reject) -> (StatusCode, &'static str, String) {
         Reject::JournalClosed { journal } => {
             ("journal.closed", format!("journal `{journal}` is closed"))
         }
-        Reject::PostDateOutsideJournal { journal } => (
-            "invalid.postDate",
-            format!("journal `{journal}` does not take this post date"),
-        ),
-        Reject::TooFewEntries => (
-            "invalid.entries",
-            "a transaction needs at least two entries".to_owned(),
-        ),
+        Reject::PostDateOutsideJournal { journal } => {
+            ("invalid.postDate", format!("journal `{journal}` does not take this post date"))
+        }
+        Reject::TooFewEntries => {
+            ("invalid.entries", "a transaction needs at least two entries".to_owned())
+        }
         Reject::AccountNotFound { code } => ("invalid.account", format!("no account `{code}`")),
         Reject::AccountNotFinal { code } => (
             "account.not.final",
             format!("`{code}` is a composite account; entries go to final accounts"),
         ),
-        Reject::AccountOutsideJournalChart { code } => (
-            "invalid.account",
-            format!("`{code}` is not in this journal's chart"),
-        ),
-        Reject::AccountExpired { code } => (
-            "account.expired",
-            format!("`{code}` expired before the post date"),
-        ),
-        Reject::Unbalanced {
-            layer,
-            debits,
-            credits,
-        } => (
+        Reject::AccountOutsideJournalChart { code } => {
+            ("invalid.account", format!("`{code}` is not in this journal's chart"))
+        }
+        Reject::AccountExpired { code } => {
+            ("account.expired", format!("`{code}` expired before the post date"))
+        }
+        Reject::Unbalanced { layer, debits, credits } => (
             "unbalanced.transaction",
             format!("layer {layer} does not balance: debits {debits}, credits {credits}"),
         ),
-        Reject::AmountOverflow => (
-            "invalid.amount",
-            "amounts too large for the ledger".to_owned(),
-        ),
+        Reject::AmountOverflow => ("invalid.amount", "amounts too large for the ledger".to_owned()),
     };
     (StatusCode::BAD_REQUEST, code, message)
 }
@@ -222,48 +190,36 @@ fn read_status(error: ReadError) -> (StatusCode, &'static str, String) {
     match error {
         ReadError::JournalNotFound => (StatusCode::NOT_FOUND, "invalid.journal", error.to_string()),
         ReadError::AccountNotFound => (StatusCode::NOT_FOUND, "invalid.account", error.to_string()),
-        ReadError::AccountNotFinal => (
-            StatusCode::BAD_REQUEST,
-            "account.not.final",
-            error.to_string(),
-        ),
-        ReadError::Overflow => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "system.error",
-            error.to_string(),
-        ),
+        ReadError::AccountNotFinal => {
+            (StatusCode::BAD_REQUEST, "account.not.final", error.to_string())
+        }
+        ReadError::Overflow => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "system.error", error.to_string())
+        }
         ReadError::Core(error) => core_status(error),
     }
 }
 
 fn core_status(error: CoreError) -> (StatusCode, &'static str, String) {
     match error {
-        CoreError::ShuttingDown => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            error.to_string(),
-        ),
-        CoreError::CommitFailed(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "commit.failed",
-            error.to_string(),
-        ),
-        CoreError::Store(_) | CoreError::Key(_) | CoreError::Corrupt(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "system.error",
-            error.to_string(),
-        ),
+        CoreError::ShuttingDown => {
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable", error.to_string())
+        }
+        CoreError::CommitFailed(_) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "commit.failed", error.to_string())
+        }
+        CoreError::Store(_) | CoreError::Key(_) | CoreError::Corrupt(_) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "system.error", error.to_string())
+        }
     }
 }
 
 /// Transport-level refusals in jCard's shape.
 pub fn transport_status(error: TransportError) -> (StatusCode, &'static str, String) {
     match error {
-        TransportError::NotFound => (
-            StatusCode::NOT_FOUND,
-            "not.found",
-            "no such resource".to_owned(),
-        ),
+        TransportError::NotFound => {
+            (StatusCode::NOT_FOUND, "not.found", "no such resource".to_owned())
+        }
         TransportError::MethodNotAllowed => (
             StatusCode::METHOD_NOT_ALLOWED,
             "method.not.allowed",

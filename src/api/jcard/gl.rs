@@ -24,12 +24,7 @@ pub async fn post_transaction(
 ) -> Result<ApiResponse, JcardError> {
     let body: wire::GlTransaction = wire::parse_body(&request.body)?;
     let transaction = transaction_request(body, core.settings().transaction_entries_max)?;
-    match core
-        .execute(
-            Command::PostTransaction(transaction),
-            Some(principal.nonce.clone()),
-        )
-        .await?
+    match core.execute(Command::PostTransaction(transaction), Some(principal.nonce.clone())).await?
     {
         Outcome::Posted { transaction_id } => Ok(ApiResponse::json(
             StatusCode::CREATED,
@@ -112,20 +107,12 @@ fn day_query(request: &ApiRequest, name: &str) -> Result<Option<String>, JcardEr
 }
 
 fn join_layers(layers: &[Layer]) -> String {
-    layers
-        .iter()
-        .map(Layer::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
+    layers.iter().map(Layer::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// A JSON number with the amount's exact decimal text.
 pub fn number(amount: Amount) -> Value {
-    amount
-        .to_decimal()
-        .to_string()
-        .parse::<serde_json::Number>()
-        .map_or(Value::Null, Value::Number)
+    amount.to_decimal().to_string().parse::<serde_json::Number>().map_or(Value::Null, Value::Number)
 }
 
 pub fn balance(core: &Core, request: &ApiRequest) -> Result<ApiResponse, JcardError> {
@@ -159,10 +146,7 @@ pub fn statement(core: &Core, request: &ApiRequest) -> Result<ApiResponse, Jcard
     let start_ms = dates::parse_day_start(&start).unwrap_or_default();
     let end_ms = dates::parse_day_end(&end).unwrap_or_default();
     if end_ms <= start_ms {
-        return Err(JcardError::bad_request(
-            "invalid.date",
-            "end is before start",
-        ));
+        return Err(JcardError::bad_request("invalid.date", "end is before start"));
     }
     let answer = core.statement(
         request.param("journalCode"),
@@ -223,21 +207,15 @@ pub async fn create_account(
     request: &ApiRequest,
 ) -> Result<ApiResponse, JcardError> {
     let body: wire::GlAccount = wire::parse_body(&request.body)?;
-    let expiration_ms = match body
-        .expiration
-        .as_deref()
-        .map(str::trim)
-        .filter(|text| !text.is_empty())
-    {
-        None => None,
-        Some(text) => Some(
-            dates::parse_day_end(text)
-                .map(|end| end.saturating_sub(1))
-                .ok_or_else(|| {
+    let expiration_ms =
+        match body.expiration.as_deref().map(str::trim).filter(|text| !text.is_empty()) {
+            None => None,
+            Some(text) => Some(
+                dates::parse_day_end(text).map(|end| end.saturating_sub(1)).ok_or_else(|| {
                     JcardError::bad_request("invalid.date", "expiration must be a date yyyy-MM-dd")
                 })?,
-        ),
-    };
+            ),
+        };
     let account = NewAccount {
         chart: wire::identifier(request.param("chartName"), "chartName")?.to_owned(),
         code: wire::identifier(&body.code, "code")?.to_owned(),
@@ -252,13 +230,7 @@ pub async fn create_account(
         tags: body.tags.unwrap_or_default(),
         expiration_ms,
     };
-    match core
-        .execute(
-            Command::CreateAccount(account),
-            Some(principal.nonce.clone()),
-        )
-        .await?
-    {
+    match core.execute(Command::CreateAccount(account), Some(principal.nonce.clone())).await? {
         Outcome::AccountCreated { .. } => Ok(success(StatusCode::CREATED)),
         Outcome::Declined(decline) => Err(JcardError::Declined(decline)),
         other => Err(unexpected(&other)),
@@ -266,7 +238,5 @@ pub async fn create_account(
 }
 
 fn unexpected(outcome: &Outcome) -> JcardError {
-    JcardError::Core(crate::core::CoreError::Corrupt(format!(
-        "unexpected outcome {outcome:?}"
-    )))
+    JcardError::Core(crate::core::CoreError::Corrupt(format!("unexpected outcome {outcome:?}")))
 }

@@ -133,10 +133,7 @@ mod tests {
         let debit = br#"{ "realId" : "11111111", "birthDate" : "1990-04-31"
     "type" : "creditBankAccountW2A", "n": [1 2 {"a": true} null] }"#;
         assert_eq!(parse(debit).unwrap()["n"], json!([1, 2, {"a": true}, null]));
-        assert_eq!(
-            parse(br#"{"success" : true,}"#).unwrap(),
-            json!({"success": true})
-        );
+        assert_eq!(parse(br#"{"success" : true,}"#).unwrap(), json!({"success": true}));
     }
 
     #[test]

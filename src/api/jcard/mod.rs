@@ -66,8 +66,7 @@ fn authenticate(core: &Core, request: &ApiRequest) -> Result<Principal, JcardErr
         nonce: request.header("nonce"),
         hash: request.header("hash"),
     };
-    core.authenticate_jcard(&credentials, &request.body)
-        .map_err(JcardError::Auth)
+    core.authenticate_jcard(&credentials, &request.body).map_err(JcardError::Auth)
 }
 
 fn echo_get(core: &Core) -> ApiResponse {

@@ -42,43 +42,18 @@ const fn spec(
     route: Route,
     permission: &'static str,
 ) -> RouteSpec {
-    RouteSpec {
-        method,
-        path,
-        route,
-        permission,
-    }
+    RouteSpec { method, path, route, permission }
 }
 
 pub const ROUTES: &[RouteSpec] = &[
     spec("GET", "/echo", Route::EchoGet, ""),
     spec("POST", "/echo", Route::EchoPost, ""),
     spec("GET", "/sysconfig", Route::SysconfigList, SYSCONFIG_READ),
-    spec(
-        "POST",
-        "/sysconfig",
-        Route::SysconfigCreate,
-        SYSCONFIG_WRITE,
-    ),
+    spec("POST", "/sysconfig", Route::SysconfigCreate, SYSCONFIG_WRITE),
     spec("PUT", "/sysconfig", Route::SysconfigUpdate, SYSCONFIG_WRITE),
-    spec(
-        "GET",
-        "/sysconfig/{id}",
-        Route::SysconfigGet,
-        SYSCONFIG_READ,
-    ),
-    spec(
-        "DELETE",
-        "/sysconfig/{id}",
-        Route::SysconfigDelete,
-        SYSCONFIG_WRITE,
-    ),
-    spec(
-        "POST",
-        "/gl/transactions",
-        Route::GlPostTransaction,
-        GL_WRITE,
-    ),
+    spec("GET", "/sysconfig/{id}", Route::SysconfigGet, SYSCONFIG_READ),
+    spec("DELETE", "/sysconfig/{id}", Route::SysconfigDelete, SYSCONFIG_WRITE),
+    spec("POST", "/gl/transactions", Route::GlPostTransaction, GL_WRITE),
     spec(
         "GET",
         "/gl/journals/{journalCode}/accounts/{accountCode}/balance",
@@ -91,12 +66,7 @@ pub const ROUTES: &[RouteSpec] = &[
         Route::GlStatement,
         GL_READ,
     ),
-    spec(
-        "POST",
-        "/gl/charts/{chartName}/accounts",
-        Route::GlCreateAccount,
-        GL_WRITE,
-    ),
+    spec("POST", "/gl/charts/{chartName}/accounts", Route::GlCreateAccount, GL_WRITE),
 ];
 
 impl Route {

@@ -23,10 +23,7 @@ pub fn list(core: &Core, principal: &Principal) -> Result<ApiResponse, JcardErro
         .take(core.settings().list_items_max)
         .map(|entry| render(entry))
         .collect();
-    Ok(ApiResponse::json(
-        StatusCode::OK,
-        &json!({"success": true, "sysConfigs": entries}),
-    ))
+    Ok(ApiResponse::json(StatusCode::OK, &json!({"success": true, "sysConfigs": entries})))
 }
 
 pub fn get(
@@ -40,10 +37,7 @@ pub fn get(
     if !principal.consumer.allows(&entry.read_perm) {
         return Err(JcardError::Forbidden);
     }
-    Ok(ApiResponse::json(
-        StatusCode::OK,
-        &json!({"success": true, "sysConfig": render(entry)}),
-    ))
+    Ok(ApiResponse::json(StatusCode::OK, &json!({"success": true, "sysConfig": render(entry)})))
 }
 
 pub async fn create(
@@ -58,12 +52,8 @@ pub async fn create(
         read_perm: body.read_perm,
         write_perm: body.write_perm,
     };
-    let outcome = core
-        .execute(
-            Command::CreateSysconfig(entry),
-            Some(principal.nonce.clone()),
-        )
-        .await?;
+    let outcome =
+        core.execute(Command::CreateSysconfig(entry), Some(principal.nonce.clone())).await?;
     expect(outcome, Outcome::SysconfigCreated, StatusCode::CREATED)
 }
 
@@ -81,12 +71,8 @@ pub async fn update(
         read_perm: body.read_perm,
         write_perm: body.write_perm,
     };
-    let outcome = core
-        .execute(
-            Command::UpdateSysconfig(update),
-            Some(principal.nonce.clone()),
-        )
-        .await?;
+    let outcome =
+        core.execute(Command::UpdateSysconfig(update), Some(principal.nonce.clone())).await?;
     expect(outcome, Outcome::SysconfigUpdated, StatusCode::CREATED)
 }
 
@@ -100,13 +86,7 @@ pub async fn delete(
         return Err(invalid_sysconfig());
     }
     check_write_permission(core, principal, &id)?;
-    match core
-        .execute(
-            Command::DeleteSysconfig { id },
-            Some(principal.nonce.clone()),
-        )
-        .await?
-    {
+    match core.execute(Command::DeleteSysconfig { id }, Some(principal.nonce.clone())).await? {
         Outcome::Declined(Decline::SysconfigNotFound) => Err(invalid_sysconfig()),
         outcome => expect(outcome, Outcome::SysconfigDeleted, StatusCode::OK),
     }
