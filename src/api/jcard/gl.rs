@@ -117,8 +117,10 @@ pub fn number(amount: Amount) -> Value {
 
 pub fn balance(core: &Core, request: &ApiRequest) -> Result<ApiResponse, JcardError> {
     let layers = layers_query(request)?;
-    let day = day_query(request, "date")?.unwrap_or_else(|| dates::format_day(core.now_ms()));
-    let before_ms = dates::parse_day_end(&day);
+    // Without a date the balance is the current one: no history to scan.
+    let asked_day = day_query(request, "date")?;
+    let before_ms = asked_day.as_deref().and_then(dates::parse_day_end);
+    let day = asked_day.unwrap_or_else(|| dates::format_day(core.now_ms()));
     let answer = core.balance(
         request.param("journalCode"),
         request.param("accountCode"),
