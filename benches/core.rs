@@ -27,28 +27,7 @@ const MEASUREMENT: Duration = Duration::from_secs(3);
 const WARM_UP: Duration = Duration::from_secs(1);
 
 /// The GL example body of the jCard document (`POST /gl/transactions`).
-const GL_EXAMPLE: &str = r#"{
-  "detail": "Detail",
-  "entries": [
-    {
-      "amount": 4693.38,
-      "accountCode": "11.001.00",
-      "type": "credit",
-      "layer": 840
-    },
-    {
-      "amount": 4693.38,
-      "accountCode": "12.001.00",
-      "tags": "tag2",
-      "detail": "EntryDetail",
-      "type": "debit",
-      "layer": 840
-    }
-  ],
-  "postDate": "2015-06-22",
-  "journalName": "jcard",
-  "tags": "tag1"
-}"#;
+const GL_EXAMPLE: &str = include_str!("../tests/fixtures/jcard/gl_transaction_example.json");
 
 /// The same body with the commas between members left out, as several of the document's
 /// examples are written.

@@ -251,41 +251,21 @@ mod tests {
     #[test]
     fn verification_rejects_any_change() {
         let good = "oFvfjxJ8y8Jgg/pqskaZyJkV4ktgYDz/3CWiXgIrZL4=";
-        assert!(verify_jcard_hash(
-            &key(),
-            "1212332211222",
-            "121b1b1b",
-            br#"{"payload":100}"#,
-            good
-        ));
-        assert!(!verify_jcard_hash(
-            &key(),
-            "1212332211222",
-            "121b1b1b",
-            br#"{"payload":101}"#,
-            good
-        ));
-        assert!(!verify_jcard_hash(
-            &key(),
-            "1212332211223",
-            "121b1b1b",
-            br#"{"payload":100}"#,
-            good
-        ));
-        assert!(!verify_jcard_hash(
-            &key(),
-            "1212332211222",
-            "121b1b1c",
-            br#"{"payload":100}"#,
-            good
-        ));
-        assert!(!verify_jcard_hash(
-            &key(),
-            "1212332211222",
-            "121b1b1b",
-            br#"{"payload":100}"#,
-            "not base64!"
-        ));
+        let body: &[u8] = br#"{"payload":100}"#;
+        let cases: [(&str, &str, &[u8], &str, bool); 5] = [
+            ("1212332211222", "121b1b1b", body, good, true),
+            ("1212332211222", "121b1b1b", br#"{"payload":101}"#, good, false),
+            ("1212332211223", "121b1b1b", body, good, false),
+            ("1212332211222", "121b1b1c", body, good, false),
+            ("1212332211222", "121b1b1b", body, "not base64!", false),
+        ];
+        for (timestamp, nonce, body, hash, valid) in cases {
+            assert_eq!(
+                verify_jcard_hash(&key(), timestamp, nonce, body, hash),
+                valid,
+                "{timestamp} {nonce}"
+            );
+        }
     }
 
     #[test]

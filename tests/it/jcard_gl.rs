@@ -5,28 +5,8 @@ use serde_json::{json, Value};
 
 use crate::support::TestSwitch;
 
-const POST_EXAMPLE: &str = r#"{
-  "detail": "Detail",
-  "entries": [
-    {
-      "amount": 4693.38,
-      "accountCode": "11.001.00",
-      "type": "credit",
-      "layer": 840
-    },
-    {
-      "amount": 4693.38,
-      "accountCode": "12.001.00",
-      "tags": "tag2",
-      "detail": "EntryDetail",
-      "type": "debit",
-      "layer": 840
-    }
-  ],
-  "postDate": "2015-06-22",
-  "journalName": "jcard",
-  "tags": "tag1"
-}"#;
+/// The document's `POST /gl/transactions` example, as written.
+const POST_EXAMPLE: &str = include_str!("../fixtures/jcard/gl_transaction_example.json");
 
 const ACCOUNT_EXAMPLE: &str = r#"{
   "code": "22.001.00",
