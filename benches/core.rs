@@ -229,6 +229,7 @@ fn transaction(id: u64) -> Transaction {
         entries: vec![entry(3, Side::Credit), entry(6, Side::Debit)],
         reversal_of: None,
         reversal_count: 0,
+        reference: None,
     }
 }
 

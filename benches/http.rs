@@ -448,11 +448,11 @@ fn start_switch(
         let core =
             Core::open(&config.data_dir, Arc::new(SystemClock), Arc::clone(metrics), settings)
                 .unwrap();
-        let admin = NewConsumer {
-            id: credentials.id,
-            secret: SecretBytes::new(credentials.key.clone()),
-            permissions: vec!["admin".to_owned()],
-        };
+        let admin = NewConsumer::unscoped(
+            credentials.id,
+            SecretBytes::new(credentials.key.clone()),
+            vec!["admin".to_owned()],
+        );
         assert!(core.initialize(admin).await.unwrap(), "a fresh store initializes");
         server::start(core, config).await.unwrap()
     })

@@ -143,11 +143,11 @@ fn open_core(data_dir: &Path, config: &Config) -> anyhow::Result<Core> {
 /// Creates the default chart and the admin consumer, writing its credentials first so that
 /// they can never be lost once committed.
 async fn initialize(core: &Core, data_dir: &Path) -> anyhow::Result<()> {
-    let admin = NewConsumer {
-        id: Uuid::new_v4(),
-        secret: SecretBytes::new(keys::random_bytes(32)?),
-        permissions: vec![ADMIN_PERMISSION.to_owned()],
-    };
+    let admin = NewConsumer::unscoped(
+        Uuid::new_v4(),
+        SecretBytes::new(keys::random_bytes(32)?),
+        vec![ADMIN_PERMISSION.to_owned()],
+    );
     let secret = base64::engine::general_purpose::STANDARD.encode(admin.secret.expose());
     let path = data_dir.join(ADMIN_CREDENTIALS_FILE);
     let text = format!(
@@ -194,7 +194,7 @@ async fn consumer_add(
         bail!("--permissions must name at least one permission");
     }
     let core = open_core(data, &Config::default())?;
-    let consumer = NewConsumer { id, secret: SecretBytes::new(secret), permissions };
+    let consumer = NewConsumer::unscoped(id, SecretBytes::new(secret), permissions);
     let outcome = core.execute(Command::AddConsumer(consumer), None).await;
     core.shutdown().await?;
     match outcome? {

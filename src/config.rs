@@ -31,6 +31,31 @@ pub struct Config {
     pub writer: WriterConfig,
     pub auth: AuthConfig,
     pub lists: ListConfig,
+    pub wallets: WalletConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WalletConfig {
+    /// Wrong PINs in a row before logins to a wallet are locked.
+    pub pin_attempts_max: u32,
+    /// How long a wallet's logins stay locked after too many wrong PINs.
+    pub pin_lock_ms: i64,
+    /// How long the consumer created by a login may be used.
+    pub login_session_ttl_ms: i64,
+    /// Currency (ISO-4217 numeric) of a customer's balances when it names none.
+    pub default_currency: u16,
+}
+
+impl Default for WalletConfig {
+    fn default() -> WalletConfig {
+        WalletConfig {
+            pin_attempts_max: 3,
+            pin_lock_ms: 15 * 60 * 1000,
+            login_session_ttl_ms: 24 * 60 * 60 * 1000,
+            default_currency: 840,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -90,6 +115,7 @@ impl Default for Config {
             writer: WriterConfig::default(),
             auth: AuthConfig::default(),
             lists: ListConfig::default(),
+            wallets: WalletConfig::default(),
         }
     }
 }
@@ -179,6 +205,16 @@ impl Config {
             || self.lists.transaction_entries_max < 2
         {
             return invalid("list limits must be positive (transaction_entries_max at least 2)");
+        }
+        let wallets = &self.wallets;
+        if wallets.pin_attempts_max == 0
+            || wallets.pin_lock_ms <= 0
+            || wallets.login_session_ttl_ms <= 0
+        {
+            return invalid("wallet PIN and login limits must be positive");
+        }
+        if wallets.default_currency >= 1000 {
+            return invalid("wallets.default_currency must be an ISO-4217 numeric code below 1000");
         }
         Ok(())
     }

@@ -10,6 +10,7 @@
 //! - `api`: one module per dialect, translating wire JSON to core commands and back.
 //! - `core`: the single entry for every dialect: commands, the single writer, reads, auth.
 //! - `ledger`: pure double-entry accounting (miniGL semantics).
+//! - `wallet`: wallets, customers, agents, fees and movement plans (pure).
 //! - `money`: exact amounts.
 //! - `store`: persistence; the only module that knows the storage engine.
 //! - `config`, `clock`, `metrics`: settings, time, observability.
@@ -25,3 +26,4 @@ pub mod metrics;
 pub mod money;
 pub mod server;
 pub mod store;
+pub mod wallet;

@@ -5,9 +5,13 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::keys::SecretBytes;
+use super::tranlog::Tranlog;
 use crate::clock::EpochMs;
 use crate::ledger::post::{Reject, TransactionRequest};
-use crate::ledger::{AccountId, AccountType, TransactionId};
+use crate::ledger::{AccountId, AccountType, Layer, TransactionId};
+use crate::money::Amount;
+use crate::wallet::plan::Movement;
+use crate::wallet::{CustomerDetails, WalletOwner};
 
 /// A change to the switch's state. Executed by the single writer, durably, in order.
 #[derive(Debug, Clone)]
@@ -31,6 +35,124 @@ pub enum Command {
     Initialize {
         admin: NewConsumer,
     },
+    CreateCustomer(NewCustomer),
+    UpdateCustomer(CustomerPatch),
+    CreateWallet {
+        code: String,
+        card_product: Option<String>,
+        owner: WalletOwner,
+    },
+    /// Credit, debit or transfer, idempotent by RRN.
+    MoveMoney(Box<MoneyMovement>),
+    LinkWallet {
+        code: String,
+        real_id: String,
+    },
+    UpdateWalletCustomer {
+        code: String,
+        patch: CustomerPatch,
+    },
+    ChangeWalletState {
+        code: String,
+        change: WalletStateChange,
+    },
+    ChangePin {
+        code: String,
+        pin: String,
+    },
+    /// Check a wallet's PIN and register a consumer limited to that wallet; `secret_text` is
+    /// the secret as the client gets it (its Base64 decoding is the consumer's key).
+    Login {
+        wallet: String,
+        pin: String,
+        consumer: NewConsumer,
+        secret_text: String,
+    },
+    CreateAgent {
+        agent: AgentFields,
+        create_wallet: bool,
+    },
+    UpdateAgent {
+        id: u64,
+        agent: AgentFields,
+    },
+    /// Undo the approved movement with this RRN (technical reversal).
+    ReverseByRrn {
+        rrn: String,
+    },
+    /// Cancel the approved movement with this RRN (business void, under its own RRN).
+    VoidByRrn {
+        rrn: String,
+    },
+}
+
+/// A customer to create, with the wallet to open for it (by code) if asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCustomer {
+    pub real_id: String,
+    pub active: bool,
+    pub institution_id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub details: CustomerDetails,
+    pub currency_codes: Vec<u16>,
+    pub wallet: Option<String>,
+}
+
+/// Fields of a customer to change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CustomerPatch {
+    pub real_id: Option<String>,
+    pub active: Option<bool>,
+    pub institution_id: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub details: CustomerDetails,
+}
+
+/// An agent's fields; on update `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentFields {
+    pub name: Option<String>,
+    pub parent_id: Option<u64>,
+    pub phone: Option<String>,
+    pub agent_type: Option<String>,
+    pub account: Option<String>,
+    pub active: Option<bool>,
+    pub mcc: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalletStateChange {
+    Block,
+    Unblock,
+    Delete,
+}
+
+/// A credit, debit or transfer as asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoneyMovement {
+    pub movement: Movement,
+    pub wallet: String,
+    /// The receiving wallet of a transfer.
+    pub destination: Option<String>,
+    pub amount: Amount,
+    /// Layers the funds are counted over; the first is the one posted to.
+    pub layers: Vec<Layer>,
+    /// The request's `type` (fees, tags, `ssData`).
+    pub kind: String,
+    pub rrn: String,
+    /// Identifies the request's content: a retry with the same RRN must carry the same.
+    pub fingerprint: String,
+    pub description: String,
+    /// The request body as received (canonical JSON), kept in the tranlog.
+    pub json_request: String,
+    /// Latitude and longitude as decimal text.
+    pub geo_location: Option<(String, String)>,
+    /// Decide everything, write nothing.
+    pub dry_run: bool,
+    /// The wallet's PIN, when the request carries one: checked before anything moves.
+    pub pin: Option<String>,
 }
 
 /// An account to create. `parent_code` equal to the chart's name hangs it from the root.
@@ -73,6 +195,16 @@ pub struct NewConsumer {
     pub id: Uuid,
     pub secret: SecretBytes,
     pub permissions: Vec<String>,
+    /// A login consumer may act on this wallet only.
+    pub wallet_scope: Option<String>,
+    pub expires_ms: Option<EpochMs>,
+}
+
+impl NewConsumer {
+    /// A consumer with `permissions` on everything, never expiring.
+    pub fn unscoped(id: Uuid, secret: SecretBytes, permissions: Vec<String>) -> NewConsumer {
+        NewConsumer { id, secret, permissions, wallet_scope: None, expires_ms: None }
+    }
 }
 
 /// The permission that grants every other.
@@ -85,6 +217,8 @@ pub struct Consumer {
     pub secret: SecretBytes,
     pub permissions: Vec<String>,
     pub active: bool,
+    pub wallet_scope: Option<String>,
+    pub expires_ms: Option<EpochMs>,
 }
 
 impl Consumer {
@@ -99,32 +233,142 @@ impl Consumer {
 /// What the core did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Posted { transaction_id: TransactionId },
-    Reversed { transaction_id: TransactionId, reversal_id: TransactionId },
-    AccountCreated { account_id: AccountId },
+    Posted {
+        transaction_id: TransactionId,
+    },
+    Reversed {
+        transaction_id: TransactionId,
+        reversal_id: TransactionId,
+    },
+    AccountCreated {
+        account_id: AccountId,
+    },
     SysconfigCreated,
     SysconfigUpdated,
     SysconfigDeleted,
     ConsumerAdded,
     Initialized,
+    CustomerCreated {
+        pin: Option<String>,
+    },
+    CustomerUpdated,
+    WalletCreated {
+        id: u64,
+        pin: String,
+    },
+    /// A movement was approved (or, for a dry run, would be). `replayed` when the answer is
+    /// the stored one of an earlier request with the same RRN.
+    MoneyMoved {
+        tranlog: Box<Tranlog>,
+        replayed: bool,
+    },
+    WalletUpdated,
+    LoggedIn {
+        consumer: Uuid,
+        secret: String,
+    },
+    AgentCreated {
+        agent_id: u64,
+        wallet_id: Option<u64>,
+    },
+    AgentUpdated,
+    ReversedByRrn {
+        tranlog_id: u64,
+    },
+    Voided {
+        void: Box<Tranlog>,
+        original: Box<Tranlog>,
+    },
     Declined(Decline),
 }
 
-/// Why a command was refused. Nothing was written. Within a command the first reason that
+/// Why a command was refused. No money moved (a declined movement is still logged in the
+/// tranlog, so that a retry gets the same answer). Within a command the first reason that
 /// applies is reported; ledger rejects carry their own precedence (`ledger::post::Reject`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Decline {
     Ledger(Reject),
-    ChartNotFound { chart: String },
-    AccountExists { code: String },
-    ParentNotFound { code: String },
-    ParentNotComposite { code: String },
+    ChartNotFound {
+        chart: String,
+    },
+    AccountExists {
+        code: String,
+    },
+    ParentNotFound {
+        code: String,
+    },
+    ParentNotComposite {
+        code: String,
+    },
     SysconfigExists,
     SysconfigNotFound,
     ConsumerExists,
     TransactionNotFound,
     AlreadyReversed,
     AlreadyInitialized,
+    CustomerExists,
+    CustomerNotFound,
+    WalletExists,
+    WalletNotFound,
+    WalletBlocked,
+    WalletDeleted,
+    WalletLinkedElsewhere,
+    WalletNotLinked,
+    WalletNotEmpty,
+    CustomerMismatch,
+    SameWallet,
+    InsufficientFunds,
+    DuplicateRrn,
+    InvalidPin,
+    WalletLocked,
+    AgentNotFound,
+    ParentAgentNotFound,
+    OriginalNotFound,
+    PreviouslyReversed,
+    FurtherActivityPreventsReversal,
+    FurtherActivityPreventsVoid,
+    OriginalVoided,
+    /// A `fee.*` sysconfig value that is not a non-negative decimal.
+    InvalidFeeValue,
+}
+
+impl Decline {
+    /// The jPOS CMF result code (IRC) logged for this decline.
+    pub fn result_code(&self) -> &'static str {
+        match self {
+            Decline::InsufficientFunds => "1016",
+            Decline::WalletBlocked => "1004",
+            Decline::WalletDeleted => "1035",
+            Decline::WalletNotFound | Decline::CustomerNotFound => "1014",
+            Decline::InvalidPin => "1017",
+            Decline::WalletLocked => "1006",
+            Decline::DuplicateRrn => "1822",
+            Decline::OriginalNotFound | Decline::TransactionNotFound => "1816",
+            Decline::PreviouslyReversed | Decline::AlreadyReversed => "1824",
+            Decline::FurtherActivityPreventsReversal => "1825",
+            Decline::FurtherActivityPreventsVoid => "1826",
+            Decline::OriginalVoided => "1827",
+            Decline::Ledger(_) => "1812",
+            Decline::ChartNotFound { .. }
+            | Decline::AccountExists { .. }
+            | Decline::ParentNotFound { .. }
+            | Decline::ParentNotComposite { .. }
+            | Decline::SysconfigExists
+            | Decline::SysconfigNotFound
+            | Decline::ConsumerExists
+            | Decline::AlreadyInitialized
+            | Decline::CustomerExists
+            | Decline::WalletExists
+            | Decline::WalletLinkedElsewhere
+            | Decline::WalletNotLinked
+            | Decline::WalletNotEmpty
+            | Decline::CustomerMismatch
+            | Decline::SameWallet
+            | Decline::AgentNotFound
+            | Decline::ParentAgentNotFound
+            | Decline::InvalidFeeValue => "1832",
+        }
+    }
 }
 
 impl From<Reject> for Decline {

@@ -10,7 +10,8 @@ use super::command::{
 };
 use super::keys::MasterKey;
 use super::state::{ConsumerRecord, NonceRecord, State};
-use super::CoreError;
+use super::tranlog::Tranlog;
+use super::{CoreError, WalletSettings};
 use crate::clock::EpochMs;
 use crate::ledger::post::{self, balance_deltas, TransactionRequest};
 use crate::ledger::{Account, Chartbook, Transaction, TransactionId};
@@ -21,11 +22,21 @@ use crate::store::{Batch, Store};
 pub struct GroupContext<'a> {
     pub state: &'a mut State,
     pub batch: &'a mut Batch,
-    /// Transactions written earlier in this group, not yet readable from the store.
-    pub written: &'a mut HashMap<TransactionId, Transaction>,
+    /// Records written earlier in this group, not yet readable from the store.
+    pub written: &'a mut GroupWrites,
     pub store: &'a Store,
     pub keys: &'a MasterKey,
+    pub settings: &'a WalletSettings,
     pub now_ms: EpochMs,
+}
+
+/// What a commit group wrote so far, for the commands after it in the same group.
+#[derive(Debug, Default)]
+pub struct GroupWrites {
+    pub transactions: HashMap<TransactionId, Transaction>,
+    pub tranlogs: HashMap<u64, Tranlog>,
+    /// Tranlog ids added per RRN.
+    pub rrns: HashMap<String, Vec<u64>>,
 }
 
 impl GroupContext<'_> {
@@ -43,6 +54,27 @@ impl GroupContext<'_> {
             Command::DeleteSysconfig { id } => self.delete_sysconfig(&id),
             Command::AddConsumer(consumer) => self.add_consumer(consumer),
             Command::Initialize { admin } => self.initialize(admin),
+            Command::CreateCustomer(customer) => self.create_customer(customer),
+            Command::UpdateCustomer(patch) => self.update_customer(&patch),
+            Command::CreateWallet { code, card_product, owner } => {
+                self.create_wallet(code, card_product, owner)
+            }
+            Command::MoveMoney(movement) => self.move_money(*movement),
+            Command::LinkWallet { code, real_id } => self.link_wallet(&code, real_id),
+            Command::UpdateWalletCustomer { code, patch } => {
+                self.update_wallet_customer(&code, &patch)
+            }
+            Command::ChangeWalletState { code, change } => self.change_wallet_state(&code, change),
+            Command::ChangePin { code, pin } => self.change_pin(&code, &pin),
+            Command::Login { wallet, pin, consumer, secret_text } => {
+                self.login(&wallet, &pin, consumer, secret_text)
+            }
+            Command::CreateAgent { agent, create_wallet } => {
+                self.create_agent(agent, create_wallet)
+            }
+            Command::UpdateAgent { id, agent } => self.update_agent(id, agent),
+            Command::ReverseByRrn { rrn } => self.reverse_by_rrn(&rrn),
+            Command::VoidByRrn { rrn } => self.void_by_rrn(&rrn),
         };
         if result.is_err() {
             self.batch.truncate(mark);
@@ -71,7 +103,7 @@ impl GroupContext<'_> {
 
     /// Writes a decided transaction and moves the balances; a decline if a balance would
     /// overflow (then nothing is written).
-    fn commit_transaction(
+    pub(super) fn commit_transaction(
         &mut self,
         transaction: Transaction,
     ) -> Result<Option<Decline>, CoreError> {
@@ -96,7 +128,7 @@ impl GroupContext<'_> {
         }
         self.state.next_transaction_id =
             self.state.next_transaction_id.max(transaction.id.saturating_add(1));
-        self.written.insert(transaction.id, transaction);
+        self.written.transactions.insert(transaction.id, transaction);
         Ok(None)
     }
 
@@ -116,8 +148,11 @@ impl GroupContext<'_> {
         Ok(())
     }
 
-    fn load_transaction(&self, id: TransactionId) -> Result<Option<Transaction>, CoreError> {
-        if let Some(transaction) = self.written.get(&id) {
+    pub(super) fn load_transaction(
+        &self,
+        id: TransactionId,
+    ) -> Result<Option<Transaction>, CoreError> {
+        if let Some(transaction) = self.written.transactions.get(&id) {
             return Ok(Some(transaction.clone()));
         }
         Ok(self.store.get(&schema::transaction_key(id))?)
@@ -140,11 +175,11 @@ impl GroupContext<'_> {
         }
         original.reversal_count = original.reversal_count.saturating_add(1);
         self.batch.put(schema::transaction_key(original.id), &original)?;
-        self.written.insert(original.id, original);
+        self.written.transactions.insert(original.id, original);
         Ok(Outcome::Reversed { transaction_id: id, reversal_id })
     }
 
-    fn create_account(&mut self, request: NewAccount) -> Result<Outcome, CoreError> {
+    pub(super) fn create_account(&mut self, request: NewAccount) -> Result<Outcome, CoreError> {
         let account = match decide_account(self.state, request, self.now_ms) {
             Ok(account) => account,
             Err(decline) => return Ok(Outcome::Declined(decline)),
@@ -158,6 +193,9 @@ impl GroupContext<'_> {
     fn create_sysconfig(&mut self, entry: SysConfig) -> Result<Outcome, CoreError> {
         if self.state.sysconfig.contains_key(&entry.id) {
             return Ok(Outcome::Declined(Decline::SysconfigExists));
+        }
+        if !valid_sysconfig_value(&entry) {
+            return Ok(Outcome::Declined(Decline::InvalidFeeValue));
         }
         self.batch.put(schema::sysconfig_key(&entry.id), &entry)?;
         self.state.sysconfig.insert(entry.id.clone(), Arc::new(entry));
@@ -174,6 +212,9 @@ impl GroupContext<'_> {
             read_perm: update.read_perm.unwrap_or_else(|| existing.read_perm.clone()),
             write_perm: update.write_perm.unwrap_or_else(|| existing.write_perm.clone()),
         };
+        if !valid_sysconfig_value(&entry) {
+            return Ok(Outcome::Declined(Decline::InvalidFeeValue));
+        }
         self.batch.put(schema::sysconfig_key(&entry.id), &entry)?;
         self.state.sysconfig.insert(entry.id.clone(), Arc::new(entry));
         Ok(Outcome::SysconfigUpdated)
@@ -188,7 +229,7 @@ impl GroupContext<'_> {
         Ok(Outcome::SysconfigDeleted)
     }
 
-    fn add_consumer(&mut self, consumer: NewConsumer) -> Result<Outcome, CoreError> {
+    pub(super) fn add_consumer(&mut self, consumer: NewConsumer) -> Result<Outcome, CoreError> {
         if self.state.consumers.contains_key(&consumer.id) {
             return Ok(Outcome::Declined(Decline::ConsumerExists));
         }
@@ -198,6 +239,8 @@ impl GroupContext<'_> {
             permissions: consumer.permissions.clone(),
             active: true,
             created_ms: self.now_ms,
+            wallet_scope: consumer.wallet_scope.clone(),
+            expires_ms: consumer.expires_ms,
         };
         self.batch.put(schema::consumer_key(&consumer.id), &record)?;
         let consumer = Consumer {
@@ -205,6 +248,8 @@ impl GroupContext<'_> {
             secret: consumer.secret,
             permissions: consumer.permissions,
             active: true,
+            wallet_scope: consumer.wallet_scope,
+            expires_ms: consumer.expires_ms,
         };
         self.state.consumers.insert(consumer.id, Arc::new(consumer));
         Ok(Outcome::ConsumerAdded)
@@ -230,6 +275,13 @@ impl GroupContext<'_> {
             other => Ok(other),
         }
     }
+}
+
+/// A `fee.*` entry must hold a non-negative decimal amount (flat) or percentage (pct); other
+/// entries are free text.
+fn valid_sysconfig_value(entry: &SysConfig) -> bool {
+    !entry.id.starts_with("fee.")
+        || crate::money::Amount::parse(&entry.value).is_ok_and(|value| !value.is_negative())
 }
 
 /// Decides whether an account can be created and builds it (pure).

@@ -7,9 +7,13 @@ pub mod auth;
 pub mod bootstrap;
 pub mod command;
 mod execute;
+mod execute_money;
+mod execute_wallet;
 pub mod keys;
 pub mod reads;
+pub mod reads_wallet;
 pub mod state;
+pub mod tranlog;
 pub mod verify;
 mod writer;
 
@@ -56,6 +60,7 @@ pub struct CoreSettings {
     pub statement_entries_max: usize,
     pub list_items_max: usize,
     pub transaction_entries_max: usize,
+    pub wallets: WalletSettings,
 }
 
 impl CoreSettings {
@@ -69,8 +74,25 @@ impl CoreSettings {
             statement_entries_max: config.lists.statement_entries_max,
             list_items_max: config.lists.list_items_max,
             transaction_entries_max: config.lists.transaction_entries_max,
+            wallets: WalletSettings {
+                pin_attempts_max: config.wallets.pin_attempts_max,
+                pin_lock_ms: config.wallets.pin_lock_ms,
+                login_session_ttl_ms: config.wallets.login_session_ttl_ms,
+                default_currency: config.wallets.default_currency,
+            },
         }
     }
+}
+
+/// How wallets guard their PINs and how long a login lasts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalletSettings {
+    /// Wrong PINs in a row before a wallet's logins are locked.
+    pub pin_attempts_max: u32,
+    pub pin_lock_ms: i64,
+    pub login_session_ttl_ms: i64,
+    /// Currency of a customer's balances when it names none.
+    pub default_currency: u16,
 }
 
 /// A handle on the running core; cheap to clone.
@@ -123,6 +145,7 @@ impl Core {
             clock: Arc::clone(&clock),
             metrics: Arc::clone(&metrics),
             group_commands_max: settings.group_commands_max,
+            wallet_settings: settings.wallets.clone(),
             nonce_retention_ms: window_ms.saturating_mul(2),
         };
         let thread = std::thread::Builder::new()
@@ -238,16 +261,18 @@ impl Core {
             return Err(AuthFailure::UnsupportedVersion);
         }
         let consumer_id = auth::parse_consumer_id(credentials.consumer_id.unwrap_or_default())?;
+        let now_ms = self.now_ms();
         let consumer = self
             .snapshot()
             .consumers
             .get(&consumer_id)
-            .filter(|consumer| consumer.active)
+            .filter(|consumer| {
+                consumer.active && consumer.expires_ms.is_none_or(|expiry| now_ms < expiry)
+            })
             .cloned()
             .ok_or(AuthFailure::InvalidConsumer)?;
         let hash = credentials.hash.ok_or(AuthFailure::MissingHash)?;
         let timestamp = credentials.timestamp.unwrap_or_default();
-        let now_ms = self.now_ms();
         let timestamp_ms =
             auth::check_timestamp(timestamp, now_ms, self.inner.settings.timestamp_skew_ms_max)?;
         let nonce = credentials.nonce.unwrap_or_default();

@@ -122,7 +122,14 @@ impl Core {
                 transaction = Some(self.load_transaction(id)?);
             }
             if let Some(transaction) = &transaction {
-                lines.push(statement_line(&account, transaction, &entry)?);
+                lines.push(statement_line(
+                    &account,
+                    transaction,
+                    entry.position,
+                    entry.layer,
+                    entry.side,
+                    entry.amount,
+                )?);
             }
         }
         let statement =
@@ -212,14 +219,17 @@ fn impact_on(
     Ok(impact)
 }
 
-fn statement_line(
+/// A statement line for one entry of `transaction` on `account`.
+pub(super) fn statement_line(
     account: &Account,
     transaction: &Transaction,
-    entry: &HistoryEntry,
+    position: schema::EntryPosition,
+    layer: Layer,
+    side: Side,
+    amount: Amount,
 ) -> Result<StatementLine, ReadError> {
-    let stored = transaction.entries.get(usize::from(entry.position.entry_index));
-    let impact =
-        account.account_type.impact(entry.side, entry.amount).ok_or(ReadError::Overflow)?;
+    let stored = transaction.entries.get(usize::from(position.entry_index));
+    let impact = account.account_type.impact(side, amount).ok_or(ReadError::Overflow)?;
     Ok(StatementLine {
         transaction_id: transaction.id,
         post_date_ms: transaction.post_date_ms,
@@ -232,12 +242,13 @@ fn statement_line(
             || transaction.tags.clone(),
             |stored| pick(&stored.tags, &transaction.tags),
         ),
-        side: entry.side,
-        layer: entry.layer,
-        amount: entry.amount,
+        side,
+        layer,
+        amount,
         impact,
         balance: Amount::ZERO,
         reversal_count: transaction.reversal_count,
+        reference: transaction.reference,
     })
 }
 

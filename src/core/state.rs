@@ -17,6 +17,8 @@ use crate::ledger::{Account, AccountId, Chart, Chartbook, Journal, Layer, Transa
 use crate::money::Amount;
 use crate::store::schema::{self, Keyspace};
 use crate::store::Store;
+use crate::wallet::fees::{FeeKind, FeeRule};
+use crate::wallet::{Agent, Customer, Wallet, WalletOwner};
 
 /// One consistent version of everything the switch keeps in memory.
 #[derive(Clone, Default)]
@@ -30,9 +32,19 @@ pub struct State {
     pub balances: OrdMap<(AccountId, Layer), Amount>,
     pub sysconfig: OrdMap<String, Arc<SysConfig>>,
     pub consumers: HashMap<Uuid, Arc<Consumer>>,
+    pub wallets: HashMap<String, Arc<Wallet>>,
+    pub customers: HashMap<String, Arc<Customer>>,
+    /// Codes of the wallets each customer (by realId) owns.
+    pub customer_wallets: HashMap<String, Vector<String>>,
+    pub agents: OrdMap<u64, Arc<Agent>>,
     pub next_account_id: AccountId,
     /// Transactions with ids below this one are committed in this version.
     pub next_transaction_id: TransactionId,
+    /// Tranlog records with ids below this one are committed in this version.
+    pub next_tranlog_id: u64,
+    pub next_wallet_id: u64,
+    pub next_customer_id: u64,
+    pub next_agent_id: u64,
 }
 
 /// A consumer as stored: its key wrapped by the master key.
@@ -43,6 +55,10 @@ pub struct ConsumerRecord {
     pub permissions: Vec<String>,
     pub active: bool,
     pub created_ms: EpochMs,
+    #[serde(default)]
+    pub wallet_scope: Option<String>,
+    #[serde(default)]
+    pub expires_ms: Option<EpochMs>,
 }
 
 /// A remembered nonce of a mutating request.
@@ -51,6 +67,18 @@ pub struct NonceRecord {
     pub consumer: Uuid,
     pub nonce: String,
     pub timestamp_ms: EpochMs,
+}
+
+/// One past the highest id stored in a keyspace keyed by big-endian ids (1 when empty).
+fn next_id(store: &Store, space: Keyspace) -> Result<u64, CoreError> {
+    match store.scan_prefix::<serde::de::IgnoredAny>(&space.prefix(), true).next() {
+        None => Ok(1),
+        Some(item) => {
+            let (key, _) = item?;
+            let id = key.get(1..9).and_then(|bytes| bytes.try_into().ok()).map(u64::from_be_bytes);
+            Ok(id.map_or(1, |id| id.saturating_add(1)))
+        }
+    }
 }
 
 impl Chartbook for State {
@@ -70,7 +98,15 @@ impl Chartbook for State {
 impl State {
     /// Reads the whole state from the store.
     pub fn load(store: &Store, keys: &MasterKey) -> Result<State, CoreError> {
-        let mut state = State { next_account_id: 1, next_transaction_id: 1, ..State::default() };
+        let mut state = State {
+            next_account_id: 1,
+            next_transaction_id: 1,
+            next_tranlog_id: 1,
+            next_wallet_id: 1,
+            next_customer_id: 1,
+            next_agent_id: 1,
+            ..State::default()
+        };
         for item in store.scan_prefix::<Chart>(&Keyspace::Chart.prefix(), false) {
             let (_, chart) = item?;
             state.charts.insert(chart.name.clone(), Arc::new(chart));
@@ -84,13 +120,9 @@ impl State {
             state.insert_account(account);
         }
         state.load_balances(store)?;
-        if let Some(item) =
-            store.scan_prefix::<serde::de::IgnoredAny>(&Keyspace::Transaction.prefix(), true).next()
-        {
-            let (key, _) = item?;
-            let id = key.get(1..9).and_then(|bytes| bytes.try_into().ok()).map(u64::from_be_bytes);
-            state.next_transaction_id = id.map_or(1, |id| id.saturating_add(1));
-        }
+        state.next_transaction_id = next_id(store, Keyspace::Transaction)?;
+        state.next_tranlog_id = next_id(store, Keyspace::Tranlog)?;
+        state.load_holders(store)?;
         for item in store.scan_prefix::<SysConfig>(&Keyspace::Sysconfig.prefix(), false) {
             let (_, entry) = item?;
             state.sysconfig.insert(entry.id.clone(), Arc::new(entry));
@@ -103,10 +135,32 @@ impl State {
                 secret,
                 permissions: record.permissions,
                 active: record.active,
+                wallet_scope: record.wallet_scope,
+                expires_ms: record.expires_ms,
             };
             state.consumers.insert(consumer.id, Arc::new(consumer));
         }
         Ok(state)
+    }
+
+    /// Wallets, customers and agents.
+    fn load_holders(&mut self, store: &Store) -> Result<(), CoreError> {
+        for item in store.scan_prefix::<Wallet>(&Keyspace::Wallet.prefix(), false) {
+            let (_, wallet) = item?;
+            self.next_wallet_id = self.next_wallet_id.max(wallet.id.saturating_add(1));
+            self.insert_wallet(wallet);
+        }
+        for item in store.scan_prefix::<Customer>(&Keyspace::Customer.prefix(), false) {
+            let (_, customer) = item?;
+            self.next_customer_id = self.next_customer_id.max(customer.id.saturating_add(1));
+            self.customers.insert(customer.real_id.clone(), Arc::new(customer));
+        }
+        for item in store.scan_prefix::<Agent>(&Keyspace::Agent.prefix(), false) {
+            let (_, agent) = item?;
+            self.next_agent_id = self.next_agent_id.max(agent.id.saturating_add(1));
+            self.agents.insert(agent.id, Arc::new(agent));
+        }
+        Ok(())
     }
 
     fn load_balances(&mut self, store: &Store) -> Result<(), CoreError> {
@@ -127,6 +181,17 @@ impl State {
                 .ok_or_else(|| CoreError::Corrupt("balances overflow".to_owned()))?;
         }
         Ok(())
+    }
+
+    /// Adds or replaces a wallet in every index.
+    pub fn insert_wallet(&mut self, wallet: Wallet) {
+        if let WalletOwner::Customer(real_id) = &wallet.owner {
+            let owned = self.customer_wallets.entry(real_id.clone()).or_default();
+            if !owned.contains(&wallet.code) {
+                owned.push_back(wallet.code.clone());
+            }
+        }
+        self.wallets.insert(wallet.code.clone(), Arc::new(wallet));
     }
 
     /// Adds an account to every index.
@@ -173,6 +238,21 @@ impl State {
             .range((account_id, Layer::MIN)..=(account_id, Layer::MAX))
             .map(|((_, layer), _)| *layer)
             .collect()
+    }
+
+    /// The fees configured for transaction type `kind` in `currency` (three digits): sysconfig
+    /// `fee.<kind>.flat.<currency>` and `fee.<kind>.pct.<currency>`, whose values are checked
+    /// when stored.
+    pub fn fee_rules(&self, kind: &str, currency: &str) -> Vec<FeeRule> {
+        let mut rules = Vec::new();
+        for (suffix, percent) in [("flat", false), ("pct", true)] {
+            let name = format!("{kind}.{suffix}.{currency}");
+            let Some(entry) = self.sysconfig.get(&format!("fee.{name}")) else { continue };
+            let Ok(value) = Amount::parse(&entry.value) else { continue };
+            let kind = if percent { FeeKind::Percent(value) } else { FeeKind::Flat(value) };
+            rules.push(FeeRule { name, kind });
+        }
+        rules
     }
 
     /// The final accounts at or below `account_id`.

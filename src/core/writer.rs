@@ -3,7 +3,6 @@
 //! as one batch, makes it durable with one flush, publishes the new state, and only then
 //! answers (group commit). Nothing is acknowledged before it is durable.
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,10 +11,10 @@ use arc_swap::ArcSwap;
 use tokio::sync::{mpsc, oneshot};
 
 use super::command::{Command, Outcome};
-use super::execute::GroupContext;
+use super::execute::{GroupContext, GroupWrites};
 use super::keys::MasterKey;
 use super::state::{NonceRecord, State};
-use super::CoreError;
+use super::{CoreError, WalletSettings};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::store::{schema, Batch, Store};
@@ -40,6 +39,7 @@ pub struct Writer {
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
     pub group_commands_max: usize,
+    pub wallet_settings: WalletSettings,
     /// Nonces older than this are dropped from the store as the writer goes.
     pub nonce_retention_ms: i64,
 }
@@ -76,7 +76,7 @@ impl Writer {
         let now_ms = self.clock.now_ms();
         let mut working: State = State::clone(&self.published.load());
         let mut batch = Batch::new();
-        let mut written = HashMap::new();
+        let mut written = GroupWrites::default();
         let mut replies: Vec<(Reply, Result<Outcome, CoreError>)> = Vec::with_capacity(group.len());
         let mut stop = None;
         let mut context = GroupContext {
@@ -85,6 +85,7 @@ impl Writer {
             written: &mut written,
             store: &self.store,
             keys: &self.keys,
+            settings: &self.wallet_settings,
             now_ms,
         };
         for job in group.drain(..) {

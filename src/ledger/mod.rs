@@ -135,6 +135,9 @@ pub struct Transaction {
     pub reversal_of: Option<TransactionId>,
     /// How many times this transaction was reversed.
     pub reversal_count: u32,
+    /// The record outside the ledger this transaction belongs to (a tranlog id), if any.
+    #[serde(default)]
+    pub reference: Option<u64>,
 }
 
 /// Read access to accounts and journals, as the pure functions need it.

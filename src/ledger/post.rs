@@ -30,7 +30,7 @@ pub struct TransactionRequest {
 }
 
 /// Why a posting is refused, in order of precedence: the first that applies is reported.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Reject {
     JournalNotFound { journal: String },
     JournalClosed { journal: String },
@@ -82,6 +82,7 @@ pub fn plan(
         entries,
         reversal_of: None,
         reversal_count: 0,
+        reference: None,
     })
 }
 
@@ -179,6 +180,7 @@ pub fn reversal(
         entries,
         reversal_of: Some(original.id),
         reversal_count: 0,
+        reference: None,
     })
 }
 

@@ -21,6 +21,8 @@ pub struct StatementLine {
     /// The balance after this entry.
     pub balance: Amount,
     pub reversal_count: u32,
+    /// The transaction's outside record (a tranlog id), if any.
+    pub reference: Option<u64>,
 }
 
 /// A statement over a period.
@@ -85,6 +87,7 @@ mod tests {
             impact: Amount::from_units(impact),
             balance: Amount::ZERO,
             reversal_count: 0,
+            reference: None,
         }
     }
 

@@ -24,6 +24,18 @@ pub enum Keyspace {
     Consumer,
     /// Nonces of mutating jCard requests: `n` + timestamp + consumer UUID + nonce.
     Nonce,
+    /// Wallets: `W` + code.
+    Wallet,
+    /// Customers: `C` + realId.
+    Customer,
+    /// Agents: `G` + agent id.
+    Agent,
+    /// Transaction log records: `l` + tranlog id.
+    Tranlog,
+    /// Tranlog ids by RRN: `r` + RRN + 0 + tranlog id.
+    TranlogByRrn,
+    /// Tranlog ids by wallet: `w` + wallet code + 0 + tranlog id.
+    TranlogByWallet,
 }
 
 impl Keyspace {
@@ -39,6 +51,12 @@ impl Keyspace {
             Keyspace::Sysconfig => b's',
             Keyspace::Consumer => b'k',
             Keyspace::Nonce => b'n',
+            Keyspace::Wallet => b'W',
+            Keyspace::Customer => b'C',
+            Keyspace::Agent => b'G',
+            Keyspace::Tranlog => b'l',
+            Keyspace::TranlogByRrn => b'r',
+            Keyspace::TranlogByWallet => b'w',
         }
     }
 
@@ -168,6 +186,47 @@ pub fn nonce_key(timestamp_ms: i64, consumer_id: &uuid::Uuid, nonce: &str) -> Ve
 /// Nonce keys recorded before `timestamp_ms`.
 pub fn nonces_before(timestamp_ms: i64) -> (Vec<u8>, Vec<u8>) {
     (Keyspace::Nonce.prefix(), key(Keyspace::Nonce, &[&ordered_i64(timestamp_ms)]))
+}
+
+pub fn wallet_key(code: &str) -> Vec<u8> {
+    key(Keyspace::Wallet, &[code.as_bytes()])
+}
+
+pub fn customer_key(real_id: &str) -> Vec<u8> {
+    key(Keyspace::Customer, &[real_id.as_bytes()])
+}
+
+pub fn agent_key(agent_id: u64) -> Vec<u8> {
+    key(Keyspace::Agent, &[&agent_id.to_be_bytes()])
+}
+
+pub fn tranlog_key(tranlog_id: u64) -> Vec<u8> {
+    key(Keyspace::Tranlog, &[&tranlog_id.to_be_bytes()])
+}
+
+/// Index keys name their owner (an RRN or wallet code, never containing a 0 byte), a 0 byte,
+/// then the tranlog id, so one owner's records are one key range in id order.
+fn index_key(space: Keyspace, owner: &str, tranlog_id: u64) -> Vec<u8> {
+    key(space, &[owner.as_bytes(), &[0], &tranlog_id.to_be_bytes()])
+}
+
+/// The prefix of every index key of `owner`.
+pub fn index_prefix(space: Keyspace, owner: &str) -> Vec<u8> {
+    key(space, &[owner.as_bytes(), &[0]])
+}
+
+pub fn tranlog_by_rrn_key(rrn: &str, tranlog_id: u64) -> Vec<u8> {
+    index_key(Keyspace::TranlogByRrn, rrn, tranlog_id)
+}
+
+pub fn tranlog_by_wallet_key(wallet: &str, tranlog_id: u64) -> Vec<u8> {
+    index_key(Keyspace::TranlogByWallet, wallet, tranlog_id)
+}
+
+/// The tranlog id at the end of an index key.
+pub fn tranlog_id_of_index_key(key: &[u8]) -> Option<u64> {
+    let start = key.len().checked_sub(8)?;
+    Some(u64::from_be_bytes(key.get(start..)?.try_into().ok()?))
 }
 
 /// The smallest key greater than every key starting with `prefix`.

@@ -286,11 +286,7 @@ async fn run(seed: u64) {
     let dir = tempfile::tempdir().unwrap();
     let config = Config { data_dir: dir.path().to_owned(), ..Config::default() };
     let mut core = open_core(&config);
-    let admin = NewConsumer {
-        id: uuid::Uuid::new_v4(),
-        secret: SecretBytes::new(vec![1; 16]),
-        permissions: vec![],
-    };
+    let admin = NewConsumer::unscoped(uuid::Uuid::new_v4(), SecretBytes::new(vec![1; 16]), vec![]);
     assert!(core.initialize(admin).await.unwrap());
     let mut model = Model::with_default_chart();
     let mut rng = StdRng::seed_from_u64(seed);

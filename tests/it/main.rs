@@ -11,10 +11,17 @@ mod support;
 mod cli;
 /// jCard authentication: signatures, timestamps, replays, permissions.
 mod jcard_auth;
+/// Customers, agents, login and the wallet scope of login consumers, PINs.
+mod jcard_customers;
 /// `/gl`: the document's examples as written, and every refusal.
 mod jcard_gl;
+/// Transactions by RRN: detail, reversal, void.
+mod jcard_rrn;
 /// `/echo` and `/sysconfig`.
 mod jcard_sysconfig;
+/// Wallets: opening, credit, debit, transfer, fees, dry runs, declines, RRN idempotency,
+/// statements, detail and tranlog.
+mod jcard_wallets;
 /// Random postings and restarts against a reference ledger.
 mod ledger_model;
 /// The OpenAPI document agrees with the route table and is served.

@@ -74,11 +74,11 @@ impl TestSwitch {
         let admin = Credentials { id: Uuid::new_v4(), key: b"test admin key bytes".to_vec() };
         let core = open_core(&config);
         let initialized = core
-            .initialize(NewConsumer {
-                id: admin.id,
-                secret: SecretBytes::new(admin.key.clone()),
-                permissions: vec!["admin".to_owned()],
-            })
+            .initialize(NewConsumer::unscoped(
+                admin.id,
+                SecretBytes::new(admin.key.clone()),
+                vec!["admin".to_owned()],
+            ))
             .await
             .expect("initialize");
         assert!(initialized);
@@ -116,11 +116,11 @@ impl TestSwitch {
     pub async fn add_consumer(&self, permissions: &[&str]) -> Credentials {
         let credentials =
             Credentials { id: Uuid::new_v4(), key: Uuid::new_v4().as_bytes().to_vec() };
-        let command = Command::AddConsumer(NewConsumer {
-            id: credentials.id,
-            secret: SecretBytes::new(credentials.key.clone()),
-            permissions: permissions.iter().map(|permission| (*permission).to_owned()).collect(),
-        });
+        let command = Command::AddConsumer(NewConsumer::unscoped(
+            credentials.id,
+            SecretBytes::new(credentials.key.clone()),
+            permissions.iter().map(|permission| (*permission).to_owned()).collect(),
+        ));
         assert_eq!(
             self.core().execute(command, None).await.expect("add consumer"),
             Outcome::ConsumerAdded
@@ -221,4 +221,46 @@ pub async fn send_detached(
     let status = response.status().as_u16();
     response.into_body().collect().await.ok()?;
     Some(status)
+}
+
+impl TestSwitch {
+    /// The full audit: every transaction balances, every balance equals its entries.
+    pub fn assert_ledger_balances(&self) {
+        let report = self.core().audit().expect("audit");
+        assert!(report.is_clean(), "ledger audit: {:?}", report.problems);
+    }
+
+    /// Creates a sysconfig entry (fees and the like) as the admin.
+    pub async fn set_sysconfig(&self, id: &str, value: &str) {
+        let body = serde_json::json!({"id": id, "value": value, "readPerm": "", "writePerm": ""})
+            .to_string();
+        let reply = self.admin_call("POST", "/jcard/api/sysconfig", &body).await;
+        assert_eq!(reply.status, 201, "{}", reply.text);
+    }
+
+    /// Opens wallet `code` and returns its PIN.
+    pub async fn open_wallet(&self, code: &str) -> String {
+        let reply = self
+            .admin_call("POST", "/jcard/api/wallets", &format!(r#"{{"code": "{code}"}}"#))
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text);
+        reply.json["pin"].as_str().expect("pin").to_owned()
+    }
+
+    /// A credit, debit or transfer (`path` below `/jcard/api/wallets/`) with a minimal body.
+    pub async fn move_money(&self, path: &str, amount: &str, rrn: &str, kind: &str) -> Reply {
+        let body = format!(
+            r#"{{"amount": {amount}, "currency": "840", "rrn": "{rrn}", "type": "{kind}"}}"#
+        );
+        self.admin_call("POST", &format!("/jcard/api/wallets/{path}"), &body).await
+    }
+
+    /// A wallet's balance over layers 840 and 1840, as the switch writes it.
+    pub async fn wallet_balance(&self, code: &str) -> String {
+        let reply = self
+            .admin_call("GET", &format!("/jcard/api/wallets/{code}/balance?layers=840,1840"), "")
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text);
+        reply.json["balance"].as_str().expect("balance").to_owned()
+    }
 }

@@ -50,6 +50,16 @@ pub fn format_instant(ms: EpochMs) -> String {
     utc(ms).format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// `2016-03-23 11:23:55.982`.
+pub fn format_millis(ms: EpochMs) -> String {
+    utc(ms).format("%Y-%m-%d %H:%M:%S%.3f").to_string()
+}
+
+/// `2018-05-04 16:17:54`.
+pub fn format_seconds(ms: EpochMs) -> String {
+    utc(ms).format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
 /// Java `Date.toString()` in UTC: `Sun Feb 01 00:00:00 UTC 1970`.
 pub fn format_java(ms: EpochMs) -> String {
     utc(ms).format("%a %b %d %H:%M:%S UTC %Y").to_string()

@@ -43,12 +43,19 @@ impl JcardError {
 
     /// The response for this error; logs it if it is the switch's fault.
     pub fn into_response(self) -> ApiResponse {
+        let result_code = match &self {
+            JcardError::Declined(decline) => Some(decline.result_code()),
+            _ => None,
+        };
         let (status, code, message) = self.classify();
         if status.is_server_error() {
             tracing::error!(status = status.as_u16(), code, %message, "jcard request failed");
         }
         // The document spells the key both `error` and `errors`; both are sent.
-        let body = json!({"success": false, "error": code, "errors": code, "message": message});
+        let mut body = json!({"success": false, "error": code, "errors": code, "message": message});
+        if let Some(result_code) = result_code {
+            body["resultCode"] = json!(result_code);
+        }
         ApiResponse::json(status, &body)
     }
 
@@ -149,7 +156,119 @@ fn decline_status(decline: Decline) -> (StatusCode, &'static str, String) {
         Decline::AlreadyInitialized => {
             conflict("already.exists", "the switch is already initialized".to_owned())
         }
+        Decline::CustomerExists
+        | Decline::CustomerNotFound
+        | Decline::WalletExists
+        | Decline::WalletNotFound
+        | Decline::WalletBlocked
+        | Decline::WalletDeleted
+        | Decline::WalletLinkedElsewhere
+        | Decline::WalletNotLinked
+        | Decline::WalletNotEmpty
+        | Decline::CustomerMismatch
+        | Decline::AgentNotFound
+        | Decline::ParentAgentNotFound
+        | Decline::InvalidFeeValue => holder_decline_status(decline),
+        Decline::SameWallet
+        | Decline::InsufficientFunds
+        | Decline::DuplicateRrn
+        | Decline::InvalidPin
+        | Decline::WalletLocked
+        | Decline::OriginalNotFound
+        | Decline::PreviouslyReversed
+        | Decline::FurtherActivityPreventsReversal
+        | Decline::FurtherActivityPreventsVoid
+        | Decline::OriginalVoided => movement_decline_status(decline),
     }
+}
+
+/// Declines about customers, wallets and agents.
+fn holder_decline_status(decline: Decline) -> (StatusCode, &'static str, String) {
+    let text = |status, code, message: &str| (status, code, message.to_owned());
+    let conflict = StatusCode::CONFLICT;
+    let declined = StatusCode::UNPROCESSABLE_ENTITY;
+    match decline {
+        Decline::CustomerExists => {
+            text(conflict, "already.exists", "a customer with this realId exists")
+        }
+        Decline::CustomerNotFound => {
+            text(StatusCode::NOT_FOUND, "customer.not.found", "no customer with this realId")
+        }
+        Decline::WalletExists => text(conflict, "already.exists", "a wallet with this code exists"),
+        Decline::WalletNotFound => {
+            text(StatusCode::NOT_FOUND, "wallet.not.found", "no wallet with this code")
+        }
+        Decline::WalletBlocked => text(declined, "wallet.blocked", "the wallet is blocked"),
+        Decline::WalletDeleted => text(declined, "wallet.deleted", "the wallet is deleted"),
+        Decline::WalletLinkedElsewhere => {
+            text(conflict, "wallet.linked", "the wallet belongs to another holder")
+        }
+        Decline::WalletNotLinked => {
+            text(conflict, "wallet.not.linked", "the wallet is not linked to a customer")
+        }
+        Decline::WalletNotEmpty => {
+            text(conflict, "wallet.not.empty", "a wallet holding money cannot be deleted")
+        }
+        Decline::CustomerMismatch => {
+            text(conflict, "customer.mismatch", "the wallet belongs to another customer")
+        }
+        Decline::AgentNotFound => {
+            text(StatusCode::NOT_FOUND, "agent.not.found", "no agent with this id")
+        }
+        Decline::ParentAgentNotFound => {
+            text(StatusCode::BAD_REQUEST, "invalid.parent", "no such parent agent")
+        }
+        Decline::InvalidFeeValue => text(
+            StatusCode::BAD_REQUEST,
+            "invalid.value",
+            "a fee value must be a non-negative decimal",
+        ),
+        other => misrouted(&other),
+    }
+}
+
+/// Declines of money movements, reversals and voids. Business declines (understood but
+/// refused) are 422 and, like every decline, carry their result code.
+fn movement_decline_status(decline: Decline) -> (StatusCode, &'static str, String) {
+    let text = |status, code, message: &str| (status, code, message.to_owned());
+    let conflict = StatusCode::CONFLICT;
+    let declined = StatusCode::UNPROCESSABLE_ENTITY;
+    match decline {
+        Decline::SameWallet => text(
+            StatusCode::BAD_REQUEST,
+            "invalid.destination",
+            "a wallet cannot transfer to itself",
+        ),
+        Decline::InsufficientFunds => text(declined, "insufficient.funds", "not sufficient funds"),
+        Decline::DuplicateRrn => {
+            text(conflict, "duplicate.rrn", "this RRN was used for a different request")
+        }
+        Decline::InvalidPin => text(declined, "invalid.pin", "incorrect PIN"),
+        Decline::WalletLocked => {
+            text(StatusCode::LOCKED, "wallet.locked", "too many wrong PINs; try again later")
+        }
+        Decline::OriginalNotFound => text(
+            StatusCode::NOT_FOUND,
+            "original.not.found",
+            "no approved transaction with this RRN",
+        ),
+        Decline::PreviouslyReversed => {
+            text(conflict, "previously.reversed", "the transaction was already reversed")
+        }
+        Decline::FurtherActivityPreventsReversal => {
+            text(conflict, "further.activity", "later activity on the wallet prevents the reversal")
+        }
+        Decline::FurtherActivityPreventsVoid => {
+            text(conflict, "further.activity", "later activity on the wallet prevents the void")
+        }
+        Decline::OriginalVoided => text(conflict, "original.voided", "the transaction was voided"),
+        other => misrouted(&other),
+    }
+}
+
+/// A decline sent to the wrong category above: a bug, answered as a server error.
+fn misrouted(decline: &Decline) -> (StatusCode, &'static str, String) {
+    (StatusCode::INTERNAL_SERVER_ERROR, "system.error", format!("unmapped decline {decline:?}"))
 }
 
 fn reject_status(reject: Reject) -> (StatusCode, &'static str, String) {

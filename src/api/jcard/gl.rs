@@ -4,6 +4,7 @@ use http::StatusCode;
 use serde_json::{json, Value};
 
 use super::errors::JcardError;
+use super::render::number;
 use super::{dates, success, wire};
 use crate::api::{ApiRequest, ApiResponse};
 use crate::core::command::{Command, NewAccount, Outcome};
@@ -12,7 +13,6 @@ use crate::core::{Core, Principal};
 use crate::ledger::post::{EntryRequest, TransactionRequest};
 use crate::ledger::statement::StatementLine;
 use crate::ledger::{parse_layers, AccountType, Layer, Side};
-use crate::money::Amount;
 
 /// Layer of an entry that names none (miniGL's default).
 const LAYER_DEFAULT: Layer = 0;
@@ -108,11 +108,6 @@ fn day_query(request: &ApiRequest, name: &str) -> Result<Option<String>, JcardEr
 
 fn join_layers(layers: &[Layer]) -> String {
     layers.iter().map(Layer::to_string).collect::<Vec<_>>().join(",")
-}
-
-/// A JSON number with the amount's exact decimal text.
-pub fn number(amount: Amount) -> Value {
-    amount.to_decimal().to_string().parse::<serde_json::Number>().map_or(Value::Null, Value::Number)
 }
 
 pub fn balance(core: &Core, request: &ApiRequest) -> Result<ApiResponse, JcardError> {

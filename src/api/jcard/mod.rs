@@ -1,13 +1,18 @@
 //! The jCard REST dialect (`/jcard/api`): authentication headers, permissions, and the
 //! translation of each route to core commands and reads.
 
+mod customers;
 pub mod dates;
 pub mod errors;
 mod gl;
 pub mod lenient;
+mod movements;
+mod render;
 pub mod routes;
 mod sysconfig;
+mod wallets;
 pub mod wire;
+pub mod wire_wallet;
 
 use http::StatusCode;
 use serde_json::{json, Value};
@@ -16,7 +21,9 @@ use self::errors::JcardError;
 use self::routes::Route;
 use super::{ApiRequest, ApiResponse, TransportError};
 use crate::core::auth::JcardCredentials;
-use crate::core::{Core, Principal};
+use crate::core::command::{Outcome, WalletStateChange};
+use crate::core::{Core, CoreError, Principal};
+use crate::wallet::plan::Movement;
 
 /// The build's source revision, stamped by `build.rs`.
 pub const REVISION: &str = env!("CARDSWITCH_REVISION");
@@ -40,7 +47,9 @@ async fn dispatch(
     request: &ApiRequest,
 ) -> Result<ApiResponse, JcardError> {
     let principal = authenticate(core, request)?;
-    if !principal.consumer.allows(route.spec().permission) {
+    if !principal.consumer.allows(route.spec().permission)
+        || !within_scope(&principal, route, request)
+    {
         return Err(JcardError::Forbidden);
     }
     match route {
@@ -55,8 +64,102 @@ async fn dispatch(
         Route::GlBalance => gl::balance(core, request),
         Route::GlStatement => gl::statement(core, request),
         Route::GlCreateAccount => gl::create_account(core, &principal, request).await,
+        other => dispatch_wallets(core, &principal, other, request).await,
     }
 }
+
+/// The routes of wallets, customers, agents, login and transactions by RRN.
+async fn dispatch_wallets(
+    core: &Core,
+    principal: &Principal,
+    route: Route,
+    request: &ApiRequest,
+) -> Result<ApiResponse, JcardError> {
+    match route {
+        Route::Login => customers::login(core, principal, request).await,
+        Route::WalletCreate => wallets::create(core, principal, request).await,
+        Route::WalletCredit => {
+            movements::move_money(core, principal, request, Movement::Credit, None).await
+        }
+        Route::WalletDebit => {
+            movements::move_money(core, principal, request, Movement::Debit, None).await
+        }
+        Route::WalletTransfer => {
+            let destination = request.param("destinationWalletCode").to_owned();
+            movements::move_money(core, principal, request, Movement::Transfer, Some(destination))
+                .await
+        }
+        Route::WalletTransferDestinationInQuery => {
+            let (destination, rewritten) = movements::destination_in_query(request)?;
+            movements::move_money(core, principal, &rewritten, Movement::Transfer, destination)
+                .await
+        }
+        Route::WalletBalance => wallets::balance(core, request),
+        Route::WalletCashOutBalance => wallets::cash_out_balance(core, request),
+        Route::WalletStatement => wallets::statement(core, request),
+        Route::WalletTransactions => wallets::transactions(core, request),
+        Route::WalletDetail => wallets::detail(core, request),
+        Route::WalletCustomerGet => wallets::customer(core, request),
+        Route::WalletLink => wallets::link(core, principal, request).await,
+        Route::WalletCustomerUpdate => wallets::update_customer(core, principal, request).await,
+        Route::WalletType => wallets::owner_type(core, request),
+        Route::WalletChangePin => wallets::change_pin(core, principal, request).await,
+        Route::WalletBlock => {
+            wallets::change_state(core, principal, request, WalletStateChange::Block).await
+        }
+        Route::WalletUnblock => {
+            wallets::change_state(core, principal, request, WalletStateChange::Unblock).await
+        }
+        Route::WalletDelete => {
+            wallets::change_state(core, principal, request, WalletStateChange::Delete).await
+        }
+        Route::TransactionGet => movements::by_rrn(core, request),
+        Route::TransactionReverse => movements::reverse(core, principal, request).await,
+        Route::TransactionVoid => movements::void(core, principal, request).await,
+        Route::CustomerCreate => customers::create(core, principal, request).await,
+        Route::CustomerUpdate => customers::update(core, principal, request).await,
+        Route::CustomerGet => customers::get(core, request),
+        Route::CustomerBalance => customers::balances(core, request),
+        Route::AgentCreate => customers::create_agent(core, principal, request).await,
+        Route::AgentUpdate => customers::update_agent(core, principal, request).await,
+        Route::EchoGet
+        | Route::EchoPost
+        | Route::SysconfigList
+        | Route::SysconfigCreate
+        | Route::SysconfigUpdate
+        | Route::SysconfigGet
+        | Route::SysconfigDelete
+        | Route::GlPostTransaction
+        | Route::GlBalance
+        | Route::GlStatement
+        | Route::GlCreateAccount => Err(JcardError::Core(CoreError::Corrupt(format!(
+            "{route:?} dispatched as a wallet route"
+        )))),
+    }
+}
+
+/// A consumer created by a login may only use echo and the routes of its own wallet.
+fn within_scope(principal: &Principal, route: Route, request: &ApiRequest) -> bool {
+    match &principal.consumer.wallet_scope {
+        None => true,
+        Some(wallet) => {
+            matches!(route, Route::EchoGet | Route::EchoPost)
+                || request.param("walletCode") == wallet
+        }
+    }
+}
+
+/// An outcome a handler did not expect: a decline becomes the dialect's decline, anything
+/// else is a bug.
+fn unexpected_or_declined(outcome: Outcome) -> JcardError {
+    match outcome {
+        Outcome::Declined(decline) => JcardError::Declined(decline),
+        other => JcardError::Core(CoreError::Corrupt(format!("unexpected outcome {other:?}"))),
+    }
+}
+
+/// The journal every jCard wallet and customer account lives in.
+const JOURNAL: &str = crate::core::bootstrap::DEFAULT_CHART;
 
 fn authenticate(core: &Core, request: &ApiRequest) -> Result<Principal, JcardError> {
     let credentials = JcardCredentials {

@@ -15,6 +15,36 @@ pub enum Route {
     GlBalance,
     GlStatement,
     GlCreateAccount,
+    Login,
+    WalletCreate,
+    WalletCredit,
+    WalletDebit,
+    WalletBalance,
+    WalletCashOutBalance,
+    WalletStatement,
+    WalletTransactions,
+    WalletDetail,
+    WalletTransfer,
+    /// The document's own transfer URI puts the destination after the query:
+    /// `/wallets/{source}/transfer?dryRun=/{destination}`.
+    WalletTransferDestinationInQuery,
+    WalletCustomerGet,
+    WalletLink,
+    WalletCustomerUpdate,
+    WalletType,
+    WalletChangePin,
+    WalletBlock,
+    WalletUnblock,
+    WalletDelete,
+    TransactionGet,
+    TransactionReverse,
+    TransactionVoid,
+    CustomerCreate,
+    CustomerUpdate,
+    CustomerGet,
+    CustomerBalance,
+    AgentCreate,
+    AgentUpdate,
 }
 
 /// Where every jCard route is mounted.
@@ -35,6 +65,20 @@ pub const SYSCONFIG_READ: &str = "sysconfig.read";
 pub const SYSCONFIG_WRITE: &str = "sysconfig.write";
 pub const GL_READ: &str = "gl.read";
 pub const GL_WRITE: &str = "gl.write";
+pub const LOGIN: &str = "login";
+pub const WALLET_CREATE: &str = "wallet.create";
+pub const WALLET_CREDIT: &str = "wallet.credit";
+pub const WALLET_DEBIT: &str = "wallet.debit";
+pub const WALLET_TRANSFER: &str = "wallet.transfer";
+pub const WALLET_READ: &str = "wallet.read";
+pub const WALLET_ADMIN: &str = "wallet.admin";
+pub const WALLET_PIN: &str = "wallet.pin";
+pub const TRANSACTION_READ: &str = "transaction.read";
+pub const TRANSACTION_REVERSE: &str = "transaction.reverse";
+pub const TRANSACTION_VOID: &str = "transaction.void";
+pub const CUSTOMER_READ: &str = "customer.read";
+pub const CUSTOMER_WRITE: &str = "customer.write";
+pub const AGENT_WRITE: &str = "agent.write";
 
 const fn spec(
     method: &'static str,
@@ -67,6 +111,44 @@ pub const ROUTES: &[RouteSpec] = &[
         GL_READ,
     ),
     spec("POST", "/gl/charts/{chartName}/accounts", Route::GlCreateAccount, GL_WRITE),
+    spec("POST", "/login", Route::Login, LOGIN),
+    spec("POST", "/wallets", Route::WalletCreate, WALLET_CREATE),
+    spec("POST", "/wallets/{walletCode}/credit", Route::WalletCredit, WALLET_CREDIT),
+    spec("POST", "/wallets/{walletCode}/debit", Route::WalletDebit, WALLET_DEBIT),
+    spec("GET", "/wallets/{walletCode}/balance", Route::WalletBalance, WALLET_READ),
+    spec("GET", "/wallets/{walletCode}/cashOutBalance", Route::WalletCashOutBalance, WALLET_READ),
+    spec("GET", "/wallets/{walletCode}/statement", Route::WalletStatement, WALLET_READ),
+    spec("GET", "/wallets/{walletCode}/transactions", Route::WalletTransactions, WALLET_READ),
+    spec("GET", "/wallets/{walletCode}/detail", Route::WalletDetail, WALLET_READ),
+    spec(
+        "POST",
+        "/wallets/{walletCode}/transfer/{destinationWalletCode}",
+        Route::WalletTransfer,
+        WALLET_TRANSFER,
+    ),
+    spec(
+        "POST",
+        "/wallets/{walletCode}/transfer",
+        Route::WalletTransferDestinationInQuery,
+        WALLET_TRANSFER,
+    ),
+    spec("GET", "/wallets/{walletCode}/customer", Route::WalletCustomerGet, WALLET_READ),
+    spec("PUT", "/wallets/{walletCode}/link", Route::WalletLink, WALLET_ADMIN),
+    spec("PUT", "/wallets/{walletCode}/customer", Route::WalletCustomerUpdate, WALLET_ADMIN),
+    spec("GET", "/wallets/{walletCode}/type", Route::WalletType, WALLET_READ),
+    spec("PUT", "/wallets/{walletCode}/changepin", Route::WalletChangePin, WALLET_PIN),
+    spec("PUT", "/wallets/{walletCode}/block", Route::WalletBlock, WALLET_ADMIN),
+    spec("PUT", "/wallets/{walletCode}/unblock", Route::WalletUnblock, WALLET_ADMIN),
+    spec("DELETE", "/wallets/{walletCode}/delete", Route::WalletDelete, WALLET_ADMIN),
+    spec("GET", "/transactions/{rrn}", Route::TransactionGet, TRANSACTION_READ),
+    spec("POST", "/transactions/reverse/{rrn}", Route::TransactionReverse, TRANSACTION_REVERSE),
+    spec("PUT", "/transactions/void/{rrn}", Route::TransactionVoid, TRANSACTION_VOID),
+    spec("POST", "/customers", Route::CustomerCreate, CUSTOMER_WRITE),
+    spec("PUT", "/customers", Route::CustomerUpdate, CUSTOMER_WRITE),
+    spec("GET", "/customers/{realId}", Route::CustomerGet, CUSTOMER_READ),
+    spec("GET", "/customers/{realId}/balance", Route::CustomerBalance, CUSTOMER_READ),
+    spec("POST", "/agents", Route::AgentCreate, AGENT_WRITE),
+    spec("PUT", "/agents/{id}", Route::AgentUpdate, AGENT_WRITE),
 ];
 
 impl Route {

@@ -85,7 +85,11 @@ pub struct GlAccount {
 /// Reads a JSON body into a wire struct; schema violations become jCard's `missing.fields`,
 /// `extra.fields` or `invalid.request` errors.
 pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, JcardError> {
-    let value = parse_json(body)?;
+    from_value(parse_json(body)?)
+}
+
+/// A parsed JSON value into a wire struct, with the errors of [`parse_body`].
+pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, JcardError> {
     serde_json::from_value(value).map_err(|error| {
         let message = error.to_string();
         let code = if message.starts_with("missing field") {

@@ -1,0 +1,396 @@
+//! Money movements by RRN, run by the writer inside a commit group: credit, debit and transfer
+//! (idempotent: a retry with the same RRN and content gets the stored answer), and the
+//! reversal or void of an approved movement. Every decided movement is logged in the tranlog.
+
+use std::sync::Arc;
+
+use super::command::{Decline, MoneyMovement, Outcome};
+use super::execute::GroupContext;
+use super::execute_wallet::constant_time_equal;
+use super::tranlog::{FeeLine, Tranlog, IRC_APPROVED, ITC_REVERSAL, ITC_VOID};
+use super::CoreError;
+use crate::ledger::post::{self, balance_deltas, TransactionRequest};
+use crate::ledger::{Chartbook, Transaction};
+use crate::money::Amount;
+use crate::store::schema::{self, Keyspace};
+use crate::wallet::fees;
+use crate::wallet::plan::{self, Movement};
+use crate::wallet::{
+    currency_of_layer, currency_text, wallet_account_code, Wallet, WalletOwner, WalletState,
+    FEE_ACCOUNT, WALLET_ACCOUNT_PREFIX,
+};
+
+/// Journal every wallet movement is posted to.
+const JOURNAL: &str = super::bootstrap::DEFAULT_CHART;
+
+/// What deciding a movement produced.
+struct Decision {
+    plan: plan::MovementPlan,
+    fees: Vec<FeeLine>,
+    source: Arc<Wallet>,
+    destination: Option<Arc<Wallet>>,
+}
+
+impl GroupContext<'_> {
+    pub(super) fn move_money(&mut self, request: MoneyMovement) -> Result<Outcome, CoreError> {
+        if !request.dry_run {
+            if let Some(original) = self.movement_by_rrn(&request.rrn)? {
+                if original.fingerprint != request.fingerprint {
+                    return Ok(Outcome::Declined(Decline::DuplicateRrn));
+                }
+                return Ok(match original.decline.clone() {
+                    Some(decline) => Outcome::Declined(decline),
+                    None => Outcome::MoneyMoved { tranlog: Box::new(original), replayed: true },
+                });
+            }
+        }
+        let decision = self.decide_movement(&request);
+        let mut tranlog = self.new_tranlog(&request, decision.as_ref().ok());
+        match decision {
+            Err(decline) => {
+                if !request.dry_run {
+                    tranlog.irc = decline.result_code().to_owned();
+                    tranlog.decline = Some(decline.clone());
+                    self.write_tranlog(&tranlog, true)?;
+                }
+                Ok(Outcome::Declined(decline))
+            }
+            Ok(_) if request.dry_run => {
+                Ok(Outcome::MoneyMoved { tranlog: Box::new(tranlog), replayed: false })
+            }
+            Ok(decision) => self.commit_movement(&request, decision, tranlog),
+        }
+    }
+
+    fn commit_movement(
+        &mut self,
+        request: &MoneyMovement,
+        decision: Decision,
+        mut tranlog: Tranlog,
+    ) -> Result<Outcome, CoreError> {
+        let transaction_request = TransactionRequest {
+            journal: JOURNAL.to_owned(),
+            post_date_ms: self.now_ms,
+            detail: if request.description.is_empty() {
+                format!("{} {}", request.movement.itc(), request.amount)
+            } else {
+                request.description.clone()
+            },
+            tags: request.kind.clone(),
+            entries: decision.plan.entries,
+        };
+        let mut transaction = match post::plan(
+            &*self.state,
+            &transaction_request,
+            self.state.next_transaction_id,
+            self.now_ms,
+        ) {
+            Ok(transaction) => transaction,
+            Err(reject) => {
+                return Err(CoreError::Corrupt(format!(
+                    "a decided wallet movement does not post: {reject:?}"
+                )))
+            }
+        };
+        transaction.reference = Some(tranlog.id);
+        tranlog.transaction_id = Some(transaction.id);
+        if let Some(decline) = self.commit_transaction(transaction)? {
+            tranlog.irc = decline.result_code().to_owned();
+            tranlog.decline = Some(decline.clone());
+            tranlog.approval_number = None;
+            self.write_tranlog(&tranlog, true)?;
+            return Ok(Outcome::Declined(decline));
+        }
+        self.write_tranlog(&tranlog, true)?;
+        Ok(Outcome::MoneyMoved { tranlog: Box::new(tranlog), replayed: false })
+    }
+
+    /// Checks wallets, fees and funds (pure on the group's state).
+    fn decide_movement(&self, request: &MoneyMovement) -> Result<Decision, Decline> {
+        let source = self.movable_wallet(&request.wallet)?;
+        if let Some(pin) = &request.pin {
+            let matches = constant_time_equal(
+                self.pin_hash(&source.code, pin).as_bytes(),
+                source.pin_hash.as_bytes(),
+            );
+            if !matches {
+                return Err(Decline::InvalidPin);
+            }
+        }
+        let destination = match (&request.destination, request.movement) {
+            (Some(code), Movement::Transfer) => {
+                if *code == request.wallet {
+                    return Err(Decline::SameWallet);
+                }
+                Some(self.movable_wallet(code)?)
+            }
+            _ => None,
+        };
+        let layer =
+            request.layers.first().copied().ok_or(Decline::Ledger(post::Reject::TooFewEntries))?;
+        let currency = currency_text(currency_of_layer(layer));
+        let rules = self.state.fee_rules(&request.kind, &currency);
+        let overflow = || Decline::Ledger(post::Reject::AmountOverflow);
+        let charged = fees::charge(&rules, request.amount).ok_or_else(overflow)?;
+        let destination_account =
+            destination.as_ref().map(|wallet| wallet_account_code(&wallet.code));
+        let plan = plan::plan(
+            request.movement,
+            &wallet_account_code(&source.code),
+            destination_account.as_deref(),
+            layer,
+            request.amount,
+            &charged,
+            &request.kind,
+        )
+        .ok_or_else(overflow)?;
+        if plan.payer_outflow.units() > 0 {
+            let available = request
+                .layers
+                .iter()
+                .try_fold(Amount::ZERO, |sum, layer| {
+                    sum.checked_add(self.state.balance(source.account_id, *layer))
+                })
+                .ok_or_else(overflow)?;
+            if available < plan.payer_outflow {
+                return Err(Decline::InsufficientFunds);
+            }
+        }
+        let fees = charged
+            .into_iter()
+            .map(|fee| FeeLine {
+                name: fee.name,
+                account: FEE_ACCOUNT.to_owned(),
+                amount: fee.amount,
+            })
+            .collect();
+        Ok(Decision { plan, fees, source, destination })
+    }
+
+    fn movable_wallet(&self, code: &str) -> Result<Arc<Wallet>, Decline> {
+        let wallet = self.state.wallets.get(code).ok_or(Decline::WalletNotFound)?;
+        match wallet.state {
+            WalletState::Active => Ok(Arc::clone(wallet)),
+            WalletState::Blocked => Err(Decline::WalletBlocked),
+            WalletState::Deleted => Err(Decline::WalletDeleted),
+        }
+    }
+
+    /// A tranlog record for `request`, approved as far as `decision` goes.
+    fn new_tranlog(&self, request: &MoneyMovement, decision: Option<&Decision>) -> Tranlog {
+        let id = if request.dry_run { 0 } else { self.state.next_tranlog_id };
+        let layer = request.layers.first().copied().unwrap_or_default();
+        let holder =
+            |wallet: Option<&Arc<Wallet>>| wallet.and_then(|wallet| self.holder_name(wallet));
+        Tranlog {
+            id,
+            date_ms: self.now_ms,
+            itc: request.movement.itc().to_owned(),
+            irc: IRC_APPROVED.to_owned(),
+            rrn: request.rrn.clone(),
+            approval_number: (!request.dry_run).then(|| Tranlog::approval_number_for(id)),
+            amount: request.amount,
+            amount_with_fees: decision
+                .map_or(request.amount, |decision| decision.plan.amount_with_fees),
+            fees: decision.map(|decision| decision.fees.clone()).unwrap_or_default(),
+            currency_code: currency_text(currency_of_layer(layer)),
+            layers: request.layers.clone(),
+            wallet1: Some(request.wallet.clone()),
+            wallet2: request.destination.clone(),
+            customer: holder(decision.map(|decision| &decision.source)),
+            customer2: holder(decision.and_then(|decision| decision.destination.as_ref())),
+            ss_data: Some(request.kind.clone()),
+            type_description: self
+                .state
+                .sysconfig
+                .get(&format!("type.{}", request.kind))
+                .map(|entry| entry.value.clone()),
+            geo_location: request.geo_location.clone(),
+            json_request: request.json_request.clone(),
+            fingerprint: request.fingerprint.clone(),
+            transaction_id: None,
+            decline: None,
+            reversal_count: 0,
+            reversal_id: None,
+            void_count: 0,
+            void_id: None,
+            original_id: None,
+        }
+    }
+
+    fn holder_name(&self, wallet: &Wallet) -> Option<String> {
+        match &wallet.owner {
+            WalletOwner::Customer(real_id) => self
+                .state
+                .customers
+                .get(real_id)
+                .map(|customer| format!("{} {}", customer.first_name, customer.last_name)),
+            WalletOwner::Agent(id) => self.state.agents.get(id).map(|agent| agent.name.clone()),
+            WalletOwner::None => None,
+        }
+    }
+
+    /// Writes a tranlog record; a new one is also indexed by RRN and by wallet.
+    fn write_tranlog(&mut self, tranlog: &Tranlog, new: bool) -> Result<(), CoreError> {
+        self.batch.put(schema::tranlog_key(tranlog.id), tranlog)?;
+        if new {
+            self.batch.put(schema::tranlog_by_rrn_key(&tranlog.rrn, tranlog.id), &())?;
+            for wallet in [&tranlog.wallet1, &tranlog.wallet2].into_iter().flatten() {
+                self.batch.put(schema::tranlog_by_wallet_key(wallet, tranlog.id), &())?;
+            }
+            self.written.rrns.entry(tranlog.rrn.clone()).or_default().push(tranlog.id);
+            self.state.next_tranlog_id =
+                self.state.next_tranlog_id.max(tranlog.id.saturating_add(1));
+        }
+        self.written.tranlogs.insert(tranlog.id, tranlog.clone());
+        Ok(())
+    }
+
+    /// Every tranlog record with `rrn`, oldest first, this group's writes included.
+    fn tranlogs_by_rrn(&self, rrn: &str) -> Result<Vec<Tranlog>, CoreError> {
+        let prefix = schema::index_prefix(Keyspace::TranlogByRrn, rrn);
+        let mut ids: Vec<u64> = Vec::new();
+        for item in self.store.scan_prefix::<serde::de::IgnoredAny>(&prefix, false) {
+            let (key, _) = item?;
+            ids.extend(schema::tranlog_id_of_index_key(&key));
+        }
+        ids.extend(self.written.rrns.get(rrn).into_iter().flatten());
+        ids.sort_unstable();
+        ids.dedup();
+        let mut records = Vec::with_capacity(ids.len());
+        for id in ids {
+            let record = match self.written.tranlogs.get(&id) {
+                Some(record) => record.clone(),
+                None => self.store.get::<Tranlog>(&schema::tranlog_key(id))?.ok_or_else(|| {
+                    CoreError::Corrupt(format!("RRN index names missing tranlog {id}"))
+                })?,
+            };
+            records.push(record);
+        }
+        Ok(records)
+    }
+
+    /// The credit, debit or transfer logged under `rrn`, approved or not.
+    fn movement_by_rrn(&self, rrn: &str) -> Result<Option<Tranlog>, CoreError> {
+        let movements = [Movement::Credit, Movement::Debit, Movement::Transfer];
+        Ok(self
+            .tranlogs_by_rrn(rrn)?
+            .into_iter()
+            .find(|record| movements.iter().any(|movement| movement.itc() == record.itc)))
+    }
+
+    pub(super) fn reverse_by_rrn(&mut self, rrn: &str) -> Result<Outcome, CoreError> {
+        let mut original = match self.undoable(rrn)? {
+            Ok(original) => original,
+            Err(decline) => return Ok(Outcome::Declined(decline)),
+        };
+        let undo = self.undo(
+            &original,
+            ITC_REVERSAL,
+            rrn.to_owned(),
+            Decline::FurtherActivityPreventsReversal,
+        )?;
+        let reversal = match undo {
+            Ok(reversal) => reversal,
+            Err(decline) => return Ok(Outcome::Declined(decline)),
+        };
+        original.reversal_count = original.reversal_count.saturating_add(1);
+        original.reversal_id = Some(reversal.id);
+        self.write_tranlog(&original, false)?;
+        Ok(Outcome::ReversedByRrn { tranlog_id: reversal.id })
+    }
+
+    pub(super) fn void_by_rrn(&mut self, rrn: &str) -> Result<Outcome, CoreError> {
+        let mut original = match self.undoable(rrn)? {
+            Ok(original) => original,
+            Err(decline) => return Ok(Outcome::Declined(decline)),
+        };
+        // A void is a new transaction with its own RRN: its tranlog id, which is unique.
+        let void_rrn = self.state.next_tranlog_id.to_string();
+        let void =
+            match self.undo(&original, ITC_VOID, void_rrn, Decline::FurtherActivityPreventsVoid)? {
+                Ok(void) => void,
+                Err(decline) => return Ok(Outcome::Declined(decline)),
+            };
+        original.void_count = original.void_count.saturating_add(1);
+        original.void_id = Some(void.id);
+        self.write_tranlog(&original, false)?;
+        Ok(Outcome::Voided { void: Box::new(void), original: Box::new(original) })
+    }
+
+    /// The approved movement under `rrn` if it may still be undone.
+    fn undoable(&self, rrn: &str) -> Result<Result<Tranlog, Decline>, CoreError> {
+        let original = self.movement_by_rrn(rrn)?.filter(Tranlog::is_approved);
+        Ok(match original {
+            None => Err(Decline::OriginalNotFound),
+            Some(original) if original.void_count > 0 => Err(Decline::OriginalVoided),
+            Some(original) if original.reversal_count > 0 => Err(Decline::PreviouslyReversed),
+            Some(original) => Ok(original),
+        })
+    }
+
+    /// Posts the negated copy of `original`'s GL transaction and logs it as a new record,
+    /// unless that would leave a wallet below zero (money already moved on).
+    fn undo(
+        &mut self,
+        original: &Tranlog,
+        itc: &str,
+        rrn: String,
+        further_activity: Decline,
+    ) -> Result<Result<Tranlog, Decline>, CoreError> {
+        let transaction_id = original.transaction_id.ok_or_else(|| {
+            CoreError::Corrupt(format!("approved tranlog {} has no transaction", original.id))
+        })?;
+        let mut gl_original: Transaction =
+            self.load_transaction(transaction_id)?.ok_or_else(|| {
+                CoreError::Corrupt(format!("tranlog {} names missing transaction", original.id))
+            })?;
+        let record_id = self.state.next_tranlog_id;
+        let Ok(mut reversal) =
+            post::reversal(&gl_original, self.state.next_transaction_id, self.now_ms, self.now_ms)
+        else {
+            return Ok(Err(Decline::Ledger(post::Reject::AmountOverflow)));
+        };
+        reversal.reference = Some(record_id);
+        if self.would_overdraw_a_wallet(&reversal) {
+            return Ok(Err(further_activity));
+        }
+        let reversal_id = reversal.id;
+        if let Some(decline) = self.commit_transaction(reversal)? {
+            return Ok(Err(decline));
+        }
+        gl_original.reversal_count = gl_original.reversal_count.saturating_add(1);
+        self.batch.put(schema::transaction_key(gl_original.id), &gl_original)?;
+        self.written.transactions.insert(gl_original.id, gl_original);
+        let record = Tranlog {
+            id: record_id,
+            date_ms: self.now_ms,
+            itc: itc.to_owned(),
+            irc: IRC_APPROVED.to_owned(),
+            rrn,
+            approval_number: Some(Tranlog::approval_number_for(record_id)),
+            transaction_id: Some(reversal_id),
+            original_id: Some(original.id),
+            reversal_count: 0,
+            reversal_id: None,
+            void_count: 0,
+            void_id: None,
+            json_request: String::new(),
+            fingerprint: String::new(),
+            ..original.clone()
+        };
+        self.write_tranlog(&record, true)?;
+        Ok(Ok(record))
+    }
+
+    fn would_overdraw_a_wallet(&self, transaction: &Transaction) -> bool {
+        let Ok(deltas) = balance_deltas(&*self.state, transaction) else { return true };
+        deltas.iter().any(|delta| {
+            let is_wallet = self.state.account(delta.account_id).is_some_and(|account| {
+                account.is_final && account.code.starts_with(WALLET_ACCOUNT_PREFIX)
+            });
+            let after = self.state.balance(delta.account_id, delta.layer).checked_add(delta.delta);
+            is_wallet && after.is_none_or(|balance| balance.is_negative())
+        })
+    }
+}

@@ -1,0 +1,197 @@
+//! Read-only questions about wallets and their history: tranlog records by id, RRN or wallet,
+//! the most-recent-first mini statement, and the cash-out balance. Like every read, answered
+//! from the last published state and the store, never waiting for the writer.
+
+use base64::Engine as _;
+use uuid::Uuid;
+
+use super::command::{Command, NewConsumer, Outcome};
+use super::keys::{self, SecretBytes};
+use super::reads::{ReadError, StatementAnswer};
+use super::tranlog::Tranlog;
+use super::{Core, CoreError};
+use crate::clock::EpochMs;
+use crate::ledger::statement::{self, StatementLine};
+use crate::ledger::{Layer, Side};
+use crate::money::Amount;
+use crate::store::schema::{self, Keyspace};
+use crate::wallet::fees::cash_out_limit;
+use crate::wallet::{currency_of_layer, currency_text, wallet_account_code};
+
+/// Permissions of a consumer created by a login: its own wallet only (see `wallet_scope`).
+pub const LOGIN_PERMISSIONS: [&str; 3] = ["wallet.read", "wallet.transfer", "wallet.pin"];
+
+/// Which tranlog records of a wallet to list.
+#[derive(Debug, Clone)]
+pub struct TranlogFilter {
+    /// Records dated in `[from_ms, to_ms)`.
+    pub from_ms: EpochMs,
+    pub to_ms: EpochMs,
+    /// ITCs to keep; empty keeps all.
+    pub itcs: Vec<String>,
+    pub length: usize,
+    /// Oldest first; otherwise newest first.
+    pub ascending: bool,
+}
+
+impl Core {
+    /// A committed tranlog record.
+    pub fn tranlog(&self, id: u64) -> Result<Option<Tranlog>, ReadError> {
+        if id == 0 || id >= self.snapshot().next_tranlog_id {
+            return Ok(None);
+        }
+        Ok(self.store().get(&schema::tranlog_key(id))?)
+    }
+
+    /// Every committed tranlog record with `rrn`, oldest first.
+    pub fn tranlogs_by_rrn(&self, rrn: &str) -> Result<Vec<Tranlog>, ReadError> {
+        let prefix = schema::index_prefix(Keyspace::TranlogByRrn, rrn);
+        self.tranlogs_of_index(&prefix, false, usize::MAX, |_| true)
+    }
+
+    /// A wallet's tranlog records matching `filter`.
+    pub fn wallet_tranlogs(
+        &self,
+        code: &str,
+        filter: &TranlogFilter,
+    ) -> Result<Vec<Tranlog>, ReadError> {
+        let prefix = schema::index_prefix(Keyspace::TranlogByWallet, code);
+        self.tranlogs_of_index(&prefix, !filter.ascending, filter.length, |record| {
+            record.date_ms >= filter.from_ms
+                && record.date_ms < filter.to_ms
+                && (filter.itcs.is_empty() || filter.itcs.contains(&record.itc))
+        })
+    }
+
+    fn tranlogs_of_index(
+        &self,
+        prefix: &[u8],
+        reverse: bool,
+        length: usize,
+        keep: impl Fn(&Tranlog) -> bool,
+    ) -> Result<Vec<Tranlog>, ReadError> {
+        let committed = self.snapshot().next_tranlog_id;
+        let mut records = Vec::new();
+        for item in self.store().scan_prefix::<serde::de::IgnoredAny>(prefix, reverse) {
+            if records.len() >= length {
+                break;
+            }
+            let (key, _) = item?;
+            let Some(id) = schema::tranlog_id_of_index_key(&key).filter(|id| *id < committed)
+            else {
+                continue;
+            };
+            let record: Tranlog = self
+                .store()
+                .get(&schema::tranlog_key(id))?
+                .ok_or_else(|| CoreError::Corrupt(format!("index names missing tranlog {id}")))?;
+            if keep(&record) {
+                records.push(record);
+            }
+        }
+        Ok(records)
+    }
+
+    /// The `length` most recent entries of a final account on `layers`, newest first, with
+    /// the balance after each (jCard's mini statement).
+    pub fn recent_statement(
+        &self,
+        account_code: &str,
+        layers: &[Layer],
+        length: usize,
+    ) -> Result<StatementAnswer, ReadError> {
+        let current = self.balance(super::bootstrap::DEFAULT_CHART, account_code, layers, None)?;
+        let state = self.snapshot();
+        let (start, end) = schema::entry_range(current.account.id, EpochMs::MIN, EpochMs::MAX);
+        let mut newest_first: Vec<StatementLine> = Vec::new();
+        for item in self.store().scan_range::<(Layer, Side, Amount)>(&start, &end, true) {
+            if newest_first.len() >= length {
+                break;
+            }
+            let (key, (layer, side, amount)) = item?;
+            let position = schema::parse_entry_key(&key).ok_or_else(|| {
+                CoreError::Corrupt(format!("entry key {}", schema::printable_key(&key)))
+            })?;
+            if position.transaction_id >= state.next_transaction_id
+                || !current.layers.contains(&layer)
+            {
+                continue;
+            }
+            let transaction = self.transaction(position.transaction_id)?.ok_or_else(|| {
+                CoreError::Corrupt(format!(
+                    "entry of missing transaction {}",
+                    position.transaction_id
+                ))
+            })?;
+            newest_first.push(super::reads::statement_line(
+                &current.account,
+                &transaction,
+                position,
+                layer,
+                side,
+                amount,
+            )?);
+        }
+        let moved =
+            newest_first.iter().try_fold(Amount::ZERO, |sum, line| sum.checked_add(line.impact));
+        let initial = moved
+            .and_then(|moved| current.balance.checked_sub(moved))
+            .ok_or(ReadError::Overflow)?;
+        let mut oldest_first = newest_first;
+        oldest_first.reverse();
+        let mut built =
+            statement::build(initial, oldest_first, length).ok_or(ReadError::Overflow)?;
+        built.lines.reverse();
+        Ok(StatementAnswer {
+            journal: current.journal,
+            account: current.account,
+            layers: current.layers,
+            statement: built,
+        })
+    }
+
+    /// The most that could be taken from wallet `code` on `layers` with the fees of `kind`.
+    pub fn cash_out_balance(
+        &self,
+        code: &str,
+        kind: &str,
+        layers: &[Layer],
+        before_ms: Option<EpochMs>,
+    ) -> Result<Amount, ReadError> {
+        let available = self.balance(
+            super::bootstrap::DEFAULT_CHART,
+            &wallet_account_code(code),
+            layers,
+            before_ms,
+        )?;
+        let currency =
+            currency_text(currency_of_layer(layers.first().copied().unwrap_or_default()));
+        let rules = self.snapshot().fee_rules(kind, &currency);
+        cash_out_limit(&rules, available.balance).ok_or(ReadError::Overflow)
+    }
+
+    /// Logs in to wallet `code` with `pin`: on success a new consumer limited to that wallet,
+    /// whose secret (64 hex digits) is answered once; its key is the secret Base64-decoded,
+    /// as for every consumer.
+    pub async fn login(
+        &self,
+        code: &str,
+        pin: &str,
+        nonce: super::state::NonceRecord,
+    ) -> Result<Outcome, CoreError> {
+        let secret_text: String =
+            keys::random_bytes(32)?.iter().map(|byte| format!("{byte:02x}")).collect();
+        let key =
+            base64::engine::general_purpose::STANDARD.decode(&secret_text).map_err(|error| {
+                CoreError::Corrupt(format!("generated secret is not Base64: {error}"))
+            })?;
+        let consumer = NewConsumer::unscoped(
+            Uuid::new_v4(),
+            SecretBytes::new(key),
+            LOGIN_PERMISSIONS.iter().map(|permission| (*permission).to_owned()).collect(),
+        );
+        let command =
+            Command::Login { wallet: code.to_owned(), pin: pin.to_owned(), consumer, secret_text };
+        self.execute(command, Some(nonce)).await
+    }
+}
