@@ -7,13 +7,17 @@
 //! - `BENCH_CONNECTIONS`: concurrent connections, default 32;
 //! - `BENCH_SECONDS`: measured seconds per workload, default 5 (after `BENCH_WARMUP_SECONDS`,
 //!   default 1);
-//! - `BENCH_WORKLOADS`: comma-separated subset of `echo,balance,post`, default all three;
+//! - `BENCH_WORKLOADS`: comma-separated subset of `echo,balance,post,transfer`, default all;
 //! - `BENCH_DIR`: where the temporary data directory goes, default the system's temp dir;
 //! - `BENCH_NONCE_CACHE_ENTRIES`: the replay cache's size, default the shipped configuration's.
 
 // A benchmark is a harness: a failed set-up should stop it loudly, not be handled.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use cardswitch::core::command::{Command, MoneyMovement, Outcome};
+use cardswitch::money::Amount;
+use cardswitch::wallet::plan::Movement;
+use cardswitch::wallet::WalletOwner;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,6 +48,8 @@ enum Workload {
     Echo,
     Balance,
     Post,
+    /// Wallet to wallet, 1.00, a fresh RRN each time, alternating direction.
+    Transfer,
 }
 
 impl Workload {
@@ -52,12 +58,13 @@ impl Workload {
             Workload::Echo => "GET echo",
             Workload::Balance => "GET balance",
             Workload::Post => "POST gl/transactions",
+            Workload::Transfer => "POST wallet transfer",
         }
     }
 
     fn expected_status(self) -> u16 {
         match self {
-            Workload::Echo | Workload::Balance => 200,
+            Workload::Echo | Workload::Balance | Workload::Transfer => 200,
             Workload::Post => 201,
         }
     }
@@ -84,8 +91,8 @@ fn env_number(name: &str, default: u64) -> u64 {
 
 impl Settings {
     fn from_env() -> Settings {
-        let workloads =
-            std::env::var("BENCH_WORKLOADS").unwrap_or_else(|_| "echo,balance,post".to_owned());
+        let workloads = std::env::var("BENCH_WORKLOADS")
+            .unwrap_or_else(|_| "echo,balance,post,transfer".to_owned());
         let workloads = workloads
             .split(',')
             .map(str::trim)
@@ -94,7 +101,8 @@ impl Settings {
                 "echo" => Workload::Echo,
                 "balance" => Workload::Balance,
                 "post" => Workload::Post,
-                other => panic!("unknown workload `{other}` (echo, balance, post)"),
+                "transfer" => Workload::Transfer,
+                other => panic!("unknown workload `{other}` (echo, balance, post, transfer)"),
             })
             .collect();
         Settings {
@@ -148,6 +156,14 @@ fn request(
         Workload::Echo => ("GET", "/jcard/api/echo", String::new()),
         Workload::Balance => ("GET", BALANCE_PATH, String::new()),
         Workload::Post => ("POST", "/jcard/api/gl/transactions", post_body(now_ms)),
+        Workload::Transfer => {
+            let sequence = TRANSFERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = if sequence % 2 == 0 { TRANSFER_A_TO_B } else { TRANSFER_B_TO_A };
+            let body = format!(
+                r#"{{"amount":1.00,"currency":"840","rrn":"b{sequence:011}","type":"bench"}}"#
+            );
+            ("POST", path, body)
+        }
     };
     let mut builder =
         hyper::Request::builder().method(method).uri(path).header("host", address.to_string());
@@ -161,6 +177,16 @@ fn request(
     }
     builder.body(Full::new(Bytes::from(body))).unwrap()
 }
+
+/// Wallets the transfer workload moves money between, funded at start.
+const WALLET_A: &str = "benchA";
+const WALLET_B: &str = "benchB";
+const TRANSFER_A_TO_B: &str = "/jcard/api/wallets/benchA/transfer/benchB";
+const TRANSFER_B_TO_A: &str = "/jcard/api/wallets/benchB/transfer/benchA";
+/// Whole units each bench wallet starts with.
+const WALLET_FUNDS: i64 = 100_000_000;
+/// Transfers sent so far: each gets its own RRN.
+static TRANSFERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// A balanced transfer of 1.00 from 11.001.00 (credit) to 12.001.00 (debit), posted today.
 fn post_body(now_ms: i64) -> String {
@@ -454,8 +480,55 @@ fn start_switch(
             vec!["admin".to_owned()],
         );
         assert!(core.initialize(admin).await.unwrap(), "a fresh store initializes");
+        fund_wallets(&core).await;
         server::start(core, config).await.unwrap()
     })
+}
+
+/// Opens the two transfer wallets and credits each with `WALLET_FUNDS`.
+async fn fund_wallets(core: &Core) {
+    for code in [WALLET_A, WALLET_B] {
+        let open = Command::CreateWallet {
+            code: code.to_owned(),
+            card_product: None,
+            owner: WalletOwner::None,
+        };
+        assert!(matches!(core.execute(open, None).await.unwrap(), Outcome::WalletCreated { .. }));
+        let credit = MoneyMovement {
+            movement: Movement::Credit,
+            wallet: code.to_owned(),
+            destination: None,
+            amount: Amount::from_whole(WALLET_FUNDS).unwrap(),
+            layers: vec![840],
+            kind: "fund".to_owned(),
+            rrn: format!("fund{code}"),
+            fingerprint: code.to_owned(),
+            description: String::new(),
+            json_request: "{}".to_owned(),
+            geo_location: None,
+            dry_run: false,
+            pin: None,
+        };
+        let outcome = core.execute(Command::MoveMoney(Box::new(credit)), None).await.unwrap();
+        assert!(matches!(outcome, Outcome::MoneyMoved { .. }), "{outcome:?}");
+    }
+}
+
+/// Transfers only move money between the two bench wallets: their sum must be unchanged.
+fn check_wallets(core: &Core) -> (String, bool) {
+    let total: i64 = [WALLET_A, WALLET_B]
+        .iter()
+        .map(|code| {
+            core.balance("jcard", &format!("23.{code}"), &[840], None).unwrap().balance.units()
+        })
+        .sum();
+    let expected = Amount::from_whole(2 * WALLET_FUNDS).unwrap().units();
+    let holds = total == expected;
+    let verdict = if holds { "ok" } else { "MISMATCH" };
+    (
+        format!("wallet check: transfers kept the two wallets' total at {total} units: {verdict}"),
+        holds,
+    )
 }
 
 /// Every acknowledged posting moved 12.001.00 by 1.00: the published balance must say so.
@@ -530,14 +603,17 @@ fn main() {
     drop(client_runtime);
 
     let (ledger, ledger_holds) = check_ledger(&switch.core, &rows);
+    let (wallets, wallets_hold) = check_wallets(&switch.core);
     server_runtime.block_on(switch.stop()).unwrap();
     print!("{}", table(&rows, &settings));
     println!("{ledger}");
+    println!("{wallets}");
     println!(
         "store size after the run: {:.1} MiB",
         bytes_to_mib(walk_size(&dir.path().join("store")))
     );
     assert!(ledger_holds, "acknowledged postings and the balance disagree");
+    assert!(wallets_hold, "transfers changed the wallets' total");
 }
 
 fn bytes_to_mib(bytes: u64) -> f64 {

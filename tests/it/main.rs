@@ -30,3 +30,5 @@ mod openapi;
 mod ops;
 /// Architecture boundaries and hygiene, enforced.
 mod tidy;
+/// Random wallet movements, retries, reversals, voids and restarts against a reference model.
+mod wallet_model;
