@@ -305,8 +305,10 @@ impl GroupContext<'_> {
             Ok(original) => original,
             Err(decline) => return Ok(Outcome::Declined(decline)),
         };
-        // A void is a new transaction with its own RRN: its tranlog id, which is unique.
-        let void_rrn = self.state.next_tranlog_id.to_string();
+        // A void is a new transaction with its own RRN: `V` and its tranlog id, unique and
+        // never equal to an RRN of a client's (those are named before the switch sees them,
+        // so a bare number could collide).
+        let void_rrn = format!("V{}", self.state.next_tranlog_id);
         let void =
             match self.undo(&original, ITC_VOID, void_rrn, Decline::FurtherActivityPreventsVoid)? {
                 Ok(void) => void,

@@ -105,7 +105,7 @@ async fn a_void_cancels_under_its_own_rrn() {
     );
     assert_eq!(voided.json["approvalNumber"].as_str().unwrap().len(), 6);
     let void_rrn = voided.json["voidRrn"].as_str().unwrap().to_owned();
-    assert_ne!(void_rrn, "t1");
+    assert!(void_rrn.starts_with('V') && void_rrn.len() <= 12, "{void_rrn}");
     assert_eq!(
         (switch.wallet_balance("a").await, switch.wallet_balance("b").await),
         ("120.00".to_owned(), "0.00".to_owned())
