@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use super::command::{Decline, MoneyMovement, Outcome};
 use super::execute::GroupContext;
-use super::execute_wallet::constant_time_equal;
 use super::tranlog::{FeeLine, Tranlog, IRC_APPROVED, ITC_REVERSAL, ITC_VOID};
 use super::CoreError;
 use crate::ledger::post::{self, balance_deltas, TransactionRequest};
@@ -44,13 +43,17 @@ impl GroupContext<'_> {
                 });
             }
         }
-        let decision = self.decide_movement(&request);
+        let decision = match self.presented_pin(&request)? {
+            Ok(()) => self.decide_movement(&request),
+            Err(decline) => Err(decline),
+        };
         let mut tranlog = self.new_tranlog(&request, decision.as_ref().ok());
         match decision {
             Err(decline) => {
                 if !request.dry_run {
                     tranlog.irc = decline.result_code().to_owned();
                     tranlog.decline = Some(decline.clone());
+                    tranlog.approval_number = None;
                     self.write_tranlog(&tranlog, true)?;
                 }
                 Ok(Outcome::Declined(decline))
@@ -105,18 +108,22 @@ impl GroupContext<'_> {
         Ok(Outcome::MoneyMoved { tranlog: Box::new(tranlog), replayed: false })
     }
 
+    /// The PIN a debit or transfer carries, checked (and counted towards the lock) like a
+    /// login's, dry runs included so that they cannot be used to guess.
+    fn presented_pin(&mut self, request: &MoneyMovement) -> Result<Result<(), Decline>, CoreError> {
+        let Some(pin) = &request.pin else { return Ok(Ok(())) };
+        match self.state.wallets.get(&request.wallet) {
+            Some(wallet) if wallet.state != WalletState::Deleted => {
+                self.check_pin(Wallet::clone(wallet), pin)
+            }
+            // A missing or deleted wallet is declined by the movement's own checks.
+            _ => Ok(Ok(())),
+        }
+    }
+
     /// Checks wallets, fees and funds (pure on the group's state).
     fn decide_movement(&self, request: &MoneyMovement) -> Result<Decision, Decline> {
         let source = self.movable_wallet(&request.wallet)?;
-        if let Some(pin) = &request.pin {
-            let matches = constant_time_equal(
-                self.pin_hash(&source.code, pin).as_bytes(),
-                source.pin_hash.as_bytes(),
-            );
-            if !matches {
-                return Err(Decline::InvalidPin);
-            }
-        }
         let destination = match (&request.destination, request.movement) {
             (Some(code), Movement::Transfer) => {
                 if *code == request.wallet {
@@ -354,6 +361,9 @@ impl GroupContext<'_> {
             return Ok(Err(Decline::Ledger(post::Reject::AmountOverflow)));
         };
         reversal.reference = Some(record_id);
+        if self.touches_a_deleted_wallet(original) {
+            return Ok(Err(Decline::WalletDeleted));
+        }
         if self.would_overdraw_a_wallet(&reversal) {
             return Ok(Err(further_activity));
         }
@@ -383,6 +393,13 @@ impl GroupContext<'_> {
         };
         self.write_tranlog(&record, true)?;
         Ok(Ok(record))
+    }
+
+    /// Money put back into a deleted wallet could never leave it again.
+    fn touches_a_deleted_wallet(&self, original: &Tranlog) -> bool {
+        [&original.wallet1, &original.wallet2].into_iter().flatten().any(|code| {
+            self.state.wallets.get(code).is_some_and(|wallet| wallet.state == WalletState::Deleted)
+        })
     }
 
     fn would_overdraw_a_wallet(&self, transaction: &Transaction) -> bool {

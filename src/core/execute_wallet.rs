@@ -256,30 +256,15 @@ impl GroupContext<'_> {
         consumer: NewConsumer,
         secret_text: String,
     ) -> Result<Outcome, CoreError> {
-        let mut wallet = match self.live_wallet(code) {
+        let wallet = match self.live_wallet(code) {
             Ok(wallet) => wallet,
             Err(decline) => return Ok(Outcome::Declined(decline)),
         };
         if wallet.state == WalletState::Blocked {
             return Ok(Outcome::Declined(Decline::WalletBlocked));
         }
-        if wallet.locked_until_ms.is_some_and(|until| self.now_ms < until) {
-            return Ok(Outcome::Declined(Decline::WalletLocked));
-        }
-        if !constant_time_equal(self.pin_hash(code, pin).as_bytes(), wallet.pin_hash.as_bytes()) {
-            wallet.failed_pin_attempts = wallet.failed_pin_attempts.saturating_add(1);
-            if wallet.failed_pin_attempts >= self.settings.pin_attempts_max {
-                wallet.failed_pin_attempts = 0;
-                wallet.locked_until_ms =
-                    Some(self.now_ms.saturating_add(self.settings.pin_lock_ms));
-            }
-            self.write_wallet(wallet)?;
-            return Ok(Outcome::Declined(Decline::InvalidPin));
-        }
-        if wallet.failed_pin_attempts != 0 || wallet.locked_until_ms.is_some() {
-            wallet.failed_pin_attempts = 0;
-            wallet.locked_until_ms = None;
-            self.write_wallet(wallet)?;
+        if let Err(decline) = self.check_pin(wallet, pin)? {
+            return Ok(Outcome::Declined(decline));
         }
         let id = consumer.id;
         let consumer = NewConsumer {
@@ -291,6 +276,38 @@ impl GroupContext<'_> {
             Outcome::ConsumerAdded => Ok(Outcome::LoggedIn { consumer: id, secret: secret_text }),
             other => Ok(other),
         }
+    }
+
+    /// Checks `pin` against the wallet's, wherever a PIN is presented (login, debit,
+    /// transfer): a locked wallet refuses, a wrong PIN counts towards the lock and the count
+    /// is written even though the answer is a decline; a right one clears it.
+    pub(super) fn check_pin(
+        &mut self,
+        mut wallet: Wallet,
+        pin: &str,
+    ) -> Result<Result<(), Decline>, CoreError> {
+        if wallet.locked_until_ms.is_some_and(|until| self.now_ms < until) {
+            return Ok(Err(Decline::WalletLocked));
+        }
+        if !constant_time_equal(
+            self.pin_hash(&wallet.code, pin).as_bytes(),
+            wallet.pin_hash.as_bytes(),
+        ) {
+            wallet.failed_pin_attempts = wallet.failed_pin_attempts.saturating_add(1);
+            if wallet.failed_pin_attempts >= self.settings.pin_attempts_max {
+                wallet.failed_pin_attempts = 0;
+                wallet.locked_until_ms =
+                    Some(self.now_ms.saturating_add(self.settings.pin_lock_ms));
+            }
+            self.write_wallet(wallet)?;
+            return Ok(Err(Decline::InvalidPin));
+        }
+        if wallet.failed_pin_attempts != 0 || wallet.locked_until_ms.is_some() {
+            wallet.failed_pin_attempts = 0;
+            wallet.locked_until_ms = None;
+            self.write_wallet(wallet)?;
+        }
+        Ok(Ok(()))
     }
 
     pub(super) fn create_agent(
@@ -369,7 +386,7 @@ impl GroupContext<'_> {
 
     /// A keyed hash of a wallet's PIN (the key derives from the master key; the wallet code
     /// salts it).
-    pub(super) fn pin_hash(&self, code: &str, pin: &str) -> String {
+    fn pin_hash(&self, code: &str, pin: &str) -> String {
         use base64::Engine as _;
         let key = self.keys.derive("cardswitch/wallet-pin/v1");
         let digest = hmac_sha256(key.expose(), &[code.as_bytes(), &[0], pin.as_bytes()]);
@@ -391,7 +408,7 @@ fn generate_pin() -> Result<String, CoreError> {
     }
 }
 
-pub(super) fn constant_time_equal(left: &[u8], right: &[u8]) -> bool {
+fn constant_time_equal(left: &[u8], right: &[u8]) -> bool {
     left.len() == right.len()
         && left.iter().zip(right).fold(0_u8, |difference, (a, b)| difference | (a ^ b)) == 0
 }

@@ -355,3 +355,96 @@ async fn wrong_pins_lock_logins_and_a_new_pin_works() {
         "invalid.pin"
     );
 }
+
+#[tokio::test]
+async fn pins_in_movements_count_towards_the_lock_and_are_never_kept() {
+    let switch = TestSwitch::start_with(|config| config.wallets.pin_attempts_max = 3).await;
+    let pin = switch.open_wallet("w").await;
+    switch.open_wallet("v").await;
+    assert_eq!(switch.move_money("w/credit", "20", "c1", "in").await.status, 200);
+    // Guessing through dry-run transfers counts like guessing at the login.
+    for attempt in 0..3 {
+        let body = format!(
+            r#"{{"amount": 1, "currency": "840", "rrn": "g{attempt}", "type": "p", "pin": "{attempt:04}"}}"#
+        );
+        let reply =
+            switch.admin_call("POST", "/jcard/api/wallets/w/transfer/v?dryRun=true", &body).await;
+        assert_eq!(reply.json["error"], "invalid.pin", "{}", reply.text);
+    }
+    let login = switch
+        .admin_call("POST", "/jcard/api/login", &format!(r#"{{"wallet": "w", "pin": "{pin}"}}"#))
+        .await;
+    assert_eq!(login.status, 423, "{}", login.text);
+    let right =
+        format!(r#"{{"amount": 1, "currency": "840", "rrn": "ok1", "type": "p", "pin": "{pin}"}}"#);
+    assert_eq!(
+        switch.admin_call("POST", "/jcard/api/wallets/w/transfer/v", &right).await.json["error"],
+        "wallet.locked"
+    );
+
+    // A PIN sent with a movement is checked, then forgotten: not in the tranlog, not on disk.
+    let secret_pin = "97531864";
+    assert_eq!(
+        switch
+            .admin_call(
+                "PUT",
+                "/jcard/api/wallets/v/changepin",
+                &format!(r#"{{"pin": "{secret_pin}"}}"#)
+            )
+            .await
+            .status,
+        200
+    );
+    assert_eq!(switch.move_money("v/credit", "5", "c2", "in").await.status, 200);
+    let body = format!(
+        r#"{{"amount": 1, "currency": "840", "rrn": "p1", "type": "p", "pin": "{secret_pin}"}}"#
+    );
+    assert_eq!(
+        switch.admin_call("POST", "/jcard/api/wallets/v/transfer/w", &body).await.status,
+        200
+    );
+    let listed = switch.admin_call("GET", "/jcard/api/wallets/v/transactions", "").await;
+    assert!(
+        !listed.text.contains(secret_pin)
+            && listed.json["transactions"]["tranlogs"][0]["additionalData"]["jsonRequest"]
+                .get("pin")
+                .is_none()
+    );
+    let by_rrn = switch.admin_call("GET", "/jcard/api/transactions/p1", "").await;
+    assert!(!by_rrn.text.contains(secret_pin));
+    let dir = switch.stop().await;
+    let mut found = Vec::new();
+    for entry in walk(dir.path()) {
+        let bytes = std::fs::read(&entry).unwrap();
+        if bytes.windows(secret_pin.len()).any(|window| window == secret_pin.as_bytes()) {
+            found.push(entry);
+        }
+    }
+    assert!(found.is_empty(), "the PIN is on disk in {found:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[tokio::test]
+async fn a_real_id_is_kept_trimmed() {
+    let switch = TestSwitch::start().await;
+    let body = r#"{"realId": " 77 ", "firstName": "A", "lastName": "B", "institutionId": "1", "phone": "5"}"#;
+    assert_eq!(switch.admin_call("POST", "/jcard/api/customers", body).await.status, 201);
+    assert_eq!(
+        switch.admin_call("GET", "/jcard/api/customers/77", "").await.json["customer"]["realId"],
+        "77"
+    );
+    let update = r#"{"realId": "77 ", "city": "Montevideo"}"#;
+    assert_eq!(switch.admin_call("PUT", "/jcard/api/customers", update).await.status, 201);
+}

@@ -143,3 +143,37 @@ async fn a_void_cancels_under_its_own_rrn() {
     );
     switch.assert_ledger_balances();
 }
+
+#[tokio::test]
+async fn nothing_is_put_back_into_a_deleted_wallet() {
+    let switch = TestSwitch::start().await;
+    switch.open_wallet("a").await;
+    assert_eq!(switch.move_money("a/credit", "10", "c1", "in").await.status, 200);
+    assert_eq!(switch.move_money("a/debit", "10", "d1", "out").await.status, 200);
+    assert_eq!(switch.admin_call("DELETE", "/jcard/api/wallets/a/delete", "").await.status, 200);
+    for (method, path) in
+        [("POST", "/jcard/api/transactions/reverse/d1"), ("PUT", "/jcard/api/transactions/void/d1")]
+    {
+        let reply = switch.admin_call(method, path, "").await;
+        assert_eq!(
+            (reply.status, reply.json["error"].clone()),
+            (422, json!("wallet.deleted")),
+            "{path}"
+        );
+    }
+    // Declined records carry no approval number.
+    switch.open_wallet("b").await;
+    assert_eq!(
+        switch.move_money("b/debit", "1", "d2", "out").await.json["error"],
+        "insufficient.funds"
+    );
+    let record = switch.admin_call("GET", "/jcard/api/transactions/d2", "").await;
+    assert_eq!(
+        (
+            record.json["tranlogs"][0]["irc"].clone(),
+            record.json["tranlogs"][0]["approvalNumber"].clone()
+        ),
+        (json!("1016"), json!(null))
+    );
+    switch.assert_ledger_balances();
+}

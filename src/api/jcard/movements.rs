@@ -90,7 +90,7 @@ pub fn destination_in_query(
 pub fn by_rrn(core: &Core, request: &ApiRequest) -> Result<ApiResponse, JcardError> {
     let records = core.tranlogs_by_rrn(request.param("rrn"))?;
     if records.is_empty() {
-        return Err(JcardError::Declined(Decline::OriginalNotFound));
+        return Err(JcardError::Declined(Decline::TransactionNotFound));
     }
     let tranlogs = records
         .iter()

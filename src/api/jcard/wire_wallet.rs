@@ -128,8 +128,9 @@ pub fn customer_create(body: &[u8]) -> Result<CustomerFields, JcardError> {
             "currencyCodes are ISO-4217 numeric codes below 1000",
         ));
     }
-    wire::identifier(fields.real_id.as_deref().unwrap_or_default(), "realId")?;
-    Ok(fields)
+    let real_id =
+        wire::identifier(fields.real_id.as_deref().unwrap_or_default(), "realId")?.to_owned();
+    Ok(CustomerFields { real_id: Some(real_id), ..fields })
 }
 
 /// `PUT /customers` (realId required) and `PUT /wallets/{code}/customer` (realId optional):
@@ -143,7 +144,13 @@ pub fn customer_update(body: &[u8], real_id_required: bool) -> Result<CustomerFi
     if real_id_required && fields.real_id.is_none() {
         return Err(JcardError::bad_request("missing.fields", "missing field `realId`"));
     }
-    Ok(fields)
+    let real_id = fields
+        .real_id
+        .as_deref()
+        .map(|real_id| wire::identifier(real_id, "realId"))
+        .transpose()?
+        .map(str::to_owned);
+    Ok(CustomerFields { real_id, ..fields })
 }
 
 /// `POST /agents` (name and phone required) and `PUT /agents/{id}` (no phone).
@@ -230,7 +237,9 @@ pub struct MovementBody {
     pub description: String,
     pub geo_location: Option<(String, String)>,
     pub pin: Option<String>,
-    /// The body as canonical JSON (sorted keys, exact numbers).
+    /// The body as canonical JSON (sorted keys, exact numbers), without `pin`: this is what
+    /// the tranlog keeps and what the RRN fingerprint covers, so no PIN is ever stored, not
+    /// even hashed.
     pub canonical: String,
 }
 
@@ -312,8 +321,15 @@ pub fn movement_body(movement: Movement, body: &[u8]) -> Result<MovementBody, Jc
         description: text("description").unwrap_or_default(),
         geo_location,
         pin: text("pin"),
-        canonical: value.to_string(),
+        canonical: without_pin(value),
     })
+}
+
+fn without_pin(mut value: Value) -> String {
+    if let Value::Object(members) = &mut value {
+        members.remove("pin");
+    }
+    value.to_string()
 }
 
 /// Types, patterns and lengths of the movement schemas' fields.
