@@ -7,14 +7,18 @@
 //! - `BENCH_CONNECTIONS`: concurrent connections, default 32;
 //! - `BENCH_SECONDS`: measured seconds per workload, default 5 (after `BENCH_WARMUP_SECONDS`,
 //!   default 1);
-//! - `BENCH_WORKLOADS`: comma-separated subset of `echo,balance,post,transfer`, default all;
+//! - `BENCH_WORKLOADS`: comma-separated subset of `echo,balance,post,transfer,card`, default all;
 //! - `BENCH_DIR`: where the temporary data directory goes, default the system's temp dir;
 //! - `BENCH_NONCE_CACHE_ENTRIES`: the replay cache's size, default the shipped configuration's.
 
 // A benchmark is a harness: a failed set-up should stop it loudly, not be handled.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use cardswitch::core::command::{Command, MoneyMovement, Outcome};
+use cardswitch::card::Channel;
+use cardswitch::core::command::{
+    CardMovement, CardMovementKind, CardNumber, CardProductFields, Command, MoneyMovement, NewCard,
+    NewCustomer, Outcome,
+};
 use cardswitch::money::Amount;
 use cardswitch::wallet::plan::Movement;
 use cardswitch::wallet::WalletOwner;
@@ -50,6 +54,8 @@ enum Workload {
     Post,
     /// Wallet to wallet, 1.00, a fresh RRN each time, alternating direction.
     Transfer,
+    /// A card debit of 1.00 at a point of sale, a fresh RRN each time.
+    CardDebit,
 }
 
 impl Workload {
@@ -59,13 +65,14 @@ impl Workload {
             Workload::Balance => "GET balance",
             Workload::Post => "POST gl/transactions",
             Workload::Transfer => "POST wallet transfer",
+            Workload::CardDebit => "POST card debit",
         }
     }
 
     fn expected_status(self) -> u16 {
         match self {
             Workload::Echo | Workload::Balance | Workload::Transfer => 200,
-            Workload::Post => 201,
+            Workload::Post | Workload::CardDebit => 201,
         }
     }
 }
@@ -92,7 +99,7 @@ fn env_number(name: &str, default: u64) -> u64 {
 impl Settings {
     fn from_env() -> Settings {
         let workloads = std::env::var("BENCH_WORKLOADS")
-            .unwrap_or_else(|_| "echo,balance,post,transfer".to_owned());
+            .unwrap_or_else(|_| "echo,balance,post,transfer,card".to_owned());
         let workloads = workloads
             .split(',')
             .map(str::trim)
@@ -102,7 +109,8 @@ impl Settings {
                 "balance" => Workload::Balance,
                 "post" => Workload::Post,
                 "transfer" => Workload::Transfer,
-                other => panic!("unknown workload `{other}` (echo, balance, post, transfer)"),
+                "card" => Workload::CardDebit,
+                other => panic!("unknown workload `{other}` (echo, balance, post, transfer, card)"),
             })
             .collect();
         Settings {
@@ -152,17 +160,24 @@ fn request(
     nonce: &str,
 ) -> hyper::Request<Full<Bytes>> {
     let now_ms = SystemClock.now_ms();
-    let (method, path, body) = match workload {
-        Workload::Echo => ("GET", "/jcard/api/echo", String::new()),
-        Workload::Balance => ("GET", BALANCE_PATH, String::new()),
-        Workload::Post => ("POST", "/jcard/api/gl/transactions", post_body(now_ms)),
+    let (method, path, body): (&str, String, String) = match workload {
+        Workload::Echo => ("GET", "/jcard/api/echo".to_owned(), String::new()),
+        Workload::Balance => ("GET", BALANCE_PATH.to_owned(), String::new()),
+        Workload::Post => ("POST", "/jcard/api/gl/transactions".to_owned(), post_body(now_ms)),
         Workload::Transfer => {
             let sequence = TRANSFERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let path = if sequence % 2 == 0 { TRANSFER_A_TO_B } else { TRANSFER_B_TO_A };
             let body = format!(
                 r#"{{"amount":1.00,"currency":"840","rrn":"b{sequence:011}","type":"bench"}}"#
             );
-            ("POST", path, body)
+            ("POST", path.to_owned(), body)
+        }
+        Workload::CardDebit => {
+            let sequence = TRANSFERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let body = format!(
+                r#"{{"amount":1.00,"currency":840,"rrn":"k{sequence:011}","channel":"pos"}}"#
+            );
+            ("POST", CARD_DEBIT_PATH.get().expect("the bench card exists").clone(), body)
         }
     };
     let mut builder =
@@ -183,6 +198,9 @@ const WALLET_A: &str = "benchA";
 const WALLET_B: &str = "benchB";
 const TRANSFER_A_TO_B: &str = "/jcard/api/wallets/benchA/transfer/benchB";
 const TRANSFER_B_TO_A: &str = "/jcard/api/wallets/benchB/transfer/benchA";
+/// The bench card's debit path, set at start-up once the card exists.
+static CARD_DEBIT_PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 /// Whole units each bench wallet starts with.
 const WALLET_FUNDS: i64 = 100_000_000;
 /// Transfers sent so far: each gets its own RRN.
@@ -481,6 +499,7 @@ fn start_switch(
         );
         assert!(core.initialize(admin).await.unwrap(), "a fresh store initializes");
         fund_wallets(&core).await;
+        issue_card(&core).await;
         server::start(core, config).await.unwrap()
     })
 }
@@ -512,6 +531,71 @@ async fn fund_wallets(core: &Core) {
         let outcome = core.execute(Command::MoveMoney(Box::new(credit)), None).await.unwrap();
         assert!(matches!(outcome, Outcome::MoneyMoved { .. }), "{outcome:?}");
     }
+}
+
+/// A card product open to points of sale, a cardholder, and an active card funded with
+/// `WALLET_FUNDS`; its debit path goes to `CARD_DEBIT_PATH`.
+async fn issue_card(core: &Core) {
+    let fields = CardProductFields {
+        name: Some("bench".to_owned()),
+        code: Some("bench".to_owned()),
+        issuer: Some("1".to_owned()),
+        allow_pos: Some(true),
+        ..CardProductFields::default()
+    };
+    let product = core.execute(Command::CreateCardProduct(Box::new(fields)), None).await.unwrap();
+    assert!(matches!(product, Outcome::CardProductSaved(_)), "{product:?}");
+    let holder = NewCustomer {
+        real_id: "bench".to_owned(),
+        active: true,
+        institution_id: "1".to_owned(),
+        first_name: "Bench".to_owned(),
+        last_name: "Mark".to_owned(),
+        details: Default::default(),
+        currency_codes: vec![840],
+        wallet: None,
+    };
+    assert!(matches!(
+        core.execute(Command::CreateCustomer(holder), None).await.unwrap(),
+        Outcome::CustomerCreated { .. }
+    ));
+    let card = NewCard {
+        product: "bench".to_owned(),
+        cardholder: "bench".to_owned(),
+        account_code: None,
+        number: CardNumber::Generate { bin: "455566".to_owned() },
+        expiration: "209912".to_owned(),
+        service_code: "101".to_owned(),
+        embossing_name: None,
+        is_virtual: true,
+    };
+    let Outcome::CardIssued { card, .. } =
+        core.execute(Command::IssueCard(Box::new(card)), None).await.unwrap()
+    else {
+        panic!("the bench card was not issued");
+    };
+    let token = card.token.clone();
+    assert_eq!(
+        core.execute(Command::ActivateCard { token: token.clone() }, None).await.unwrap(),
+        Outcome::CardUpdated
+    );
+    let credit = CardMovement {
+        kind: CardMovementKind::Credit,
+        token: token.clone(),
+        recipient: None,
+        amount: Amount::from_whole(WALLET_FUNDS).unwrap(),
+        currency: 840,
+        channel: Channel::Internal,
+        channel_name: None,
+        rrn: "fundcard".to_owned(),
+        fingerprint: "fundcard".to_owned(),
+        description: String::new(),
+        json_request: "{}".to_owned(),
+        pin_block: None,
+    };
+    let funded = core.execute(Command::MoveCardMoney(Box::new(credit)), None).await.unwrap();
+    assert!(matches!(funded, Outcome::CardMoved { .. }), "{funded:?}");
+    CARD_DEBIT_PATH.set(format!("/jcard/api/cards/{token}/debit")).unwrap();
 }
 
 /// Transfers only move money between the two bench wallets: their sum must be unchanged.

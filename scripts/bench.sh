@@ -5,7 +5,7 @@
 #
 # Usage: scripts/bench.sh [--core]
 # The HTTP bench reads BENCH_CONNECTIONS (32), BENCH_SECONDS (5), BENCH_WARMUP_SECONDS (1),
-# BENCH_WORKLOADS (echo,balance,post,transfer), BENCH_DIR and BENCH_NONCE_CACHE_ENTRIES; see
+# BENCH_WORKLOADS (echo,balance,post,transfer,card), BENCH_DIR and BENCH_NONCE_CACHE_ENTRIES; see
 # benches/http.rs. CARGO_TARGET_DIR is honoured.
 set -euo pipefail
 
@@ -35,7 +35,7 @@ trap 'rm -f "$output"' EXIT
 {
     echo "=== cardswitch bench, revision $revision, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "machine: $(nproc) cores, $(uname -srm)"
-    echo "settings: connections=${BENCH_CONNECTIONS:-32} seconds=${BENCH_SECONDS:-5} warmup=${BENCH_WARMUP_SECONDS:-1} workloads=${BENCH_WORKLOADS:-echo,balance,post,transfer}"
+    echo "settings: connections=${BENCH_CONNECTIONS:-32} seconds=${BENCH_SECONDS:-5} warmup=${BENCH_WARMUP_SECONDS:-1} workloads=${BENCH_WORKLOADS:-echo,balance,post,transfer,card}"
     cargo bench --quiet --bench http 2>&1
     if $run_core; then
         # Only the result lines of criterion's report.

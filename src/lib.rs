@@ -10,12 +10,14 @@
 //! - `api`: one module per dialect, translating wire JSON to core commands and back.
 //! - `core`: the single entry for every dialect: commands, the single writer, reads, auth.
 //! - `ledger`: pure double-entry accounting (miniGL semantics).
+//! - `card`: cards, card products, velocity profiles, PANs (pure).
 //! - `wallet`: wallets, customers, agents, fees and movement plans (pure).
 //! - `money`: exact amounts.
 //! - `store`: persistence; the only module that knows the storage engine.
 //! - `config`, `clock`, `metrics`: settings, time, observability.
 
 pub mod api;
+pub mod card;
 pub mod cli;
 pub mod clock;
 pub mod config;

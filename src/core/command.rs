@@ -6,6 +6,10 @@ use uuid::Uuid;
 
 use super::keys::SecretBytes;
 use super::tranlog::Tranlog;
+use crate::card::pan::Pan;
+use crate::card::{
+    Card, CardProduct, CardState, Channel, VelocityPeriod, VelocityProfile, VelocityScope,
+};
 use crate::clock::EpochMs;
 use crate::ledger::post::{Reject, TransactionRequest};
 use crate::ledger::{AccountId, AccountType, Layer, TransactionId};
@@ -84,6 +88,153 @@ pub enum Command {
     VoidByRrn {
         rrn: String,
     },
+    CreateCardProduct(Box<CardProductFields>),
+    UpdateCardProduct {
+        id: u64,
+        fields: Box<CardProductFields>,
+    },
+    CreateVelocityProfile {
+        product_id: u64,
+        fields: Box<VelocityFields>,
+    },
+    UpdateVelocityProfile {
+        product_id: u64,
+        id: u64,
+        fields: Box<VelocityFields>,
+    },
+    DeleteVelocityProfile {
+        product_id: u64,
+        id: u64,
+    },
+    IssueCard(Box<NewCard>),
+    UpdateCard {
+        token: String,
+        product_id: Option<u64>,
+        expiration: Option<String>,
+        is_virtual: Option<bool>,
+    },
+    ChangeCardState {
+        token: String,
+        state: CardState,
+    },
+    ActivateCard {
+        token: String,
+    },
+    /// Set a card's PIN (block); `old` must match the current one when given.
+    SetCardPin {
+        token: String,
+        new: String,
+        old: Option<String>,
+    },
+    SetCardAccount {
+        token: String,
+        account_code: String,
+    },
+    SetCardholder {
+        token: String,
+        real_id: String,
+    },
+    /// A card debit, credit or card-to-card transfer, idempotent by RRN.
+    MoveCardMoney(Box<CardMovement>),
+}
+
+/// A card product's fields; on update `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CardProductFields {
+    pub name: Option<String>,
+    pub code: Option<String>,
+    pub issuer: Option<String>,
+    pub institution_id: Option<String>,
+    pub issued_account: Option<String>,
+    pub fee_account: Option<String>,
+    pub losses_account: Option<String>,
+    pub external_account: Option<String>,
+    pub active: Option<bool>,
+    pub anonymous: Option<bool>,
+    pub bin: Option<String>,
+    pub card_number_length: Option<u32>,
+    pub random_card_number: Option<bool>,
+    pub allow_atm: Option<bool>,
+    pub allow_ecommerce: Option<bool>,
+    pub allow_moto: Option<bool>,
+    pub allow_pos: Option<bool>,
+    pub allow_tips: Option<bool>,
+    pub smart: Option<bool>,
+    /// `yyyy-MM-dd` with the instant it starts.
+    pub start_date: Option<(String, EpochMs)>,
+    /// `yyyy-MM-dd` with the instant after it ends.
+    pub end_date: Option<(String, EpochMs)>,
+}
+
+/// A velocity profile's fields; on update `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VelocityFields {
+    pub name: Option<String>,
+    pub active: Option<bool>,
+    pub approvals_only: Option<bool>,
+    pub scope: Option<VelocityScope>,
+    pub period: Option<VelocityPeriod>,
+    pub currency_code: Option<String>,
+    pub usage_limit: Option<u64>,
+    pub amount_limit: Option<Amount>,
+    pub valid_on_purchase: Option<bool>,
+    pub valid_on_withdrawal: Option<bool>,
+    pub valid_on_transfer: Option<bool>,
+    pub valid_on_credit: Option<bool>,
+}
+
+/// Where a new card's number comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardNumber {
+    /// Generate one from this BIN (the product's length, Luhn check digit).
+    Generate { bin: String },
+    /// The card already has this number (given, or read from its tracks).
+    Given(Pan),
+}
+
+/// A card to issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCard {
+    /// The product's name, code or id.
+    pub product: String,
+    /// The cardholder's realId.
+    pub cardholder: String,
+    /// The account the card draws on; the cardholder's own account when absent.
+    pub account_code: Option<String>,
+    pub number: CardNumber,
+    /// `yyyyMM`.
+    pub expiration: String,
+    pub service_code: String,
+    pub embossing_name: Option<String>,
+    pub is_virtual: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardMovementKind {
+    Debit,
+    Credit,
+    Transfer,
+}
+
+/// A card debit, credit or transfer as asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardMovement {
+    pub kind: CardMovementKind,
+    /// The card (the sender of a transfer), by token.
+    pub token: String,
+    /// The receiving card of a transfer, by token.
+    pub recipient: Option<String>,
+    pub amount: Amount,
+    /// ISO-4217 numeric: the layer posted to; funds count it and its pending layer.
+    pub currency: u16,
+    pub channel: Channel,
+    pub channel_name: Option<String>,
+    pub rrn: String,
+    pub fingerprint: String,
+    pub description: String,
+    pub json_request: String,
+    /// A PIN block sent with the request, checked against the card's.
+    pub pin_block: Option<String>,
 }
 
 /// A customer to create, with the wallet to open for it (by code) if asked.
@@ -279,6 +430,19 @@ pub enum Outcome {
         void: Box<Tranlog>,
         original: Box<Tranlog>,
     },
+    CardProductSaved(Box<CardProduct>),
+    VelocityProfileSaved(Box<VelocityProfile>),
+    VelocityProfileDeleted,
+    /// `pan` is the full number when the switch generated it: shown this once.
+    CardIssued {
+        card: Box<Card>,
+        pan: Option<String>,
+    },
+    CardUpdated,
+    CardMoved {
+        tranlog: Box<Tranlog>,
+        replayed: bool,
+    },
     Declined(Decline),
 }
 
@@ -330,6 +494,24 @@ pub enum Decline {
     OriginalVoided,
     /// A `fee.*` sysconfig value that is not a non-negative decimal.
     InvalidFeeValue,
+    CardProductExists,
+    CardProductNotFound,
+    VelocityProfileNotFound,
+    CardNotFound,
+    /// A card with this number exists.
+    CardExists,
+    /// The BIN is not the product's, or the product's length cannot hold it.
+    InvalidBin,
+    /// The card account named does not exist or takes no entries.
+    InvalidCardAccount,
+    InvalidTransition,
+    CardNotActive,
+    CardLostOrStolen,
+    CardFraud,
+    CardExpired,
+    ProductNotInForce,
+    ChannelNotAllowed,
+    VelocityExceeded,
 }
 
 impl Decline {
@@ -337,6 +519,14 @@ impl Decline {
     pub fn result_code(&self) -> &'static str {
         match self {
             Decline::InsufficientFunds => "1016",
+            Decline::CardNotActive => "1806",
+            Decline::CardLostOrStolen => "1032",
+            Decline::CardFraud => "1002",
+            Decline::CardExpired => "1001",
+            Decline::ProductNotInForce => "1808",
+            Decline::ChannelNotAllowed => "1020",
+            Decline::VelocityExceeded => "1817",
+            Decline::CardNotFound => "1018",
             Decline::WalletBlocked => "1004",
             Decline::WalletDeleted => "1035",
             Decline::WalletNotFound | Decline::CustomerNotFound => "1014",
@@ -366,7 +556,14 @@ impl Decline {
             | Decline::SameWallet
             | Decline::AgentNotFound
             | Decline::ParentAgentNotFound
-            | Decline::InvalidFeeValue => "1832",
+            | Decline::InvalidFeeValue
+            | Decline::CardProductExists
+            | Decline::CardProductNotFound
+            | Decline::VelocityProfileNotFound
+            | Decline::CardExists
+            | Decline::InvalidBin
+            | Decline::InvalidCardAccount
+            | Decline::InvalidTransition => "1832",
         }
     }
 }

@@ -75,11 +75,48 @@ impl GroupContext<'_> {
             Command::UpdateAgent { id, agent } => self.update_agent(id, agent),
             Command::ReverseByRrn { rrn } => self.reverse_by_rrn(&rrn),
             Command::VoidByRrn { rrn } => self.void_by_rrn(&rrn),
+            other => self.execute_card(other),
         };
         if result.is_err() {
             self.batch.truncate(mark);
         }
         result
+    }
+
+    /// The card commands.
+    fn execute_card(&mut self, command: Command) -> Result<Outcome, CoreError> {
+        match command {
+            Command::CreateCardProduct(fields) => self.create_card_product(*fields),
+            Command::UpdateCardProduct { id, fields } => self.update_card_product(id, *fields),
+            Command::CreateVelocityProfile { product_id, fields } => {
+                self.create_velocity_profile(product_id, *fields)
+            }
+            Command::UpdateVelocityProfile { product_id, id, fields } => {
+                self.update_velocity_profile(product_id, id, *fields)
+            }
+            Command::DeleteVelocityProfile { product_id, id } => {
+                self.delete_velocity_profile(product_id, id)
+            }
+            Command::IssueCard(card) => self.issue_card(*card),
+            Command::UpdateCard { token, product_id, expiration, is_virtual } => {
+                self.update_card(&token, product_id, expiration, is_virtual)
+            }
+            Command::ChangeCardState { token, state } => {
+                self.change_card_state(&token, state, false)
+            }
+            Command::ActivateCard { token } => {
+                self.change_card_state(&token, crate::card::CardState::Active, true)
+            }
+            Command::SetCardPin { token, new, old } => {
+                self.set_card_pin(&token, &new, old.as_deref())
+            }
+            Command::SetCardAccount { token, account_code } => {
+                self.set_card_account(&token, &account_code)
+            }
+            Command::SetCardholder { token, real_id } => self.set_cardholder(&token, real_id),
+            Command::MoveCardMoney(movement) => self.move_card_money(*movement),
+            other => Err(CoreError::Corrupt(format!("{other:?} dispatched as a card command"))),
+        }
     }
 
     /// Remembers a mutating request's nonce durably, with the request's own writes.

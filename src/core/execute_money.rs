@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::command::{Decline, MoneyMovement, Outcome};
 use super::execute::GroupContext;
-use super::tranlog::{FeeLine, Tranlog, IRC_APPROVED, ITC_REVERSAL, ITC_VOID};
+use super::tranlog::{is_movement_itc, FeeLine, Tranlog, IRC_APPROVED, ITC_REVERSAL, ITC_VOID};
 use super::CoreError;
 use crate::ledger::post::{self, balance_deltas, TransactionRequest};
 use crate::ledger::{Chartbook, Transaction};
@@ -16,7 +16,7 @@ use crate::wallet::fees;
 use crate::wallet::plan::{self, Movement};
 use crate::wallet::{
     currency_of_layer, currency_text, wallet_account_code, Wallet, WalletOwner, WalletState,
-    FEE_ACCOUNT, WALLET_ACCOUNT_PREFIX,
+    CUSTOMER_ACCOUNT_PREFIX, FEE_ACCOUNT, WALLET_ACCOUNT_PREFIX,
 };
 
 /// Journal every wallet movement is posted to.
@@ -222,6 +222,9 @@ impl GroupContext<'_> {
             void_count: 0,
             void_id: None,
             original_id: None,
+            card: None,
+            card2: None,
+            channel: None,
         }
     }
 
@@ -238,12 +241,15 @@ impl GroupContext<'_> {
     }
 
     /// Writes a tranlog record; a new one is also indexed by RRN and by wallet.
-    fn write_tranlog(&mut self, tranlog: &Tranlog, new: bool) -> Result<(), CoreError> {
+    pub(super) fn write_tranlog(&mut self, tranlog: &Tranlog, new: bool) -> Result<(), CoreError> {
         self.batch.put(schema::tranlog_key(tranlog.id), tranlog)?;
         if new {
             self.batch.put(schema::tranlog_by_rrn_key(&tranlog.rrn, tranlog.id), &())?;
             for wallet in [&tranlog.wallet1, &tranlog.wallet2].into_iter().flatten() {
                 self.batch.put(schema::tranlog_by_wallet_key(wallet, tranlog.id), &())?;
+            }
+            for card in [&tranlog.card, &tranlog.card2].into_iter().flatten() {
+                self.batch.put(schema::tranlog_by_card_key(card, tranlog.id), &())?;
             }
             self.written.rrns.entry(tranlog.rrn.clone()).or_default().push(tranlog.id);
             self.state.next_tranlog_id =
@@ -278,12 +284,8 @@ impl GroupContext<'_> {
     }
 
     /// The credit, debit or transfer logged under `rrn`, approved or not.
-    fn movement_by_rrn(&self, rrn: &str) -> Result<Option<Tranlog>, CoreError> {
-        let movements = [Movement::Credit, Movement::Debit, Movement::Transfer];
-        Ok(self
-            .tranlogs_by_rrn(rrn)?
-            .into_iter()
-            .find(|record| movements.iter().any(|movement| movement.itc() == record.itc)))
+    pub(super) fn movement_by_rrn(&self, rrn: &str) -> Result<Option<Tranlog>, CoreError> {
+        Ok(self.tranlogs_by_rrn(rrn)?.into_iter().find(|record| is_movement_itc(&record.itc)))
     }
 
     pub(super) fn reverse_by_rrn(&mut self, rrn: &str) -> Result<Outcome, CoreError> {
@@ -405,8 +407,11 @@ impl GroupContext<'_> {
     fn would_overdraw_a_wallet(&self, transaction: &Transaction) -> bool {
         let Ok(deltas) = balance_deltas(&*self.state, transaction) else { return true };
         deltas.iter().any(|delta| {
+            // Wallet and cardholder accounts hold customers' money: never below zero.
             let is_wallet = self.state.account(delta.account_id).is_some_and(|account| {
-                account.is_final && account.code.starts_with(WALLET_ACCOUNT_PREFIX)
+                account.is_final
+                    && (account.code.starts_with(WALLET_ACCOUNT_PREFIX)
+                        || account.code.starts_with(CUSTOMER_ACCOUNT_PREFIX))
             });
             let after = self.state.balance(delta.account_id, delta.layer).checked_add(delta.delta);
             is_wallet && after.is_none_or(|balance| balance.is_negative())

@@ -7,6 +7,8 @@ pub mod auth;
 pub mod bootstrap;
 pub mod command;
 mod execute;
+mod execute_card;
+mod execute_card_money;
 mod execute_money;
 mod execute_wallet;
 pub mod keys;
@@ -131,7 +133,7 @@ impl Core {
         metrics: Arc<Metrics>,
         settings: CoreSettings,
     ) -> Result<Core, CoreError> {
-        let state = State::load(&store, &keys)?;
+        let state = State::load(&store, &keys, clock.now_ms())?;
         let window_ms = settings.timestamp_skew_ms_max;
         let nonces = NonceCache::new(settings.nonce_cache_entries_max, window_ms);
         load_nonces(&store, &nonces, clock.now_ms(), window_ms)?;

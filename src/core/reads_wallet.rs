@@ -30,8 +30,27 @@ pub struct TranlogFilter {
     /// ITCs to keep; empty keeps all.
     pub itcs: Vec<String>,
     pub length: usize,
+    /// Matching records to skip first.
+    pub offset: usize,
     /// Oldest first; otherwise newest first.
     pub ascending: bool,
+    /// IRCs to keep; empty keeps all.
+    pub ircs: Vec<String>,
+    /// Currency codes (three digits) to keep; empty keeps all.
+    pub currencies: Vec<String>,
+}
+
+impl TranlogFilter {
+    fn keeps(&self, record: &Tranlog) -> bool {
+        let listed = |wanted: &[String], value: &str| {
+            wanted.is_empty() || wanted.iter().any(|item| item == value)
+        };
+        record.date_ms >= self.from_ms
+            && record.date_ms < self.to_ms
+            && listed(&self.itcs, &record.itc)
+            && listed(&self.ircs, &record.irc)
+            && listed(&self.currencies, &record.currency_code)
+    }
 }
 
 impl Core {
@@ -56,11 +75,28 @@ impl Core {
         filter: &TranlogFilter,
     ) -> Result<Vec<Tranlog>, ReadError> {
         let prefix = schema::index_prefix(Keyspace::TranlogByWallet, code);
-        self.tranlogs_of_index(&prefix, !filter.ascending, filter.length, |record| {
-            record.date_ms >= filter.from_ms
-                && record.date_ms < filter.to_ms
-                && (filter.itcs.is_empty() || filter.itcs.contains(&record.itc))
-        })
+        self.filtered_tranlogs(&prefix, filter)
+    }
+
+    /// A card's tranlog records (as the card or the receiving card) matching `filter`.
+    pub fn card_tranlogs(
+        &self,
+        token: &str,
+        filter: &TranlogFilter,
+    ) -> Result<Vec<Tranlog>, ReadError> {
+        let prefix = schema::index_prefix(Keyspace::TranlogByCard, token);
+        self.filtered_tranlogs(&prefix, filter)
+    }
+
+    fn filtered_tranlogs(
+        &self,
+        prefix: &[u8],
+        filter: &TranlogFilter,
+    ) -> Result<Vec<Tranlog>, ReadError> {
+        let wanted = filter.offset.saturating_add(filter.length);
+        let mut records = self
+            .tranlogs_of_index(prefix, !filter.ascending, wanted, |record| filter.keeps(record))?;
+        Ok(records.split_off(filter.offset.min(records.len())))
     }
 
     fn tranlogs_of_index(

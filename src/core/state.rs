@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::command::{Consumer, SysConfig};
 use super::keys::{MasterKey, WrappedSecret};
 use super::CoreError;
+use crate::card::{Card, CardProduct, VelocityCounter, VelocityProfile};
 use crate::clock::EpochMs;
 use crate::ledger::post::{propagate, BalanceDelta};
 use crate::ledger::{Account, AccountId, Chart, Chartbook, Journal, Layer, TransactionId};
@@ -37,6 +38,18 @@ pub struct State {
     /// Codes of the wallets each customer (by realId) owns.
     pub customer_wallets: HashMap<String, Vector<String>>,
     pub agents: OrdMap<u64, Arc<Agent>>,
+    pub card_products: OrdMap<u64, Arc<CardProduct>>,
+    pub velocity_profiles: OrdMap<u64, Arc<VelocityProfile>>,
+    /// What each velocity profile counted per card or account in the periods still in force.
+    pub velocity_counters: HashMap<VelocityKey, VelocityCounter>,
+    pub cards: HashMap<String, Arc<Card>>,
+    /// Card tokens by keyed PAN hash.
+    pub cards_by_pan: HashMap<String, String>,
+    /// Card tokens of each cardholder (by realId).
+    pub customer_cards: HashMap<String, Vector<String>>,
+    pub next_card_id: u64,
+    pub next_card_product_id: u64,
+    pub next_velocity_profile_id: u64,
     pub next_account_id: AccountId,
     /// Transactions with ids below this one are committed in this version.
     pub next_transaction_id: TransactionId,
@@ -69,6 +82,18 @@ pub struct NonceRecord {
     pub timestamp_ms: EpochMs,
 }
 
+/// How far back velocity counters are kept in memory: longer than any period.
+const VELOCITY_MEMORY_MS: i64 = 62 * 86_400_000;
+
+/// Which counter a velocity profile keeps: per period, per card or account.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct VelocityKey {
+    pub profile_id: u64,
+    /// `card:<token>` or `account:<account id>`.
+    pub scope: String,
+    pub window_start_ms: EpochMs,
+}
+
 /// One past the highest id stored in a keyspace keyed by big-endian ids (1 when empty).
 fn next_id(store: &Store, space: Keyspace) -> Result<u64, CoreError> {
     match store.scan_prefix::<serde::de::IgnoredAny>(&space.prefix(), true).next() {
@@ -97,7 +122,7 @@ impl Chartbook for State {
 
 impl State {
     /// Reads the whole state from the store.
-    pub fn load(store: &Store, keys: &MasterKey) -> Result<State, CoreError> {
+    pub fn load(store: &Store, keys: &MasterKey, now_ms: EpochMs) -> Result<State, CoreError> {
         let mut state = State {
             next_account_id: 1,
             next_transaction_id: 1,
@@ -105,6 +130,9 @@ impl State {
             next_wallet_id: 1,
             next_customer_id: 1,
             next_agent_id: 1,
+            next_card_id: 1,
+            next_card_product_id: 1,
+            next_velocity_profile_id: 1,
             ..State::default()
         };
         for item in store.scan_prefix::<Chart>(&Keyspace::Chart.prefix(), false) {
@@ -123,6 +151,7 @@ impl State {
         state.next_transaction_id = next_id(store, Keyspace::Transaction)?;
         state.next_tranlog_id = next_id(store, Keyspace::Tranlog)?;
         state.load_holders(store)?;
+        state.load_cards(store, now_ms)?;
         for item in store.scan_prefix::<SysConfig>(&Keyspace::Sysconfig.prefix(), false) {
             let (_, entry) = item?;
             state.sysconfig.insert(entry.id.clone(), Arc::new(entry));
@@ -161,6 +190,47 @@ impl State {
             self.agents.insert(agent.id, Arc::new(agent));
         }
         Ok(())
+    }
+
+    /// Card products, velocity profiles and the counters of the last two months, cards.
+    fn load_cards(&mut self, store: &Store, now_ms: EpochMs) -> Result<(), CoreError> {
+        for item in store.scan_prefix::<CardProduct>(&Keyspace::CardProduct.prefix(), false) {
+            let (_, product) = item?;
+            self.next_card_product_id = self.next_card_product_id.max(product.id.saturating_add(1));
+            self.card_products.insert(product.id, Arc::new(product));
+        }
+        for item in store.scan_prefix::<VelocityProfile>(&Keyspace::VelocityProfile.prefix(), false)
+        {
+            let (_, profile) = item?;
+            self.next_velocity_profile_id =
+                self.next_velocity_profile_id.max(profile.id.saturating_add(1));
+            self.velocity_profiles.insert(profile.id, Arc::new(profile));
+        }
+        // No period is longer than a month: older counters can never matter again.
+        let (start, end) =
+            schema::velocity_counters_from(now_ms.saturating_sub(VELOCITY_MEMORY_MS));
+        for item in store.scan_range::<(VelocityKey, VelocityCounter)>(&start, &end, false) {
+            let (_, (key, counter)) = item?;
+            self.velocity_counters.insert(key, counter);
+        }
+        for item in store.scan_prefix::<Card>(&Keyspace::Card.prefix(), false) {
+            let (_, card) = item?;
+            self.next_card_id = self.next_card_id.max(card.id.saturating_add(1));
+            self.insert_card(card);
+        }
+        Ok(())
+    }
+
+    /// Adds or replaces a card in every index.
+    pub fn insert_card(&mut self, card: Card) {
+        self.cards_by_pan.insert(card.pan_hash.clone(), card.token.clone());
+        if let Some(real_id) = &card.cardholder {
+            let owned = self.customer_cards.entry(real_id.clone()).or_default();
+            if !owned.contains(&card.token) {
+                owned.push_back(card.token.clone());
+            }
+        }
+        self.cards.insert(card.token.clone(), Arc::new(card));
     }
 
     fn load_balances(&mut self, store: &Store) -> Result<(), CoreError> {

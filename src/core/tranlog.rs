@@ -16,6 +16,27 @@ pub const IRC_APPROVED: &str = "0000";
 pub const ITC_REVERSAL: &str = "wreversal";
 /// ITC of a void record (CMF 200.02).
 pub const ITC_VOID: &str = "200.02";
+/// ITCs of card movements, as the document shows them.
+pub const ITC_CARD_PURCHASE: &str = "200.00";
+pub const ITC_CARD_WITHDRAWAL: &str = "200.01";
+pub const ITC_CARD_CREDIT: &str = "R200.40.21";
+pub const ITC_CARD_TRANSFER: &str = "200.40";
+
+/// ITCs of original money movements (what an RRN names, and what may be reversed or voided).
+const MOVEMENT_ITCS: [&str; 7] = [
+    "wcredit",
+    "wdebit",
+    "wtransfer",
+    ITC_CARD_PURCHASE,
+    ITC_CARD_WITHDRAWAL,
+    ITC_CARD_CREDIT,
+    ITC_CARD_TRANSFER,
+];
+
+/// Whether `itc` is an original movement (not a reversal or void).
+pub fn is_movement_itc(itc: &str) -> bool {
+    MOVEMENT_ITCS.contains(&itc)
+}
 
 /// One fee line of a movement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +81,14 @@ pub struct Tranlog {
     pub void_id: Option<u64>,
     /// For a reversal or void record: the record it undoes.
     pub original_id: Option<u64>,
+    /// The card (sender of a transfer) and the receiving card, by token.
+    #[serde(default)]
+    pub card: Option<String>,
+    #[serde(default)]
+    pub card2: Option<String>,
+    /// The channel the request named (`pos`, `atm`, `jcard`, ...).
+    #[serde(default)]
+    pub channel: Option<String>,
 }
 
 impl Tranlog {

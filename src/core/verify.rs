@@ -31,7 +31,7 @@ impl AuditReport {
 
 /// Audits the store. `Err` only when the store cannot be read at all.
 pub fn audit_store(store: &Store, keys: &MasterKey) -> Result<AuditReport, CoreError> {
-    let state = State::load(store, keys)?;
+    let state = State::load(store, keys, chrono::Utc::now().timestamp_millis())?;
     let mut report = AuditReport {
         accounts: state.accounts.len(),
         consumers: state.consumers.len(),

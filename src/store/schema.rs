@@ -36,6 +36,16 @@ pub enum Keyspace {
     TranlogByRrn,
     /// Tranlog ids by wallet: `w` + wallet code + 0 + tranlog id.
     TranlogByWallet,
+    /// Card products: `P` + product id.
+    CardProduct,
+    /// Velocity profiles: `V` + profile id.
+    VelocityProfile,
+    /// Velocity counters: `u` + window start + profile id + scope.
+    VelocityCounter,
+    /// Cards: `D` + token.
+    Card,
+    /// Tranlog ids by card: `x` + token + 0 + tranlog id.
+    TranlogByCard,
 }
 
 impl Keyspace {
@@ -57,6 +67,11 @@ impl Keyspace {
             Keyspace::Tranlog => b'l',
             Keyspace::TranlogByRrn => b'r',
             Keyspace::TranlogByWallet => b'w',
+            Keyspace::CardProduct => b'P',
+            Keyspace::VelocityProfile => b'V',
+            Keyspace::VelocityCounter => b'u',
+            Keyspace::Card => b'D',
+            Keyspace::TranlogByCard => b'x',
         }
     }
 
@@ -221,6 +236,38 @@ pub fn tranlog_by_rrn_key(rrn: &str, tranlog_id: u64) -> Vec<u8> {
 
 pub fn tranlog_by_wallet_key(wallet: &str, tranlog_id: u64) -> Vec<u8> {
     index_key(Keyspace::TranlogByWallet, wallet, tranlog_id)
+}
+
+pub fn card_product_key(id: u64) -> Vec<u8> {
+    key(Keyspace::CardProduct, &[&id.to_be_bytes()])
+}
+
+pub fn velocity_profile_key(id: u64) -> Vec<u8> {
+    key(Keyspace::VelocityProfile, &[&id.to_be_bytes()])
+}
+
+/// Counters sort by their window, so the ones still in force are one key range.
+pub fn velocity_counter_key(window_start_ms: i64, profile_id: u64, scope: &str) -> Vec<u8> {
+    key(
+        Keyspace::VelocityCounter,
+        &[&ordered_i64(window_start_ms), &profile_id.to_be_bytes(), scope.as_bytes()],
+    )
+}
+
+/// Counter keys of windows starting at or after `window_start_ms`.
+pub fn velocity_counters_from(window_start_ms: i64) -> (Vec<u8>, Vec<u8>) {
+    (
+        key(Keyspace::VelocityCounter, &[&ordered_i64(window_start_ms)]),
+        prefix_end(&Keyspace::VelocityCounter.prefix()),
+    )
+}
+
+pub fn card_key(token: &str) -> Vec<u8> {
+    key(Keyspace::Card, &[token.as_bytes()])
+}
+
+pub fn tranlog_by_card_key(token: &str, tranlog_id: u64) -> Vec<u8> {
+    index_key(Keyspace::TranlogByCard, token, tranlog_id)
 }
 
 /// The tranlog id at the end of an index key.

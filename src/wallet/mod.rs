@@ -23,6 +23,8 @@ pub const FEE_ACCOUNT: &str = "31.001.00";
 
 /// Every wallet account's code starts with this, and nothing else's does.
 pub const WALLET_ACCOUNT_PREFIX: &str = "23.";
+/// Every customer's own account (what cards draw on by default) starts with this.
+pub const CUSTOMER_ACCOUNT_PREFIX: &str = "21.";
 
 /// The ledger account code of wallet `code`.
 pub fn wallet_account_code(code: &str) -> String {

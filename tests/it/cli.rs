@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use base64::Engine as _;
 use cardswitch::store::{schema, Batch, Store};
 
-use crate::support::{send_detached, Credentials};
+use crate::support::{send_detached, send_json, Credentials};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_cardswitch");
 
@@ -22,12 +22,17 @@ struct Served {
 }
 
 fn serve(data: &Path) -> Served {
+    serve_logging(data, "warn", Stdio::piped())
+}
+
+/// `cardswitch serve` with `RUST_LOG=filter`, its log (stderr) going to `log`.
+fn serve_logging(data: &Path, filter: &str, log: Stdio) -> Served {
     let mut child = Command::new(BINARY)
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", filter)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(log)
         .spawn()
         .expect("spawn cardswitch serve");
     let stdout = child.stdout.take().expect("stdout");
@@ -176,4 +181,66 @@ fn verify_finds_a_balance_that_its_entries_do_not_explain() {
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(!output.status.success(), "{report}");
     assert!(report.contains("VIOLATION: account 11.001.00 layer 840"), "{report}");
+}
+
+#[tokio::test]
+async fn a_card_number_and_pin_reach_neither_the_logs_nor_the_disk() {
+    const PAN: &str = "4555660000000002";
+    const PIN_BLOCK: &str = "9876ABCD5432EF01";
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let log_path = dir.path().join("serve.log");
+    let served =
+        serve_logging(&data, "trace", Stdio::from(std::fs::File::create(&log_path).unwrap()));
+    let admin = admin_credentials(&data);
+    let call = |method: &str, path: String, body: String| {
+        send_json(served.address, admin.clone(), method.to_owned(), path, body)
+    };
+    let setup = [
+        ("/jcard/api/cardproducts", r#"{"name": "P", "code": "P", "issuer": 1, "allowPos": true}"#.to_owned()),
+        ("/jcard/api/customers", r#"{"realId": "1", "firstName": "A", "lastName": "B", "institutionId": "1", "phone": "1"}"#.to_owned()),
+    ];
+    for (path, body) in setup {
+        assert_eq!(call("POST", path.to_owned(), body).await.0, 201);
+    }
+    let card = format!(
+        r#"{{"cardHolder": "1", "cardProduct": "P", "pan": "{PAN}", "expiration": "203001", "serviceCode": "101"}}"#
+    );
+    let (status, issued) = call("POST", "/jcard/api/cards".to_owned(), card).await;
+    assert_eq!(status, 201, "{issued}");
+    let token = issued["token"].as_str().unwrap().to_owned();
+    let steps = [
+        ("PUT", "activate", String::new()),
+        ("PUT", "pin", format!(r#"{{"newPIN": "{PIN_BLOCK}"}}"#)),
+        ("POST", "credit", r#"{"amount": 10, "currency": 840, "rrn": "c1"}"#.to_owned()),
+        (
+            "POST",
+            "debit",
+            format!(
+                r#"{{"amount": 1, "currency": 840, "rrn": "d1", "channel": "pos", "pinblk": "{PIN_BLOCK}", "ksn": "K"}}"#
+            ),
+        ),
+    ];
+    for (method, action, body) in steps {
+        let (status, answer) =
+            call(method, format!("/jcard/api/cards/{token}/{action}"), body).await;
+        assert!(matches!(status, 200 | 201), "{action}: {answer}");
+    }
+    terminate(served);
+    let logged = std::fs::read_to_string(&log_path).unwrap();
+    assert!(logged.len() > 1000, "trace logging was on: {} bytes", logged.len());
+    for needle in [PAN, PIN_BLOCK] {
+        assert!(!logged.contains(needle), "{needle} is in the log");
+        let mut stack = vec![data.clone()];
+        while let Some(path) = stack.pop() {
+            if path.is_dir() {
+                stack.extend(std::fs::read_dir(&path).unwrap().map(|entry| entry.unwrap().path()));
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                let found = bytes.windows(needle.len()).any(|window| window == needle.as_bytes());
+                assert!(!found, "{needle} in {}", path.display());
+            }
+        }
+    }
 }

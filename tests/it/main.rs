@@ -11,6 +11,8 @@ mod support;
 mod cli;
 /// jCard authentication: signatures, timestamps, replays, permissions.
 mod jcard_auth;
+/// Card products, velocity profiles, cards and the card authorization path.
+mod jcard_cards;
 /// Customers, agents, login and the wallet scope of login consumers, PINs.
 mod jcard_customers;
 /// `/gl`: the document's examples as written, and every refusal.

@@ -1,11 +1,11 @@
 //! Test support: a switch on port 0 over a temporary data directory, an admin consumer with a
 //! known key, and a client that signs requests the way jCard clients do.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use cardswitch::clock::SystemClock;
+use cardswitch::clock::{Clock, EpochMs, SystemClock};
 use cardswitch::config::Config;
 use cardswitch::core::auth::sign_jcard;
 use cardswitch::core::command::{Command, NewConsumer, Outcome};
@@ -35,12 +35,32 @@ pub struct Reply {
     pub text: String,
 }
 
+/// The machine's time shifted by an offset the test moves (days later, for velocity periods).
+#[derive(Debug, Default)]
+pub struct ShiftedClock {
+    offset_ms: AtomicI64,
+}
+
+impl ShiftedClock {
+    pub fn advance_ms(&self, ms: i64) {
+        self.offset_ms.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now_ms(&self) -> EpochMs {
+        SystemClock.now_ms() + self.offset_ms.load(Ordering::SeqCst)
+    }
+}
+
 /// A running switch for one test.
 pub struct TestSwitch {
     pub switch: RunningSwitch,
     pub dir: Arc<TempDir>,
     pub config: Config,
     pub admin: Credentials,
+    /// The switch's clock; requests are signed with its time.
+    pub clock: Arc<ShiftedClock>,
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
 }
 
@@ -72,7 +92,8 @@ impl TestSwitch {
         adjust(&mut config);
         config.data_dir = dir.path().to_owned();
         let admin = Credentials { id: Uuid::new_v4(), key: b"test admin key bytes".to_vec() };
-        let core = open_core(&config);
+        let clock = Arc::new(ShiftedClock::default());
+        let core = open_core_with(&config, clock.clone());
         let initialized = core
             .initialize(NewConsumer::unscoped(
                 admin.id,
@@ -82,7 +103,7 @@ impl TestSwitch {
             .await
             .expect("initialize");
         assert!(initialized);
-        TestSwitch::serve(core, dir, config, admin).await
+        TestSwitch::serve(core, dir, config, admin, clock).await
     }
 
     async fn serve(
@@ -90,18 +111,19 @@ impl TestSwitch {
         dir: Arc<TempDir>,
         config: Config,
         admin: Credentials,
+        clock: Arc<ShiftedClock>,
     ) -> TestSwitch {
         let switch = server::start(core, &config).await.expect("start switch");
         let client = Client::builder(TokioExecutor::new()).build_http();
-        TestSwitch { switch, dir, config, admin, client }
+        TestSwitch { switch, dir, config, admin, clock, client }
     }
 
     /// Stops the switch gracefully and starts it again on the same data directory.
     pub async fn restart(self) -> TestSwitch {
-        let TestSwitch { switch, dir, config, admin, .. } = self;
+        let TestSwitch { switch, dir, config, admin, clock, .. } = self;
         switch.stop().await.expect("graceful stop");
-        let core = open_core(&config);
-        TestSwitch::serve(core, dir, config, admin).await
+        let core = open_core_with(&config, clock.clone());
+        TestSwitch::serve(core, dir, config, admin, clock).await
     }
 
     pub fn core(&self) -> &Core {
@@ -136,7 +158,8 @@ impl TestSwitch {
         path: &str,
         body: &str,
     ) -> Reply {
-        let headers = signed_headers(credentials, now_ms(), &fresh_nonce(), body.as_bytes());
+        let headers =
+            signed_headers(credentials, self.clock.now_ms(), &fresh_nonce(), body.as_bytes());
         self.raw(method, path, &headers, body.as_bytes().to_vec()).await
     }
 
@@ -179,13 +202,13 @@ impl TestSwitch {
 
 /// Opens a core over `config.data_dir`.
 pub fn open_core(config: &Config) -> Core {
-    Core::open(
-        &config.data_dir,
-        Arc::new(SystemClock),
-        Arc::new(Metrics::new()),
-        CoreSettings::from_config(config),
-    )
-    .expect("open core")
+    open_core_with(config, Arc::new(SystemClock))
+}
+
+/// Opens a core over `config.data_dir` with `clock`.
+pub fn open_core_with(config: &Config, clock: Arc<dyn Clock>) -> Core {
+    Core::open(&config.data_dir, clock, Arc::new(Metrics::new()), CoreSettings::from_config(config))
+        .expect("open core")
 }
 
 /// The five jCard headers for `body`.
@@ -263,4 +286,25 @@ impl TestSwitch {
         assert_eq!(reply.status, 201, "{}", reply.text);
         reply.json["balance"].as_str().expect("balance").to_owned()
     }
+}
+
+/// A signed request from a client of its own, answering the status and the JSON body.
+pub async fn send_json(
+    address: std::net::SocketAddr,
+    credentials: Credentials,
+    method: String,
+    path: String,
+    body: String,
+) -> (u16, Value) {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut request =
+        http::Request::builder().method(method.as_str()).uri(format!("http://{address}{path}"));
+    for (name, value) in signed_headers(&credentials, now_ms(), &fresh_nonce(), body.as_bytes()) {
+        request = request.header(name, value);
+    }
+    let request = request.body(Full::new(Bytes::from(body))).expect("request");
+    let response = client.request(request).await.expect("response");
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }

@@ -156,6 +156,13 @@ fn decline_status(decline: Decline) -> (StatusCode, &'static str, String) {
         Decline::AlreadyInitialized => {
             conflict("already.exists", "the switch is already initialized".to_owned())
         }
+        other => category_status(other),
+    }
+}
+
+/// Declines of the wallet, customer, movement and card categories, by category.
+fn category_status(decline: Decline) -> (StatusCode, &'static str, String) {
+    match decline {
         Decline::CustomerExists
         | Decline::CustomerNotFound
         | Decline::WalletExists
@@ -179,6 +186,22 @@ fn decline_status(decline: Decline) -> (StatusCode, &'static str, String) {
         | Decline::FurtherActivityPreventsReversal
         | Decline::FurtherActivityPreventsVoid
         | Decline::OriginalVoided => movement_decline_status(decline),
+        Decline::CardProductExists
+        | Decline::CardProductNotFound
+        | Decline::VelocityProfileNotFound
+        | Decline::CardNotFound
+        | Decline::CardExists
+        | Decline::InvalidBin
+        | Decline::InvalidCardAccount
+        | Decline::InvalidTransition
+        | Decline::CardNotActive
+        | Decline::CardLostOrStolen
+        | Decline::CardFraud
+        | Decline::CardExpired
+        | Decline::ProductNotInForce
+        | Decline::ChannelNotAllowed
+        | Decline::VelocityExceeded => card_decline_status(decline),
+        other => misrouted(&other),
     }
 }
 
@@ -262,6 +285,62 @@ fn movement_decline_status(decline: Decline) -> (StatusCode, &'static str, Strin
             text(conflict, "further.activity", "later activity on the wallet prevents the void")
         }
         Decline::OriginalVoided => text(conflict, "original.voided", "the transaction was voided"),
+        other => misrouted(&other),
+    }
+}
+
+/// Declines of card products, velocity profiles, cards and card authorization.
+fn card_decline_status(decline: Decline) -> (StatusCode, &'static str, String) {
+    let text = |status, code, message: &str| (status, code, message.to_owned());
+    let declined = StatusCode::UNPROCESSABLE_ENTITY;
+    match decline {
+        Decline::CardProductExists => text(
+            StatusCode::CONFLICT,
+            "already.exists",
+            "a card product with this name or code exists",
+        ),
+        Decline::CardProductNotFound => {
+            text(StatusCode::NOT_FOUND, "not.found", "no such card product")
+        }
+        Decline::VelocityProfileNotFound => text(
+            StatusCode::NOT_FOUND,
+            "not.found",
+            "no such velocity profile in this card product",
+        ),
+        Decline::CardNotFound => {
+            text(StatusCode::NOT_FOUND, "not.found", "no card with this token")
+        }
+        Decline::CardExists => {
+            text(StatusCode::CONFLICT, "already.exists", "a card with this number exists")
+        }
+        Decline::InvalidBin => text(
+            StatusCode::BAD_REQUEST,
+            "invalid.bin",
+            "the BIN is not the card product's or does not fit its card number length",
+        ),
+        Decline::InvalidCardAccount => {
+            text(StatusCode::BAD_REQUEST, "invalid.account", "no final account with this code")
+        }
+        Decline::InvalidTransition => text(
+            StatusCode::CONFLICT,
+            "invalid.state",
+            "the card cannot go from its state to that one",
+        ),
+        Decline::CardNotActive => text(declined, "card.not.active", "the card is not active"),
+        Decline::CardLostOrStolen => {
+            text(declined, "card.lost.or.stolen", "the card is reported lost or stolen")
+        }
+        Decline::CardFraud => text(declined, "card.fraud", "the card is blocked for fraud"),
+        Decline::CardExpired => text(declined, "card.expired", "the card is expired"),
+        Decline::ProductNotInForce => {
+            text(declined, "product.not.active", "the card product is not active")
+        }
+        Decline::ChannelNotAllowed => {
+            text(declined, "channel.not.allowed", "the card product does not allow this channel")
+        }
+        Decline::VelocityExceeded => {
+            text(declined, "limit.exceeded", "a usage limit of the card product would be exceeded")
+        }
         other => misrouted(&other),
     }
 }

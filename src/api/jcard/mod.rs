@@ -1,6 +1,7 @@
 //! The jCard REST dialect (`/jcard/api`): authentication headers, permissions, and the
 //! translation of each route to core commands and reads.
 
+mod cards;
 mod customers;
 pub mod dates;
 pub mod errors;
@@ -12,6 +13,7 @@ pub mod routes;
 mod sysconfig;
 mod wallets;
 pub mod wire;
+pub mod wire_card;
 pub mod wire_wallet;
 
 use http::StatusCode;
@@ -21,7 +23,7 @@ use self::errors::JcardError;
 use self::routes::Route;
 use super::{ApiRequest, ApiResponse, TransportError};
 use crate::core::auth::JcardCredentials;
-use crate::core::command::{Outcome, WalletStateChange};
+use crate::core::command::{CardMovementKind, Outcome, WalletStateChange};
 use crate::core::{Core, CoreError, Principal};
 use crate::wallet::plan::Movement;
 
@@ -122,18 +124,48 @@ async fn dispatch_wallets(
         Route::CustomerBalance => customers::balances(core, request),
         Route::AgentCreate => customers::create_agent(core, principal, request).await,
         Route::AgentUpdate => customers::update_agent(core, principal, request).await,
-        Route::EchoGet
-        | Route::EchoPost
-        | Route::SysconfigList
-        | Route::SysconfigCreate
-        | Route::SysconfigUpdate
-        | Route::SysconfigGet
-        | Route::SysconfigDelete
-        | Route::GlPostTransaction
-        | Route::GlBalance
-        | Route::GlStatement
-        | Route::GlCreateAccount => Err(JcardError::Core(CoreError::Corrupt(format!(
-            "{route:?} dispatched as a wallet route"
+        other => dispatch_cards(core, principal, other, request).await,
+    }
+}
+
+/// The routes of card products, velocity profiles and cards.
+async fn dispatch_cards(
+    core: &Core,
+    principal: &Principal,
+    route: Route,
+    request: &ApiRequest,
+) -> Result<ApiResponse, JcardError> {
+    match route {
+        Route::CardProductCreate => cards::create_product(core, principal, request).await,
+        Route::CardProductGet => cards::get_product(core, request),
+        Route::CardProductUpdate => cards::update_product(core, principal, request).await,
+        Route::VelocityCreate => cards::create_velocity(core, principal, request).await,
+        Route::VelocityList => cards::list_velocity(core, request),
+        Route::VelocityGet => cards::get_velocity(core, request),
+        Route::VelocityUpdate => cards::update_velocity(core, principal, request).await,
+        Route::VelocityDelete => cards::delete_velocity(core, principal, request).await,
+        Route::CardCreate => cards::create_card(core, principal, request).await,
+        Route::CardTransfer => {
+            cards::move_money(core, principal, request, CardMovementKind::Transfer).await
+        }
+        Route::CardDebit => {
+            cards::move_money(core, principal, request, CardMovementKind::Debit).await
+        }
+        Route::CardCredit => {
+            cards::move_money(core, principal, request, CardMovementKind::Credit).await
+        }
+        Route::CardStatus => cards::set_status(core, principal, request).await,
+        Route::CardActivate => cards::activate(core, principal, request).await,
+        Route::CardGet => cards::detail(core, request),
+        Route::CardUpdate => cards::update(core, principal, request).await,
+        Route::CardPin => cards::set_pin(core, principal, request).await,
+        Route::CardAccount => cards::set_account(core, principal, request).await,
+        Route::CardCardholder => cards::set_cardholder(core, principal, request).await,
+        Route::CardBalance => cards::balance(core, request),
+        Route::CardTransactions => cards::transactions(core, request),
+        Route::CustomerCards => cards::customer_cards(core, request),
+        other => Err(JcardError::Core(CoreError::Corrupt(format!(
+            "{other:?} dispatched as a card route"
         )))),
     }
 }

@@ -45,6 +45,28 @@ pub enum Route {
     CustomerBalance,
     AgentCreate,
     AgentUpdate,
+    CardProductCreate,
+    CardProductGet,
+    CardProductUpdate,
+    VelocityCreate,
+    VelocityList,
+    VelocityGet,
+    VelocityUpdate,
+    VelocityDelete,
+    CardCreate,
+    CardTransfer,
+    CardDebit,
+    CardCredit,
+    CardStatus,
+    CardActivate,
+    CardGet,
+    CardUpdate,
+    CardPin,
+    CardAccount,
+    CardCardholder,
+    CardBalance,
+    CardTransactions,
+    CustomerCards,
 }
 
 /// Where every jCard route is mounted.
@@ -79,6 +101,14 @@ pub const TRANSACTION_VOID: &str = "transaction.void";
 pub const CUSTOMER_READ: &str = "customer.read";
 pub const CUSTOMER_WRITE: &str = "customer.write";
 pub const AGENT_WRITE: &str = "agent.write";
+pub const CARD_PRODUCT_READ: &str = "cardproduct.read";
+pub const CARD_PRODUCT_WRITE: &str = "cardproduct.write";
+pub const CARD_CREATE: &str = "card.create";
+pub const CARD_READ: &str = "card.read";
+pub const CARD_DEBIT: &str = "card.debit";
+pub const CARD_CREDIT: &str = "card.credit";
+pub const CARD_TRANSFER: &str = "card.transfer";
+pub const CARD_ADMIN: &str = "card.admin";
 
 const fn spec(
     method: &'static str,
@@ -149,6 +179,43 @@ pub const ROUTES: &[RouteSpec] = &[
     spec("GET", "/customers/{realId}/balance", Route::CustomerBalance, CUSTOMER_READ),
     spec("POST", "/agents", Route::AgentCreate, AGENT_WRITE),
     spec("PUT", "/agents/{id}", Route::AgentUpdate, AGENT_WRITE),
+    spec("POST", "/cardproducts", Route::CardProductCreate, CARD_PRODUCT_WRITE),
+    spec("GET", "/cardproducts/{id}", Route::CardProductGet, CARD_PRODUCT_READ),
+    spec("PUT", "/cardproducts/{id}", Route::CardProductUpdate, CARD_PRODUCT_WRITE),
+    spec("POST", "/cardproducts/{id}/velocityprofiles", Route::VelocityCreate, CARD_PRODUCT_WRITE),
+    spec("GET", "/cardproducts/{id}/velocityprofiles", Route::VelocityList, CARD_PRODUCT_READ),
+    spec(
+        "GET",
+        "/cardproducts/{id}/velocityprofiles/{velocityId}",
+        Route::VelocityGet,
+        CARD_PRODUCT_READ,
+    ),
+    spec(
+        "PUT",
+        "/cardproducts/{id}/velocityprofiles/{velocityId}",
+        Route::VelocityUpdate,
+        CARD_PRODUCT_WRITE,
+    ),
+    spec(
+        "DELETE",
+        "/cardproducts/{id}/velocityprofiles/{velocityId}",
+        Route::VelocityDelete,
+        CARD_PRODUCT_WRITE,
+    ),
+    spec("POST", "/cards", Route::CardCreate, CARD_CREATE),
+    spec("POST", "/cards/transfers", Route::CardTransfer, CARD_TRANSFER),
+    spec("POST", "/cards/{token}/debit", Route::CardDebit, CARD_DEBIT),
+    spec("POST", "/cards/{token}/credit", Route::CardCredit, CARD_CREDIT),
+    spec("PUT", "/cards/{token}/status", Route::CardStatus, CARD_ADMIN),
+    spec("PUT", "/cards/{token}/activate", Route::CardActivate, CARD_ADMIN),
+    spec("GET", "/cards/{token}", Route::CardGet, CARD_READ),
+    spec("PUT", "/cards/{token}", Route::CardUpdate, CARD_ADMIN),
+    spec("PUT", "/cards/{token}/pin", Route::CardPin, CARD_ADMIN),
+    spec("PUT", "/cards/{token}/account", Route::CardAccount, CARD_ADMIN),
+    spec("PUT", "/cards/{token}/cardholder", Route::CardCardholder, CARD_ADMIN),
+    spec("GET", "/cards/{token}/balance", Route::CardBalance, CARD_READ),
+    spec("GET", "/cards/{token}/transactions", Route::CardTransactions, CARD_READ),
+    spec("GET", "/customers/{realId}/cards", Route::CustomerCards, CUSTOMER_READ),
 ];
 
 impl Route {

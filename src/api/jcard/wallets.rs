@@ -67,7 +67,7 @@ fn date_query(request: &ApiRequest, name: &str) -> Result<Option<i64>, JcardErro
     }
 }
 
-fn length_query(request: &ApiRequest, core: &Core) -> Result<usize, JcardError> {
+pub fn length_query(request: &ApiRequest, core: &Core) -> Result<usize, JcardError> {
     match request.query("length") {
         None => Ok(LENGTH_DEFAULT),
         Some(text) => text
@@ -142,7 +142,7 @@ pub fn detail(core: &Core, request: &ApiRequest) -> Result<ApiResponse, JcardErr
 }
 
 /// `start`/`end` as inclusive days, miniGL's defaults when absent.
-fn day_range(request: &ApiRequest) -> Result<(i64, i64), JcardError> {
+pub fn day_range(request: &ApiRequest) -> Result<(i64, i64), JcardError> {
     let parse = |name: &str, default: &str, end: bool| {
         let text = request.query(name).unwrap_or(default);
         let parsed = if end { dates::parse_day_end(text) } else { dates::parse_day_start(text) };
@@ -200,7 +200,10 @@ pub fn transactions(core: &Core, request: &ApiRequest) -> Result<ApiResponse, Jc
             })
             .unwrap_or_default(),
         length: length_query(request, core)?,
+        offset: 0,
         ascending: wire_wallet::flag(request.query("asc"), "asc")?,
+        ircs: Vec::new(),
+        currencies: Vec::new(),
     };
     let records = core.wallet_tranlogs(&wallet.code, &filter)?;
     let account =
