@@ -640,6 +640,15 @@ async fn a_card_moves_to_another_account_and_cardholder() {
         0,
         "customer 1's own account holds nothing"
     );
+    switch.assert_ledger_balances();
+}
+
+#[tokio::test]
+async fn cards_draw_only_on_customer_or_wallet_accounts() {
+    let switch = TestSwitch::start().await;
+    product(&switch, PRODUCT_EXAMPLE).await;
+    customer(&switch, "1").await;
+    let sender = active_card(&switch, "4569", "1").await;
     // Cards draw on customers' or wallets' accounts only, never the switch's own.
     for code in ["12.001.00", "11.001.00", "31.001.00"] {
         let body = format!(r#"{{"accountCode": "{code}"}}"#);
@@ -653,7 +662,13 @@ async fn a_card_moves_to_another_account_and_cardholder() {
     }
     let issued = r#"{"cardHolder": "1", "cardProduct": "4569", "accountCode": "12.001.00", "bin": "455566", "expiration": "203001", "serviceCode": "101"}"#;
     assert_eq!(switch.admin_call("POST", "/jcard/api/cards", issued).await.status, 400);
-    switch.assert_ledger_balances();
+    let wallet = r#"{"code": "w1"}"#;
+    assert_eq!(switch.admin_call("POST", "/jcard/api/wallets", wallet).await.status, 201);
+    let body = r#"{"accountCode": "23.w1"}"#;
+    assert_eq!(
+        switch.admin_call("PUT", &format!("/jcard/api/cards/{sender}/account"), body).await.status,
+        200
+    );
 }
 
 #[tokio::test]
