@@ -777,3 +777,32 @@ fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     found
 }
+
+#[tokio::test]
+async fn a_fraud_or_expired_state_declines_with_its_own_code() {
+    let switch = TestSwitch::start().await;
+    product(&switch, PRODUCT_EXAMPLE).await;
+    customer(&switch, "1").await;
+    for (state, code) in
+        [("fraud", "1002"), ("expired", "1001"), ("stolen", "1032"), ("debt", "1806")]
+    {
+        let token = active_card(&switch, "4569", "1").await;
+        assert_eq!(
+            card_money(&switch, &token, "credit", "10", &format!("c{state}"), "jcard").await.status,
+            201
+        );
+        let body = format!(r#"{{"cardState": "{state}"}}"#);
+        assert_eq!(
+            switch
+                .admin_call("PUT", &format!("/jcard/api/cards/{token}/status"), &body)
+                .await
+                .status,
+            200
+        );
+        declined(
+            &card_money(&switch, &token, "debit", "1", &format!("d{state}"), "pos").await,
+            code,
+        );
+    }
+    switch.assert_ledger_balances();
+}
