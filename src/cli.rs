@@ -48,10 +48,29 @@ pub enum CliCommand {
         #[command(subcommand)]
         command: ConsumerCommand,
     },
+    /// Manage card-issuing API partners of a stopped switch.
+    Partner {
+        #[command(subcommand)]
+        command: PartnerCommand,
+    },
     /// Audit a stopped data directory; exits non-zero on any violation.
     Verify {
         #[arg(long, default_value = "data")]
         data: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PartnerCommand {
+    /// Register a partner: its `auth_id` and the key its HS512 signatures use (the key's
+    /// bytes as given, e.g. `secret`).
+    Add {
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        #[arg(long)]
+        auth_id: String,
+        #[arg(long)]
+        key: String,
     },
 }
 
@@ -99,6 +118,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         CliCommand::Consumer {
             command: ConsumerCommand::Add { data, id, secret, permissions },
         } => consumer_add(&data, id, &secret, permissions).await.map(|()| ExitCode::SUCCESS),
+        CliCommand::Partner { command: PartnerCommand::Add { data, auth_id, key } } => {
+            partner_add(&data, auth_id, key).await.map(|()| ExitCode::SUCCESS)
+        }
         CliCommand::Verify { data } => verify(&data),
     }
 }
@@ -203,6 +225,28 @@ async fn consumer_add(
             Ok(())
         }
         other => bail!("consumer {id} not added: {other:?}"),
+    }
+}
+
+async fn partner_add(data: &Path, auth_id: String, key: String) -> anyhow::Result<()> {
+    let auth_id = auth_id.trim().to_owned();
+    if auth_id.is_empty() || auth_id.len() > 64 || auth_id.chars().any(char::is_control) {
+        bail!("--auth-id must be 1 to 64 printable characters");
+    }
+    if key.is_empty() || key.len() > keys::WRAPPED_SECRET_BYTES_MAX {
+        bail!("--key must be 1 to {} bytes", keys::WRAPPED_SECRET_BYTES_MAX);
+    }
+    let core = open_core(data, &Config::default())?;
+    let command =
+        Command::AddPartner { auth_id: auth_id.clone(), key: SecretBytes::new(key.into_bytes()) };
+    let outcome = core.execute(command, None).await;
+    core.shutdown().await?;
+    match outcome? {
+        Outcome::PartnerAdded => {
+            println!("partner {auth_id} added");
+            Ok(())
+        }
+        other => bail!("partner {auth_id} not added: {other:?}"),
     }
 }
 

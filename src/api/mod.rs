@@ -3,7 +3,9 @@
 //! dialect or the store, and never decides approve or decline. No transport types here: the
 //! HTTP layer hands over an [`ApiRequest`] and sends back an [`ApiResponse`].
 
+pub mod issuing;
 pub mod jcard;
+pub mod shared;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
@@ -12,6 +14,10 @@ use http::{HeaderMap, Method, StatusCode};
 #[derive(Debug, Clone)]
 pub struct ApiRequest {
     pub method: Method,
+    /// The request's path, as sent.
+    pub path: String,
+    /// The query string as sent (without `?`), empty when there is none.
+    pub raw_query: String,
     /// Path parameters, percent-decoded and trimmed, by name.
     pub params: Vec<(String, String)>,
     /// Query parameters, percent-decoded, in order.

@@ -209,6 +209,9 @@ pub struct Card {
     /// Keyed hash of the PIN block; never the PIN.
     pub pin_hash: Option<String>,
     pub created_ms: EpochMs,
+    /// The card-issuing API partner that issued it; only that partner reaches it there.
+    #[serde(default)]
+    pub partner: Option<String>,
 }
 
 impl Card {

@@ -136,6 +136,50 @@ pub enum Command {
     },
     /// A card debit, credit or card-to-card transfer, idempotent by RRN.
     MoveCardMoney(Box<CardMovement>),
+    /// Register a card-issuing API partner and its HMAC-SHA512 key.
+    AddPartner {
+        auth_id: String,
+        key: SecretBytes,
+    },
+    /// A card-issuing API request: refused if the partner used `request_id` before, else
+    /// `inner` (if any) runs and the request and its result are recorded in the same commit.
+    PartnerRequest {
+        auth_id: String,
+        request_id: String,
+        method: String,
+        inner: Option<Box<Command>>,
+    },
+    /// Open a customer and issue it an active card of `product` from the product's BIN.
+    IssuePartnerCard {
+        auth_id: String,
+        customer: NewCustomer,
+        product: String,
+        is_virtual: bool,
+        expiration: String,
+    },
+    /// Issue `count` active gift cards of `amount` each, each with its own account and PIN.
+    IssueGiftCards(Box<GiftOrder>),
+}
+
+/// A gift-card order of the card-issuing API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GiftOrder {
+    pub auth_id: String,
+    pub order_id: String,
+    pub product: String,
+    pub count: u32,
+    pub amount: Amount,
+    pub currency: u16,
+    /// `yyyyMM`.
+    pub expiration: String,
+}
+
+/// One gift card as issued: its number and PIN are answered this once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedGiftCard {
+    pub card: Card,
+    pub pan: String,
+    pub pin: String,
 }
 
 /// A card product's fields; on update `None` leaves a field as it is.
@@ -443,6 +487,13 @@ pub enum Outcome {
         tranlog: Box<Tranlog>,
         replayed: bool,
     },
+    PartnerAdded,
+    /// A partner's read-only request was recorded.
+    RequestRecorded,
+    GiftCardsIssued {
+        order_id: String,
+        cards: Vec<IssuedGiftCard>,
+    },
     Declined(Decline),
 }
 
@@ -512,6 +563,9 @@ pub enum Decline {
     ProductNotInForce,
     ChannelNotAllowed,
     VelocityExceeded,
+    PartnerExists,
+    /// The partner used this request id before.
+    DuplicateRequest,
 }
 
 impl Decline {
@@ -563,7 +617,9 @@ impl Decline {
             | Decline::CardExists
             | Decline::InvalidBin
             | Decline::InvalidCardAccount
-            | Decline::InvalidTransition => "1832",
+            | Decline::InvalidTransition
+            | Decline::PartnerExists => "1832",
+            Decline::DuplicateRequest => "1822",
         }
     }
 }

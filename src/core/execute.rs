@@ -2,7 +2,6 @@
 //! functions), then write the batch and apply the result to the group's working state. A
 //! command either changes both or neither.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::command::{
@@ -31,18 +30,45 @@ pub struct GroupContext<'a> {
 }
 
 /// What a commit group wrote so far, for the commands after it in the same group.
-#[derive(Debug, Default)]
+/// Persistent maps, so that a savepoint is a cheap copy.
+#[derive(Debug, Default, Clone)]
 pub struct GroupWrites {
-    pub transactions: HashMap<TransactionId, Transaction>,
-    pub tranlogs: HashMap<u64, Tranlog>,
+    pub transactions: imbl::HashMap<TransactionId, Transaction>,
+    pub tranlogs: imbl::HashMap<u64, Tranlog>,
     /// Tranlog ids added per RRN.
-    pub rrns: HashMap<String, Vec<u64>>,
+    pub rrns: imbl::HashMap<String, imbl::Vector<u64>>,
+    /// Partner request keys recorded.
+    pub requests: imbl::HashSet<Vec<u8>>,
+}
+
+/// Where a group stood before a command: going back to it undoes the command entirely.
+pub struct Savepoint {
+    state: State,
+    batch_len: usize,
+    written: GroupWrites,
 }
 
 impl GroupContext<'_> {
-    /// Runs one command. On `Err` nothing of it remains in the batch or the state.
+    /// Where the group stands now (cheap: persistent maps).
+    pub fn savepoint(&self) -> Savepoint {
+        Savepoint {
+            state: self.state.clone(),
+            batch_len: self.batch.len(),
+            written: self.written.clone(),
+        }
+    }
+
+    /// Undoes everything since `savepoint`: state, batch and the group's overlays.
+    pub fn rollback(&mut self, savepoint: Savepoint) {
+        *self.state = savepoint.state;
+        self.batch.truncate(savepoint.batch_len);
+        *self.written = savepoint.written;
+    }
+
+    /// Runs one command. On `Err` nothing of it remains in the batch, the state or the
+    /// group's overlays.
     pub fn execute(&mut self, command: Command) -> Result<Outcome, CoreError> {
-        let mark = self.batch.len();
+        let savepoint = self.savepoint();
         let result = match command {
             Command::PostTransaction(request) => self.post_transaction(&request),
             Command::ReverseTransaction { transaction_id } => {
@@ -78,9 +104,19 @@ impl GroupContext<'_> {
             other => self.execute_card(other),
         };
         if result.is_err() {
-            self.batch.truncate(mark);
+            self.rollback(savepoint);
         }
         result
+    }
+
+    /// Runs a command wrapped in a partner request (the wrapper records it).
+    pub(super) fn execute_inner(&mut self, command: Command) -> Result<Outcome, CoreError> {
+        match command {
+            Command::PartnerRequest { .. } => {
+                Err(CoreError::Corrupt("nested partner request".to_owned()))
+            }
+            other => self.execute(other),
+        }
     }
 
     /// The card commands.
@@ -115,6 +151,14 @@ impl GroupContext<'_> {
             }
             Command::SetCardholder { token, real_id } => self.set_cardholder(&token, real_id),
             Command::MoveCardMoney(movement) => self.move_card_money(*movement),
+            Command::AddPartner { auth_id, key } => self.add_partner(auth_id, key),
+            Command::PartnerRequest { auth_id, request_id, method, inner } => {
+                self.partner_request(auth_id, request_id, method, inner)
+            }
+            Command::IssuePartnerCard { auth_id, customer, product, is_virtual, expiration } => {
+                self.issue_partner_card(&auth_id, customer, &product, is_virtual, expiration)
+            }
+            Command::IssueGiftCards(order) => self.issue_gift_cards(*order),
             other => Err(CoreError::Corrupt(format!("{other:?} dispatched as a card command"))),
         }
     }

@@ -226,6 +226,7 @@ impl GroupContext<'_> {
             state: CardState::Created,
             pin_hash: None,
             created_ms: self.now_ms,
+            partner: None,
         };
         self.state.next_card_id = card.id.saturating_add(1);
         self.write_card(card.clone())?;

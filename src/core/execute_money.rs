@@ -251,7 +251,7 @@ impl GroupContext<'_> {
             for card in [&tranlog.card, &tranlog.card2].into_iter().flatten() {
                 self.batch.put(schema::tranlog_by_card_key(card, tranlog.id), &())?;
             }
-            self.written.rrns.entry(tranlog.rrn.clone()).or_default().push(tranlog.id);
+            self.written.rrns.entry(tranlog.rrn.clone()).or_default().push_back(tranlog.id);
             self.state.next_tranlog_id =
                 self.state.next_tranlog_id.max(tranlog.id.saturating_add(1));
         }
@@ -267,7 +267,7 @@ impl GroupContext<'_> {
             let (key, _) = item?;
             ids.extend(schema::tranlog_id_of_index_key(&key));
         }
-        ids.extend(self.written.rrns.get(rrn).into_iter().flatten());
+        ids.extend(self.written.rrns.get(rrn).into_iter().flatten().copied());
         ids.sort_unstable();
         ids.dedup();
         let mut records = Vec::with_capacity(ids.len());

@@ -10,6 +10,7 @@ mod execute;
 mod execute_card;
 mod execute_card_money;
 mod execute_money;
+pub mod execute_partner;
 mod execute_wallet;
 pub mod keys;
 pub mod reads;

@@ -231,3 +231,14 @@ impl Core {
         self.execute(command, Some(nonce)).await
     }
 }
+
+impl Core {
+    /// What became of request `request_id` of partner `auth_id`, once committed.
+    pub fn partner_request(
+        &self,
+        auth_id: &str,
+        request_id: &str,
+    ) -> Result<Option<super::execute_partner::RequestRecord>, ReadError> {
+        Ok(self.store().get(&schema::partner_request_key(auth_id, request_id))?)
+    }
+}

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::command::{Consumer, SysConfig};
+use super::execute_partner::{Partner, PartnerRecord};
 use super::keys::{MasterKey, WrappedSecret};
 use super::CoreError;
 use crate::card::{Card, CardProduct, VelocityCounter, VelocityProfile};
@@ -47,6 +48,8 @@ pub struct State {
     pub cards_by_pan: HashMap<String, String>,
     /// Card tokens of each cardholder (by realId).
     pub customer_cards: HashMap<String, Vector<String>>,
+    /// Card-issuing API partners by auth id.
+    pub partners: HashMap<String, Arc<Partner>>,
     pub next_card_id: u64,
     pub next_card_product_id: u64,
     pub next_velocity_profile_id: u64,
@@ -151,7 +154,7 @@ impl State {
         state.next_transaction_id = next_id(store, Keyspace::Transaction)?;
         state.next_tranlog_id = next_id(store, Keyspace::Tranlog)?;
         state.load_holders(store)?;
-        state.load_cards(store, now_ms)?;
+        state.load_cards(store, keys, now_ms)?;
         for item in store.scan_prefix::<SysConfig>(&Keyspace::Sysconfig.prefix(), false) {
             let (_, entry) = item?;
             state.sysconfig.insert(entry.id.clone(), Arc::new(entry));
@@ -193,7 +196,12 @@ impl State {
     }
 
     /// Card products, velocity profiles and the counters of the last two months, cards.
-    fn load_cards(&mut self, store: &Store, now_ms: EpochMs) -> Result<(), CoreError> {
+    fn load_cards(
+        &mut self,
+        store: &Store,
+        keys: &MasterKey,
+        now_ms: EpochMs,
+    ) -> Result<(), CoreError> {
         for item in store.scan_prefix::<CardProduct>(&Keyspace::CardProduct.prefix(), false) {
             let (_, product) = item?;
             self.next_card_product_id = self.next_card_product_id.max(product.id.saturating_add(1));
@@ -212,6 +220,12 @@ impl State {
         for item in store.scan_range::<(VelocityKey, VelocityCounter)>(&start, &end, false) {
             let (_, (key, counter)) = item?;
             self.velocity_counters.insert(key, counter);
+        }
+        for item in store.scan_prefix::<PartnerRecord>(&Keyspace::Partner.prefix(), false) {
+            let (_, record) = item?;
+            let key = keys.unwrap(record.auth_id.as_bytes(), &record.key)?;
+            self.partners
+                .insert(record.auth_id.clone(), Arc::new(Partner { auth_id: record.auth_id, key }));
         }
         for item in store.scan_prefix::<Card>(&Keyspace::Card.prefix(), false) {
             let (_, card) = item?;

@@ -21,6 +21,9 @@ use crate::core::Core;
 /// The OpenAPI description of the jCard dialect, as served.
 pub const OPENAPI_JCARD: &str = include_str!("../../openapi/jcard.json");
 
+/// The OpenAPI description of the card-issuing dialect, as served.
+pub const OPENAPI_CARD_API: &str = include_str!("../../openapi/card-api.json");
+
 /// Everything a connection needs to answer requests.
 pub struct App {
     pub core: Core,
@@ -66,6 +69,7 @@ pub async fn handle(
 fn dialect_of(target: Target) -> Dialect {
     match target {
         Target::Jcard(_) => Dialect::Jcard,
+        Target::Issuing(_) => Dialect::Issuing,
         Target::Ops(_) => Dialect::Plain,
     }
 }
@@ -78,6 +82,7 @@ async fn answer(app: &App, matched: Matched, request: Request<Incoming>) -> ApiR
     };
     match matched.target {
         Target::Jcard(route) => api::jcard::handle(&app.core, route, api_request).await,
+        Target::Issuing(route) => api::issuing::handle(&app.core, route, api_request).await,
         Target::Ops(route) => ops(app, route),
     }
 }
@@ -118,7 +123,17 @@ async fn read_request(
                 .collect()
         })
         .unwrap_or_default();
-    Ok(ApiRequest { method: parts.method, params, query, headers: parts.headers, body })
+    let path = parts.uri.path().to_owned();
+    let raw_query = parts.uri.query().unwrap_or_default().to_owned();
+    Ok(ApiRequest {
+        method: parts.method,
+        path,
+        raw_query,
+        params,
+        query,
+        headers: parts.headers,
+        body,
+    })
 }
 
 fn decode_query(text: &str) -> String {
@@ -129,6 +144,7 @@ fn decode_query(text: &str) -> String {
 fn transport_error(dialect: Dialect, error: TransportError) -> ApiResponse {
     match dialect {
         Dialect::Jcard => api::jcard::transport_error(error),
+        Dialect::Issuing => api::issuing::transport_error(error),
         Dialect::Plain => {
             let (status, code, message) = api::jcard::errors::transport_status(error);
             ApiResponse::json(status, &json!({"error": code, "message": message}))
@@ -151,6 +167,9 @@ fn ops(app: &App, route: OpsRoute) -> ApiResponse {
         ),
         OpsRoute::OpenApiJcard => {
             ApiResponse::text(StatusCode::OK, "application/json", OPENAPI_JCARD)
+        }
+        OpsRoute::OpenApiCardApi => {
+            ApiResponse::text(StatusCode::OK, "application/json", OPENAPI_CARD_API)
         }
     }
 }

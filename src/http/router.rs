@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use http::Method;
 
+use crate::api::issuing::routes as issuing;
 use crate::api::jcard::routes as jcard;
 
 /// Operations routes served by the switch itself, without authentication.
@@ -13,12 +14,14 @@ pub enum OpsRoute {
     Health,
     Metrics,
     OpenApiJcard,
+    OpenApiCardApi,
 }
 
 /// What a request is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     Jcard(jcard::Route),
+    Issuing(issuing::Route),
     Ops(OpsRoute),
 }
 
@@ -26,6 +29,7 @@ pub enum Target {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
     Jcard,
+    Issuing,
     Plain,
 }
 
@@ -49,11 +53,20 @@ pub struct Router {
     paths: matchit::Router<HashMap<Method, (Target, &'static str)>>,
 }
 
-const OPS_ROUTES: [(&str, &str, OpsRoute); 3] = [
+const OPS_ROUTES: [(&str, &str, OpsRoute); 4] = [
     ("GET", "/health", OpsRoute::Health),
     ("GET", "/metrics", OpsRoute::Metrics),
     ("GET", "/openapi/jcard.json", OpsRoute::OpenApiJcard),
+    ("GET", "/openapi/card-api.json", OpsRoute::OpenApiCardApi),
 ];
+
+/// Every (method, full path) of the card-issuing API, for documentation checks.
+pub fn issuing_templates() -> Vec<(&'static str, String)> {
+    issuing::ROUTES
+        .iter()
+        .map(|(path, _, _)| ("POST", format!("{}{}", issuing::PREFIX, path)))
+        .collect()
+}
 
 /// Every (method, full path template) the switch serves, for documentation checks.
 pub fn jcard_templates() -> Vec<(&'static str, String)> {
@@ -72,6 +85,13 @@ impl Router {
                 method,
                 format!("{}{}", jcard::PREFIX, spec.path),
                 Target::Jcard(spec.route),
+            ));
+        }
+        for (path, route, _) in issuing::ROUTES {
+            table.push((
+                Method::POST,
+                format!("{}{}", issuing::PREFIX, path),
+                Target::Issuing(*route),
             ));
         }
         for (method, path, route) in OPS_ROUTES {
@@ -96,7 +116,13 @@ impl Router {
 
     /// Finds the route for `method` and `path` (a trailing slash is ignored).
     pub fn find(&self, method: &Method, path: &str) -> Result<Matched, Miss> {
-        let dialect = if path.starts_with(jcard::PREFIX) { Dialect::Jcard } else { Dialect::Plain };
+        let dialect = if path.starts_with(jcard::PREFIX) {
+            Dialect::Jcard
+        } else if path.starts_with(issuing::PREFIX) {
+            Dialect::Issuing
+        } else {
+            Dialect::Plain
+        };
         let trimmed = if path.len() > 1 { path.strip_suffix('/').unwrap_or(path) } else { path };
         let found = self.paths.at(trimmed).map_err(|_| Miss::NotFound(dialect))?;
         let (target, template) = found.value.get(method).ok_or(Miss::MethodNotAllowed(dialect))?;

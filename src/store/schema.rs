@@ -46,6 +46,10 @@ pub enum Keyspace {
     Card,
     /// Tranlog ids by card: `x` + token + 0 + tranlog id.
     TranlogByCard,
+    /// Card-issuing API partners: `q` + auth id.
+    Partner,
+    /// Card-issuing API requests by partner: `Q` + auth id + 0 + request id.
+    PartnerRequest,
 }
 
 impl Keyspace {
@@ -72,6 +76,8 @@ impl Keyspace {
             Keyspace::VelocityCounter => b'u',
             Keyspace::Card => b'D',
             Keyspace::TranlogByCard => b'x',
+            Keyspace::Partner => b'q',
+            Keyspace::PartnerRequest => b'Q',
         }
     }
 
@@ -268,6 +274,14 @@ pub fn card_key(token: &str) -> Vec<u8> {
 
 pub fn tranlog_by_card_key(token: &str, tranlog_id: u64) -> Vec<u8> {
     index_key(Keyspace::TranlogByCard, token, tranlog_id)
+}
+
+pub fn partner_key(auth_id: &str) -> Vec<u8> {
+    key(Keyspace::Partner, &[auth_id.as_bytes()])
+}
+
+pub fn partner_request_key(auth_id: &str, request_id: &str) -> Vec<u8> {
+    key(Keyspace::PartnerRequest, &[auth_id.as_bytes(), &[0], request_id.as_bytes()])
 }
 
 /// The tranlog id at the end of an index key.

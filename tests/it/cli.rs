@@ -244,3 +244,38 @@ async fn a_card_number_and_pin_reach_neither_the_logs_nor_the_disk() {
         }
     }
 }
+
+#[tokio::test]
+async fn partner_add_registers_a_card_api_partner() {
+    let dir = tempfile::tempdir().unwrap();
+    let add = |auth_id: &str, key: &str| {
+        Command::new(BINARY)
+            .args(["partner", "add", "--auth-id", auth_id, "--key", key, "--data"])
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    };
+    assert!(add("123456", "secret").status.success());
+    assert!(!add("123456", "other").status.success(), "a duplicate auth id is refused");
+    assert!(!add("", "secret").status.success());
+    let served = serve(dir.path());
+    let body = br#"{"request_id":"828cf71d-a447-4a67-a149-c1df8bc197ca"}"#;
+    let signature = cardswitch::api::issuing::jws::sign(
+        b"secret",
+        "/v5/card-api/request/status",
+        "123456",
+        "",
+        body,
+    );
+    let client: hyper_util::client::legacy::Client<_, http_body_util::Full<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let request =
+        http::Request::post(format!("http://{}/v5/card-api/request/status", served.address))
+            .header("x-jws-signature", signature)
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(body)))
+            .unwrap();
+    let status = client.request(request).await.unwrap().status().as_u16();
+    assert_eq!(status, 404, "a known partner reaches request/status (the request is unknown)");
+    terminate(served);
+}

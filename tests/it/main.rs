@@ -7,6 +7,10 @@
 /// Starting switches, signing requests, reading answers.
 mod support;
 
+/// The card-issuing API: signatures, single-use request ids, status, every method.
+mod card_api;
+/// The partner guide's Python signing example, run against a switch.
+mod card_api_docs;
 /// The command line: serve, consumer add, verify.
 mod cli;
 /// jCard authentication: signatures, timestamps, replays, permissions.
@@ -28,6 +32,8 @@ mod jcard_wallets;
 mod ledger_model;
 /// The OpenAPI document agrees with the route table and is served.
 mod openapi;
+/// The card-issuing API's OpenAPI document agrees with its route table and is served.
+mod openapi_card_api;
 /// Health, metrics, limits, unknown routes, graceful stop.
 mod ops;
 /// Architecture boundaries and hygiene, enforced.

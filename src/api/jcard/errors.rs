@@ -200,7 +200,9 @@ fn category_status(decline: Decline) -> (StatusCode, &'static str, String) {
         | Decline::CardExpired
         | Decline::ProductNotInForce
         | Decline::ChannelNotAllowed
-        | Decline::VelocityExceeded => card_decline_status(decline),
+        | Decline::VelocityExceeded
+        | Decline::PartnerExists
+        | Decline::DuplicateRequest => card_decline_status(decline),
         other => misrouted(&other),
     }
 }
@@ -340,6 +342,12 @@ fn card_decline_status(decline: Decline) -> (StatusCode, &'static str, String) {
         }
         Decline::VelocityExceeded => {
             text(declined, "limit.exceeded", "a usage limit of the card product would be exceeded")
+        }
+        Decline::PartnerExists => {
+            text(StatusCode::CONFLICT, "already.exists", "a partner with this auth id exists")
+        }
+        Decline::DuplicateRequest => {
+            text(StatusCode::CONFLICT, "duplicate.request", "this request id was used before")
         }
         other => misrouted(&other),
     }

@@ -14,10 +14,7 @@ use crate::ledger::{Chartbook, Side, Transaction};
 use crate::money::Amount;
 use crate::wallet::Customer;
 
-/// A JSON number with the amount's exact decimal text (`157`, `4693.38`).
-pub fn number(amount: Amount) -> Value {
-    amount.to_decimal().to_string().parse::<serde_json::Number>().map_or(Value::Null, Value::Number)
-}
+pub use crate::api::shared::number;
 
 /// An amount as the wallet balance routes write it: a string with at least two decimals.
 pub fn money_text(amount: Amount) -> String {

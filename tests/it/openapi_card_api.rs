@@ -1,0 +1,188 @@
+//! The OpenAPI document of the card-issuing dialect (`openapi/card-api.json`) agrees with the
+//! route table, resolves every reference, describes a `request_id` body for every method, gives
+//! a signature example the switch's own signer reproduces, and is what the switch serves at
+//! `GET /openapi/card-api.json`.
+
+use std::collections::BTreeSet;
+
+use cardswitch::api::issuing::jws;
+use cardswitch::http::router::issuing_templates;
+use serde_json::{Map, Value};
+
+use crate::support::TestSwitch;
+
+/// The document as the binary embeds it.
+const DOCUMENT: &str = include_str!("../../openapi/card-api.json");
+
+/// The keys of an OpenAPI path item that are operations.
+const OPERATION_KEYS: [&str; 8] =
+    ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
+fn document() -> Value {
+    serde_json::from_str(DOCUMENT)
+        .unwrap_or_else(|error| panic!("openapi/card-api.json is not JSON: {error}"))
+}
+
+fn paths(document: &Value) -> &Map<String, Value> {
+    document["paths"]
+        .as_object()
+        .unwrap_or_else(|| panic!("openapi/card-api.json has no `paths` object"))
+}
+
+/// Every (METHOD, path, operation) the document describes.
+fn operations(document: &Value) -> Vec<(String, String, &Value)> {
+    let mut found = Vec::new();
+    for (path, item) in paths(document) {
+        let item =
+            item.as_object().unwrap_or_else(|| panic!("the path item of {path} is not an object"));
+        for (method, operation) in item {
+            if OPERATION_KEYS.contains(&method.as_str()) {
+                found.push((method.to_uppercase(), path.clone(), operation));
+            }
+        }
+    }
+    found
+}
+
+fn listing(operations: &BTreeSet<&(String, String)>) -> String {
+    if operations.is_empty() {
+        return "  (none)".to_owned();
+    }
+    operations
+        .iter()
+        .map(|(method, path)| format!("  {method} {path}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Follows a local `$ref` (`#/components/...`) to what it names.
+fn resolve<'a>(document: &'a Value, node: &'a Value) -> Result<&'a Value, String> {
+    let mut node = node;
+    for _ in 0..16 {
+        let Some(reference) = node.get("$ref") else {
+            return Ok(node);
+        };
+        let reference =
+            reference.as_str().ok_or_else(|| format!("$ref is not a string: {reference}"))?;
+        let pointer = reference
+            .strip_prefix('#')
+            .ok_or_else(|| format!("$ref `{reference}` is not local"))?;
+        node =
+            document.pointer(pointer).ok_or_else(|| format!("$ref `{reference}` names nothing"))?;
+    }
+    Err("$ref chain too long".to_owned())
+}
+
+/// Every `$ref` anywhere in `node`.
+fn references<'a>(node: &'a Value, found: &mut Vec<&'a Value>) {
+    match node {
+        Value::Object(members) => {
+            if members.contains_key("$ref") {
+                found.push(node);
+            }
+            members.values().for_each(|value| references(value, found));
+        }
+        Value::Array(items) => items.iter().for_each(|item| references(item, found)),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_document_and_the_route_table_list_the_same_operations() {
+    let document = document();
+    assert_eq!(document["openapi"], "3.0.3", "the document declares OpenAPI 3.0.3");
+    let documented: BTreeSet<(String, String)> =
+        operations(&document).into_iter().map(|(method, path, _)| (method, path)).collect();
+    let routed: BTreeSet<(String, String)> = issuing_templates()
+        .into_iter()
+        .map(|(method, path)| (method.to_uppercase(), path))
+        .collect();
+    assert_eq!(routed.len(), issuing_templates().len(), "the route table lists a method twice");
+    let undocumented: BTreeSet<_> = routed.difference(&documented).collect();
+    let unrouted: BTreeSet<_> = documented.difference(&routed).collect();
+    assert!(
+        undocumented.is_empty() && unrouted.is_empty(),
+        "openapi/card-api.json and the card-issuing route table (src/api/issuing/routes.rs) \
+         disagree.\nRouted but not documented:\n{}\nDocumented but not routed:\n{}",
+        listing(&undocumented),
+        listing(&unrouted),
+    );
+}
+
+#[test]
+fn every_reference_resolves() {
+    let document = document();
+    let mut found = Vec::new();
+    references(&document, &mut found);
+    assert!(!found.is_empty(), "the document uses components");
+    let problems: Vec<String> =
+        found.into_iter().filter_map(|node| resolve(&document, node).err()).collect();
+    assert!(problems.is_empty(), "unresolved references:\n  {}", problems.join("\n  "));
+}
+
+/// What is wrong with one operation's request body and answers, if anything.
+fn operation_problems(document: &Value, at: &str, operation: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let schema = &operation["requestBody"]["content"]["application/json"]["schema"];
+    match resolve(document, schema) {
+        Ok(schema) => {
+            if operation["requestBody"]["required"] != Value::Bool(true) {
+                problems.push(format!("{at}: the request body is not required"));
+            }
+            if schema["additionalProperties"] != Value::Bool(false) {
+                problems
+                    .push(format!("{at}: unknown fields are refused, but the schema allows them"));
+            }
+            let required = schema["required"].as_array().cloned().unwrap_or_default();
+            if !required.contains(&Value::from("request_id")) {
+                problems.push(format!("{at}: `request_id` is not required"));
+            }
+        }
+        Err(error) => problems.push(format!("{at}: request body: {error}")),
+    }
+    for status in ["200", "400", "401", "413", "500", "503"] {
+        if operation["responses"].get(status).is_none() {
+            problems.push(format!("{at}: no {status} answer"));
+        }
+    }
+    problems
+}
+
+#[test]
+fn every_method_takes_a_closed_body_with_a_request_id() {
+    let document = document();
+    let mut problems = Vec::new();
+    for (method, path, operation) in operations(&document) {
+        problems.extend(operation_problems(&document, &format!("{method} {path}"), operation));
+    }
+    assert!(problems.is_empty(), "operations:\n  {}", problems.join("\n  "));
+}
+
+#[test]
+fn the_signature_example_is_what_the_switch_signs() {
+    let document = document();
+    let example = &document["components"]["securitySchemes"]["jws"]["x-example"];
+    let text = |name: &str| {
+        example[name].as_str().unwrap_or_else(|| panic!("the signature example has no `{name}`"))
+    };
+    let signature = jws::sign(
+        text("key").as_bytes(),
+        text("uri"),
+        text("auth_id"),
+        "",
+        text("body").as_bytes(),
+    );
+    assert_eq!(signature, text("signature"), "the documented X-JWS-Signature");
+    let description =
+        document["components"]["securitySchemes"]["jws"]["description"].as_str().unwrap_or("");
+    assert!(description.contains(&signature), "the scheme's description shows the example");
+}
+
+#[tokio::test]
+async fn the_switch_serves_the_document() {
+    let switch = TestSwitch::start().await;
+    let reply = switch.raw("GET", "/openapi/card-api.json", &[], Vec::new()).await;
+    assert_eq!(reply.status, 200, "GET /openapi/card-api.json: {}", reply.text);
+    assert!(reply.json == document(), "the served document differs from openapi/card-api.json");
+    switch.stop().await;
+}
