@@ -1,4 +1,4 @@
-//! The command line: `serve`, `consumer add`, `verify`. Start-up code, so errors are `anyhow`.
+//! The command line: `serve`, `consumer add`, `partner add`, `token issue`, `verify`. Start-up code, so errors are `anyhow`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,8 +10,9 @@ use base64::Engine as _;
 use clap::{Parser, Subcommand};
 use uuid::Uuid;
 
-use crate::clock::SystemClock;
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::core::bearer::{self, BearerClaims, BearerKey, BearerScope};
 use crate::core::command::{Command, NewConsumer, Outcome, ADMIN_PERMISSION};
 use crate::core::keys::{self, MasterKey, SecretBytes};
 use crate::core::{verify, Core, CoreSettings};
@@ -53,10 +54,41 @@ pub enum CliCommand {
         #[command(subcommand)]
         command: PartnerCommand,
     },
+    /// Issue bearer tokens for the point-of-sale dialects (`/cardapi`, `/rest/v3`).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Audit a stopped data directory; exits non-zero on any violation.
     Verify {
         #[arg(long, default_value = "data")]
         data: PathBuf,
+    },
+}
+
+/// Longest lifetime a bearer token may be given: one year.
+pub const TOKEN_TTL_S_MAX: i64 = 366 * 24 * 3600;
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print an HS256 bearer token signed with the data directory's key. Needs only the key
+    /// file, so it works while the switch runs.
+    Issue {
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// `cashback` (search and debit passes), `giftcard` (gift-card history) or `admin`
+        /// (groups, stores, points of sale, passes, cashback credits).
+        #[arg(long)]
+        scope: BearerScope,
+        /// Only this merchant group.
+        #[arg(long)]
+        group_id: Option<u64>,
+        /// Only these stores (repeat the option for several).
+        #[arg(long)]
+        store_id: Vec<u64>,
+        /// Lifetime in seconds, 1 to one year.
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=TOKEN_TTL_S_MAX))]
+        ttl_s: i64,
     },
 }
 
@@ -121,6 +153,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         CliCommand::Partner { command: PartnerCommand::Add { data, auth_id, key } } => {
             partner_add(&data, auth_id, key).await.map(|()| ExitCode::SUCCESS)
         }
+        CliCommand::Token {
+            command: TokenCommand::Issue { data, scope, group_id, store_id, ttl_s },
+        } => token_issue(&data, scope, group_id, store_id, ttl_s).map(|()| ExitCode::SUCCESS),
         CliCommand::Verify { data } => verify(&data),
     }
 }
@@ -153,6 +188,30 @@ async fn serve(
     let app = App::new(core, config.http.clone());
     crate::server::run(listener, app, shutdown).await?;
     tracing::info!("cardswitch stopped; everything acknowledged is durable");
+    Ok(())
+}
+
+fn token_issue(
+    data: &Path,
+    scope: BearerScope,
+    group_id: Option<u64>,
+    store_ids: Vec<u64>,
+    ttl_s: i64,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(data)
+        .with_context(|| format!("cannot create the data directory {}", data.display()))?;
+    let master = MasterKey::load_or_create(data)
+        .with_context(|| format!("cannot read the key of {}", data.display()))?;
+    let now_s = SystemClock.now_ms().div_euclid(1000);
+    let claims = BearerClaims {
+        scope,
+        group_id,
+        store_ids,
+        iat: now_s,
+        exp: now_s + ttl_s,
+        jti: Uuid::new_v4().to_string(),
+    };
+    println!("{}", bearer::issue(&BearerKey::derive(&master), &claims));
     Ok(())
 }
 

@@ -175,7 +175,7 @@ impl MasterKey {
     }
 }
 
-fn new_hmac256(key: &[u8]) -> Hmac<Sha256> {
+pub(crate) fn new_hmac256(key: &[u8]) -> Hmac<Sha256> {
     Hmac::<Sha256>::new_from_slice(key)
         .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"))
 }

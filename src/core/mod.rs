@@ -4,6 +4,7 @@
 //! touches HTTP or the storage engine directly.
 
 pub mod auth;
+pub mod bearer;
 pub mod bootstrap;
 pub mod command;
 mod execute;
@@ -28,6 +29,7 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
 use self::auth::{AuthFailure, JcardCredentials, NonceCache};
+use self::bearer::{BearerClaims, BearerFailure, BearerKey};
 use self::command::{Command, Consumer, NewConsumer, Outcome};
 use self::keys::{KeyError, MasterKey};
 use self::state::{NonceRecord, State};
@@ -113,6 +115,7 @@ struct Inner {
     settings: CoreSettings,
     metrics: Arc<Metrics>,
     keys: MasterKey,
+    bearer: BearerKey,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -163,6 +166,7 @@ impl Core {
             nonces,
             settings,
             metrics,
+            bearer: BearerKey::derive(&keys),
             keys,
             writer_thread: Mutex::new(Some(thread)),
         };
@@ -230,6 +234,15 @@ impl Core {
     /// The last published state: everything acknowledged so far. Never waits.
     pub fn snapshot(&self) -> Arc<State> {
         self.inner.published.load_full()
+    }
+
+    /// Verifies the bearer token of an `Authorization` header value at the switch's clock.
+    pub fn verify_bearer(
+        &self,
+        authorization: Option<&str>,
+    ) -> Result<BearerClaims, BearerFailure> {
+        let token = bearer::from_authorization(authorization)?;
+        bearer::verify(&self.inner.bearer, token, self.now_ms())
     }
 
     pub fn now_ms(&self) -> EpochMs {

@@ -1,6 +1,7 @@
 //! The `cardswitch` binary: first start initializes the data directory (private key and
 //! credential files, credentials printed once), SIGTERM stops it cleanly, `consumer add` and
-//! `verify` work on a stopped directory, and `verify` finds a broken ledger.
+//! `verify` work on a stopped directory, `verify` finds a broken ledger, and `token issue`
+//! prints bearer tokens signed with the directory's key.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -278,4 +279,47 @@ async fn partner_add_registers_a_card_api_partner() {
     let status = client.request(request).await.unwrap().status().as_u16();
     assert_eq!(status, 404, "a known partner reaches request/status (the request is unknown)");
     terminate(served);
+}
+
+#[test]
+fn token_issue_prints_a_token_the_switch_accepts_until_it_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let issue = |arguments: &[&str]| {
+        Command::new(BINARY)
+            .args(["token", "issue", "--data"])
+            .arg(dir.path())
+            .args(arguments)
+            .output()
+            .unwrap()
+    };
+    let output =
+        issue(&["--scope", "cashback", "--group-id", "7", "--store-id", "3", "--ttl-s", "60"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    let config = cardswitch::config::Config {
+        data_dir: dir.path().to_owned(),
+        ..cardswitch::config::Config::default()
+    };
+    let core = crate::support::open_core(&config);
+    let claims = core.verify_bearer(Some(&format!("Bearer {token}"))).expect("token verifies");
+    assert_eq!(claims.scope, cardswitch::core::bearer::BearerScope::Cashback);
+    assert_eq!((claims.group_id, claims.store_ids.clone()), (Some(7), vec![3]));
+    assert_eq!(claims.exp - claims.iat, 60);
+    for refused in [
+        &["--scope", "cashback", "--ttl-s", "0"][..],
+        &["--scope", "cashback", "--ttl-s", "31708801"],
+        &["--scope", "everything", "--ttl-s", "60"],
+        &["--scope", "giftcard"],
+    ] {
+        assert!(!issue(refused).status.success(), "{refused:?} is refused");
+    }
+    let other = tempfile::tempdir().unwrap();
+    let foreign = Command::new(BINARY)
+        .args(["token", "issue", "--scope", "giftcard", "--ttl-s", "60", "--data"])
+        .arg(other.path())
+        .output()
+        .unwrap();
+    let foreign = String::from_utf8(foreign.stdout).unwrap().trim().to_owned();
+    let refused = core.verify_bearer(Some(&format!("Bearer {foreign}")));
+    assert_eq!(refused, Err(cardswitch::core::bearer::BearerFailure::BadSignature));
 }

@@ -8,8 +8,9 @@ use bytes::Bytes;
 use cardswitch::clock::{Clock, EpochMs, SystemClock};
 use cardswitch::config::Config;
 use cardswitch::core::auth::sign_jcard;
+use cardswitch::core::bearer::{self, BearerClaims, BearerKey, BearerScope};
 use cardswitch::core::command::{Command, NewConsumer, Outcome};
-use cardswitch::core::keys::SecretBytes;
+use cardswitch::core::keys::{MasterKey, SecretBytes};
 use cardswitch::core::{Core, CoreSettings};
 use cardswitch::metrics::Metrics;
 use cardswitch::server::{self, RunningSwitch};
@@ -124,6 +125,28 @@ impl TestSwitch {
         switch.stop().await.expect("graceful stop");
         let core = open_core_with(&config, clock.clone());
         TestSwitch::serve(core, dir, config, admin, clock).await
+    }
+
+    /// A bearer token for the point-of-sale dialects, signed with this switch's key, valid
+    /// for an hour from the switch's clock.
+    #[allow(dead_code)] // the point-of-sale dialects' tests use it
+    pub fn bearer_token(
+        &self,
+        scope: BearerScope,
+        group_id: Option<u64>,
+        store_ids: &[u64],
+    ) -> String {
+        let master = MasterKey::load(self.dir.path()).expect("master key");
+        let now_s = self.clock.now_ms().div_euclid(1000);
+        let claims = BearerClaims {
+            scope,
+            group_id,
+            store_ids: store_ids.to_vec(),
+            iat: now_s,
+            exp: now_s + 3600,
+            jti: Uuid::new_v4().to_string(),
+        };
+        bearer::issue(&BearerKey::derive(&master), &claims)
     }
 
     pub fn core(&self) -> &Core {
