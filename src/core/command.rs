@@ -173,8 +173,8 @@ pub enum Command {
     /// Issue `count` active gift cards of `amount` each, each with its own account and PIN.
     IssueGiftCards(Box<GiftOrder>),
     /// Check the PINs of gift cards of order `order_id` for the history API, counting wrong
-    /// PINs per card (locking it for a while after too many). Any card that is unknown, not
-    /// in the order, locked or given a wrong PIN declines the whole command with
+    /// PINs per card of the order (locking it for a while after too many). Any card that is
+    /// unknown, not in the order, locked or given a wrong PIN declines the whole command with
     /// `InvalidPin`, without saying which.
     VerifyGiftCards {
         order_id: String,

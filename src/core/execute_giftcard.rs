@@ -77,7 +77,8 @@ impl GroupContext<'_> {
     }
 
     /// The card's token if it is a gift card of order `holder`, not locked, and `credential`
-    /// names its PIN. Counts a wrong PIN whatever order the card is in.
+    /// names its PIN. Only a card of the named order has its PIN checked (and a wrong one
+    /// counted): without the order id nobody can guess PINs, nor lock someone else's card.
     fn check_gift_card(
         &mut self,
         holder: &str,
@@ -88,7 +89,10 @@ impl GroupContext<'_> {
         let Some(card) = token.and_then(|token| self.state.cards.get(&token).cloned()) else {
             return Ok(None);
         };
-        let Some(expected) = card.pin_hash.as_deref() else { return Ok(None) };
+        let in_order = card.partner.is_some() && card.cardholder.as_deref() == Some(holder);
+        let Some(expected) = card.pin_hash.as_deref().filter(|_| in_order) else {
+            return Ok(None);
+        };
         let pin_matches = self.card_pin_hash(&card.token, &credential.pin) == expected;
         let guard = self.state.gift_pin_guards.get(&card.token).cloned().unwrap_or_else(|| {
             GiftPinGuard { token: card.token.clone(), ..GiftPinGuard::default() }
@@ -97,8 +101,7 @@ impl GroupContext<'_> {
         if decision.guard != guard {
             self.write_gift_pin_guard(decision.guard)?;
         }
-        let in_order = card.partner.is_some() && card.cardholder.as_deref() == Some(holder);
-        Ok((decision.accepted && in_order).then(|| card.token.clone()))
+        Ok(decision.accepted.then(|| card.token.clone()))
     }
 
     fn write_gift_pin_guard(&mut self, guard: GiftPinGuard) -> Result<(), CoreError> {

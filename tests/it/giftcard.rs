@@ -292,9 +292,16 @@ async fn repeated_wrong_pins_lock_the_card_even_across_a_restart() {
     })
     .await;
     let (order_id, gifts) = order(&switch, 2).await;
+    let (other_order, _) = order(&switch, 1).await;
     let right = cards_body(&[&gifts[0]]);
     let wrong_pin = if gifts[0].pin == "0000" { "1111" } else { "0000" };
     let wrong = cards_body(&[&Gift { pin: wrong_pin.to_owned(), ..gifts[0].clone() }]);
+    // Guesses under another order's id are not PIN checks: they neither count nor lock.
+    for _ in 0..5 {
+        let reply = history(&switch, &other_order, "", &wrong).await;
+        assert_eq!(failure(&reply), (200, json!("5141")));
+    }
+    assert_eq!(history(&switch, &order_id, "", &right).await.json["code"], "0");
     for _ in 0..2 {
         assert_eq!(failure(&history(&switch, &order_id, "", &wrong).await), (200, json!("5141")));
     }
