@@ -420,3 +420,30 @@ async fn unknown_paths_methods_and_large_bodies_get_this_dialects_shape() {
     let too_large = history_raw(&switch, Some(&bearer), "/rest/v3/order/x/cards", large).await;
     assert_eq!(failure(&too_large), (413, json!("5141")));
 }
+
+#[tokio::test]
+async fn a_request_not_answered_in_time_is_6053() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let switch = switch_with(|config| config.http.request_timeout_ms = 200).await;
+    let mut stream = tokio::net::TcpStream::connect(switch.switch.address).await.unwrap();
+    // The body is announced but never sent: the switch gives up waiting for it.
+    let head = format!(
+        "POST /rest/v3/order/x/cards HTTP/1.1\r\nHost: switch\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n",
+        token(&switch)
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("answered before the test gave up")
+        .unwrap();
+    let text = String::from_utf8_lossy(&answer[..read]).into_owned();
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let json: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("{text}"));
+    assert_eq!(
+        json,
+        json!({"code": "6053", "message": "Could not process your request. Please try again later", "messages": []})
+    );
+}
