@@ -211,6 +211,23 @@ async fn an_activation_is_cancelled_by_reversing_its_rrn_through_jcard() {
     );
     assert_eq!(reply.json["cards"][0]["status"], "Created");
     assert_eq!(reply.json["cards"][0]["balance"], json!(0));
+    // Once money was spent from a card, its activation can no longer be cancelled.
+    let (spent_order, spent) = order(&switch, 1).await;
+    move_money(&switch, "transactions/debit", &spent[0], 5).await;
+    let before = history(&switch, &spent_order, "", &cards_body(&[&spent[0]])).await;
+    let rrn =
+        before.json["cards"][0]["Transactions"][1]["invoiceNumber"].as_str().unwrap().to_owned();
+    let refused =
+        switch.admin_call("POST", &format!("/jcard/api/transactions/reverse/{rrn}"), "").await;
+    assert!(refused.status >= 400, "{}", refused.text);
+    let after = history(&switch, &spent_order, "", &cards_body(&[&spent[0]])).await;
+    assert_eq!(
+        lines(&after, 0),
+        vec![
+            line("GIFT CARD REDEEM", 5, 20, "SUCCESS"),
+            line("GIFT CARD ACTIVATE", 25, 25, "SUCCESS")
+        ]
+    );
     switch.assert_ledger_balances();
 }
 
@@ -446,4 +463,21 @@ async fn a_request_not_answered_in_time_is_6053() {
         json,
         json!({"code": "6053", "message": "Could not process your request. Please try again later", "messages": []})
     );
+}
+
+#[tokio::test]
+async fn the_outlet_and_invoice_a_partner_names_are_answered() {
+    let switch = switch_with(|_| {}).await;
+    let (order_id, gifts) = order(&switch, 1).await;
+    let body = json!({"request_id": request_id(), "card_token": gifts[0].token, "amount": 5, "currency": 840,
+        "outlet_name": "GB-CORP-OUTLET-01", "invoice_number": "abcd12345"});
+    assert_eq!(card_api(&switch, "transactions/debit", &body).await.status, 200);
+    let reply = history(&switch, &order_id, "", &cards_body(&[&gifts[0]])).await;
+    let debit = &reply.json["cards"][0]["Transactions"][0];
+    assert_eq!(debit["type"], "GIFT CARD REDEEM", "{}", reply.text);
+    assert_eq!(
+        (&debit["outletName"], &debit["invoiceNumber"]),
+        (&json!("GB-CORP-OUTLET-01"), &json!("abcd12345"))
+    );
+    assert_eq!(debit["balance"], json!(20));
 }

@@ -193,8 +193,11 @@ fn render_line(card: &Card, line: &GiftHistoryLine, numeric: &str, alpha: Option
         "balance": shared::number(line.balance_after),
         "status": if line.cancelled { "CANCELLED" } else { "SUCCESS" },
         "currencyNumericCode": numeric,
-        "outletName": outlet_name(card, record.channel.as_deref()),
-        "invoiceNumber": invoice_number(record),
+        "outletName": request_text(record, "outlet_name")
+            .unwrap_or_else(|| outlet_name(card, record.channel.as_deref())),
+        "invoiceNumber": request_text(record, "invoice_number")
+            .or_else(|| request_text(record, "request_id"))
+            .unwrap_or_else(|| record.rrn.clone()),
         "date": shared::instant(record.date_ms),
         "notes": line.notes,
         "additionalTxnFields": {
@@ -222,8 +225,9 @@ fn kind_name(kind: GiftTxnKind) -> &'static str {
     }
 }
 
-/// Who took the money: the card-issuing partner (by auth id) for its own movements and for
-/// the activation of the cards it ordered, otherwise the channel the movement came by.
+/// Who took the money when the request named no outlet: the card-issuing partner (by auth id)
+/// for its own movements and for the activation of the cards it ordered, otherwise the
+/// channel the movement came by.
 fn outlet_name(card: &Card, channel: Option<&str>) -> String {
     match channel {
         Some(ACTIVATION_CHANNEL) | None => card.partner.clone().unwrap_or_default(),
@@ -231,11 +235,10 @@ fn outlet_name(card: &Card, channel: Option<&str>) -> String {
     }
 }
 
-/// The client's own reference: the partner's `request_id` of a card-api movement, otherwise
-/// the RRN it was logged under.
-fn invoice_number(record: &crate::core::tranlog::Tranlog) -> String {
+/// A text field of the request a movement was logged with (a card-api fund or debit carries
+/// `request_id`, and `outlet_name`/`invoice_number` when the partner gave them).
+fn request_text(record: &crate::core::tranlog::Tranlog, name: &str) -> Option<String> {
     serde_json::from_str::<Value>(&record.json_request)
         .ok()
-        .and_then(|request| request.get("request_id").and_then(Value::as_str).map(str::to_owned))
-        .unwrap_or_else(|| record.rrn.clone())
+        .and_then(|request| request.get(name).and_then(Value::as_str).map(str::to_owned))
 }
