@@ -397,6 +397,8 @@ async fn lengths_types_and_limits_are_checked() {
     )
     .await;
     assert_eq!(failure(&not_json), (400, json!("5141")));
+    let long_order = history(&switch, &"x".repeat(65), "", &json!({"cards": [card]})).await;
+    assert_eq!(failure(&long_order), (400, json!("5141")));
     // Exactly at the limits is fine.
     let body = json!({"cards": [card, card], "limit": 100, "offset": 32767, "startDate": "2020-01-01T05:30:00+05:30"});
     let reply = history(&switch, &order_id, "", &body).await;

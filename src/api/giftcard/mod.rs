@@ -63,21 +63,7 @@ async fn order_card_history(
     let order_id = request.param("id").to_owned();
     let body = wire::parse(&request.body)?;
     let query = history_query(request, &body, settings)?;
-    if order_id.is_empty() || order_id.chars().count() > wire::ORDER_ID_CHARS_MAX {
-        return Err(GiftcardError::Invalid(vec![format!(
-            "the order id is 1 to {} characters",
-            wire::ORDER_ID_CHARS_MAX
-        )]));
-    }
-    if body.cards.len() > settings.cards_per_request_max {
-        return Err(GiftcardError::Invalid(vec![format!(
-            "at most {} cards per request",
-            settings.cards_per_request_max
-        )]));
-    }
-    if body.cards.iter().any(|card| card.pin.trim().is_empty()) {
-        return Err(GiftcardError::EmptyPin);
-    }
+    check_cards(&order_id, &body, settings)?;
     let command = Command::VerifyGiftCards { order_id, cards: body.cards };
     let tokens = match core.execute(command, None).await? {
         Outcome::GiftCardsVerified { tokens } => tokens,
@@ -102,6 +88,31 @@ async fn order_card_history(
         "cards": cards,
         "provider": {"code": "0", "message": TRANSACTION_MESSAGE},
     }))
+}
+
+/// The order id's length and the number of cards; then any empty PIN (5140), before a PIN is
+/// checked.
+fn check_cards(
+    order_id: &str,
+    body: &wire::HistoryRequest,
+    settings: &GiftcardSettings,
+) -> Result<(), GiftcardError> {
+    if order_id.is_empty() || order_id.chars().count() > wire::ORDER_ID_CHARS_MAX {
+        return Err(GiftcardError::Invalid(vec![format!(
+            "the order id is 1 to {} characters",
+            wire::ORDER_ID_CHARS_MAX
+        )]));
+    }
+    if body.cards.len() > settings.cards_per_request_max {
+        return Err(GiftcardError::Invalid(vec![format!(
+            "at most {} cards per request",
+            settings.cards_per_request_max
+        )]));
+    }
+    if body.cards.iter().any(|card| card.pin.trim().is_empty()) {
+        return Err(GiftcardError::EmptyPin);
+    }
+    Ok(())
 }
 
 /// The token's store when it names exactly one, else 0.
