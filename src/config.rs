@@ -32,6 +32,35 @@ pub struct Config {
     pub auth: AuthConfig,
     pub lists: ListConfig,
     pub wallets: WalletConfig,
+    pub giftcard: GiftcardConfig,
+}
+
+/// The gift-card history API (`/rest/v3`): PIN guessing limits and list sizes.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GiftcardConfig {
+    /// Wrong PINs in a row before a gift card's history is locked.
+    pub pin_attempts_max: u32,
+    /// How long a gift card's history stays locked after too many wrong PINs.
+    pub pin_lock_ms: i64,
+    /// Cards in one history request.
+    pub cards_per_request_max: usize,
+    /// Transactions per card when the request names no limit.
+    pub history_limit_default: u16,
+    /// Largest limit a request may name (the document's 2-byte integer allows up to 32767).
+    pub history_limit_max: u16,
+}
+
+impl Default for GiftcardConfig {
+    fn default() -> GiftcardConfig {
+        GiftcardConfig {
+            pin_attempts_max: 5,
+            pin_lock_ms: 30 * 60 * 1000,
+            cards_per_request_max: 10,
+            history_limit_default: 20,
+            history_limit_max: 100,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -116,6 +145,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             lists: ListConfig::default(),
             wallets: WalletConfig::default(),
+            giftcard: GiftcardConfig::default(),
         }
     }
 }
@@ -216,6 +246,27 @@ impl Config {
         if wallets.default_currency >= 1000 {
             return invalid("wallets.default_currency must be an ISO-4217 numeric code below 1000");
         }
+        self.giftcard.validate()
+    }
+}
+
+impl GiftcardConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |message: &str| Err(ConfigError::Invalid(message.to_owned()));
+        if self.pin_attempts_max == 0 || self.pin_lock_ms <= 0 {
+            return invalid("giftcard PIN limits must be positive");
+        }
+        if self.cards_per_request_max == 0 || self.cards_per_request_max > 100 {
+            return invalid("giftcard.cards_per_request_max must be 1 to 100");
+        }
+        if self.history_limit_default == 0
+            || self.history_limit_default > self.history_limit_max
+            || self.history_limit_max > 32767
+        {
+            return invalid(
+                "giftcard history limits: 1 <= history_limit_default <= history_limit_max <= 32767",
+            );
+        }
         Ok(())
     }
 }
@@ -236,6 +287,19 @@ mod tests {
     fn relations_between_limits_are_checked() {
         let mut config = Config::default();
         config.writer.group_commands_max = config.writer.queue_commands_max + 1;
+        assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn giftcard_limits_are_checked() {
+        let mut config = Config::default();
+        config.giftcard.history_limit_default = config.giftcard.history_limit_max + 1;
+        assert!(config.validate().is_err());
+        let mut config = Config::default();
+        config.giftcard.pin_attempts_max = 0;
+        assert!(config.validate().is_err());
+        let mut config = Config::default();
+        config.giftcard.cards_per_request_max = 0;
         assert!(config.validate().is_err());
     }
 }

@@ -17,6 +17,19 @@ use crate::money::Amount;
 use crate::wallet::plan::Movement;
 use crate::wallet::{CustomerDetails, WalletOwner};
 
+/// A gift card's number and PIN as a history request names them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GiftCredential {
+    pub number: String,
+    pub pin: String,
+}
+
+impl std::fmt::Debug for GiftCredential {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("GiftCredential(<hidden>)")
+    }
+}
+
 /// A change to the switch's state. Executed by the single writer, durably, in order.
 #[derive(Debug, Clone)]
 pub enum Command {
@@ -159,6 +172,14 @@ pub enum Command {
     },
     /// Issue `count` active gift cards of `amount` each, each with its own account and PIN.
     IssueGiftCards(Box<GiftOrder>),
+    /// Check the PINs of gift cards of order `order_id` for the history API, counting wrong
+    /// PINs per card of the order (locking it for a while after too many). Any card that is
+    /// unknown, not in the order, locked or given a wrong PIN declines the whole command with
+    /// `InvalidPin`, without saying which.
+    VerifyGiftCards {
+        order_id: String,
+        cards: Vec<GiftCredential>,
+    },
 }
 
 /// A gift-card order of the card-issuing API.
@@ -493,6 +514,11 @@ pub enum Outcome {
     GiftCardsIssued {
         order_id: String,
         cards: Vec<IssuedGiftCard>,
+    },
+    /// Every gift card of a history request is in the order and its PIN is right: their
+    /// tokens, in the request's order.
+    GiftCardsVerified {
+        tokens: Vec<String>,
     },
     Declined(Decline),
 }

@@ -159,6 +159,9 @@ impl GroupContext<'_> {
                 self.issue_partner_card(&auth_id, customer, &product, is_virtual, expiration)
             }
             Command::IssueGiftCards(order) => self.issue_gift_cards(*order),
+            Command::VerifyGiftCards { order_id, cards } => {
+                self.verify_gift_cards(&order_id, &cards)
+            }
             other => Err(CoreError::Corrupt(format!("{other:?} dispatched as a card command"))),
         }
     }

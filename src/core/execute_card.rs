@@ -454,7 +454,7 @@ impl GroupContext<'_> {
     }
 
     /// A keyed hash of a PAN: how the switch finds a card by number without keeping it.
-    fn pan_hash(&self, pan: &Pan) -> String {
+    pub(super) fn pan_hash(&self, pan: &Pan) -> String {
         let key = self.keys.derive("cardswitch/pan/v1");
         base64::engine::general_purpose::STANDARD
             .encode(hmac_sha256(key.expose(), &[pan.expose().as_bytes()]))

@@ -10,11 +10,13 @@ pub mod command;
 mod execute;
 mod execute_card;
 mod execute_card_money;
+pub mod execute_giftcard;
 mod execute_money;
 pub mod execute_partner;
 mod execute_wallet;
 pub mod keys;
 pub mod reads;
+pub mod reads_giftcard;
 pub mod reads_wallet;
 pub mod state;
 pub mod tranlog;
@@ -84,12 +86,30 @@ impl CoreSettings {
                 pin_lock_ms: config.wallets.pin_lock_ms,
                 login_session_ttl_ms: config.wallets.login_session_ttl_ms,
                 default_currency: config.wallets.default_currency,
+                giftcard: GiftcardSettings {
+                    pin_attempts_max: config.giftcard.pin_attempts_max,
+                    pin_lock_ms: config.giftcard.pin_lock_ms,
+                    cards_per_request_max: config.giftcard.cards_per_request_max,
+                    history_limit_default: config.giftcard.history_limit_default,
+                    history_limit_max: config.giftcard.history_limit_max,
+                },
             },
         }
     }
 }
 
-/// How wallets guard their PINs and how long a login lasts.
+/// How the gift-card history API guards gift cards' PINs, and its list sizes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GiftcardSettings {
+    /// Wrong PINs in a row before a gift card's history is locked.
+    pub pin_attempts_max: u32,
+    pub pin_lock_ms: i64,
+    pub cards_per_request_max: usize,
+    pub history_limit_default: u16,
+    pub history_limit_max: u16,
+}
+
+/// How wallets and gift cards guard their PINs and how long a login lasts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WalletSettings {
     /// Wrong PINs in a row before a wallet's logins are locked.
@@ -98,6 +118,7 @@ pub struct WalletSettings {
     pub login_session_ttl_ms: i64,
     /// Currency of a customer's balances when it names none.
     pub default_currency: u16,
+    pub giftcard: GiftcardSettings,
 }
 
 /// A handle on the running core; cheap to clone.

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::command::{Consumer, SysConfig};
+use super::execute_giftcard::GiftPinGuard;
 use super::execute_partner::{Partner, PartnerRecord};
 use super::keys::{MasterKey, WrappedSecret};
 use super::CoreError;
@@ -50,6 +51,8 @@ pub struct State {
     pub customer_cards: HashMap<String, Vector<String>>,
     /// Card-issuing API partners by auth id.
     pub partners: HashMap<String, Arc<Partner>>,
+    /// Wrong-PIN counts and locks of gift cards on the history API, by card token.
+    pub gift_pin_guards: HashMap<String, GiftPinGuard>,
     pub next_card_id: u64,
     pub next_card_product_id: u64,
     pub next_velocity_profile_id: u64,
@@ -171,6 +174,10 @@ impl State {
                 expires_ms: record.expires_ms,
             };
             state.consumers.insert(consumer.id, Arc::new(consumer));
+        }
+        for item in store.scan_prefix::<GiftPinGuard>(&Keyspace::GiftPinGuard.prefix(), false) {
+            let (_, guard) = item?;
+            state.gift_pin_guards.insert(guard.token.clone(), guard);
         }
         Ok(state)
     }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use http::Method;
 
+use crate::api::giftcard::routes as giftcard;
 use crate::api::issuing::routes as issuing;
 use crate::api::jcard::routes as jcard;
 
@@ -15,6 +16,7 @@ pub enum OpsRoute {
     Metrics,
     OpenApiJcard,
     OpenApiCardApi,
+    OpenApiGiftcard,
 }
 
 /// What a request is for.
@@ -22,6 +24,7 @@ pub enum OpsRoute {
 pub enum Target {
     Jcard(jcard::Route),
     Issuing(issuing::Route),
+    Giftcard(giftcard::Route),
     Ops(OpsRoute),
 }
 
@@ -30,6 +33,7 @@ pub enum Target {
 pub enum Dialect {
     Jcard,
     Issuing,
+    Giftcard,
     Plain,
 }
 
@@ -53,12 +57,21 @@ pub struct Router {
     paths: matchit::Router<HashMap<Method, (Target, &'static str)>>,
 }
 
-const OPS_ROUTES: [(&str, &str, OpsRoute); 4] = [
+const OPS_ROUTES: [(&str, &str, OpsRoute); 5] = [
     ("GET", "/health", OpsRoute::Health),
     ("GET", "/metrics", OpsRoute::Metrics),
     ("GET", "/openapi/jcard.json", OpsRoute::OpenApiJcard),
     ("GET", "/openapi/card-api.json", OpsRoute::OpenApiCardApi),
+    ("GET", "/openapi/giftcard.json", OpsRoute::OpenApiGiftcard),
 ];
+
+/// Every (method, full path template) of the gift-card history API, for documentation checks.
+pub fn giftcard_templates() -> Vec<(&'static str, String)> {
+    giftcard::ROUTES
+        .iter()
+        .map(|(method, path, _)| (*method, format!("{}{}", giftcard::PREFIX, path)))
+        .collect()
+}
 
 /// Every (method, full path) of the card-issuing API, for documentation checks.
 pub fn issuing_templates() -> Vec<(&'static str, String)> {
@@ -94,6 +107,10 @@ impl Router {
                 Target::Issuing(*route),
             ));
         }
+        for (method, path, route) in giftcard::ROUTES {
+            let method = Method::from_bytes(method.as_bytes()).unwrap_or(Method::POST);
+            table.push((method, format!("{}{}", giftcard::PREFIX, path), Target::Giftcard(*route)));
+        }
         for (method, path, route) in OPS_ROUTES {
             let method = Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET);
             table.push((method, path.to_owned(), Target::Ops(route)));
@@ -120,6 +137,8 @@ impl Router {
             Dialect::Jcard
         } else if path.starts_with(issuing::PREFIX) {
             Dialect::Issuing
+        } else if path == giftcard::PREFIX || path.starts_with(&format!("{}/", giftcard::PREFIX)) {
+            Dialect::Giftcard
         } else {
             Dialect::Plain
         };
@@ -165,6 +184,17 @@ mod tests {
         assert_eq!(
             router.find(&Method::GET, "/nowhere").unwrap_err(),
             Miss::NotFound(Dialect::Plain)
+        );
+        let found = router.find(&Method::POST, "/rest/v3/order/abc/cards/").unwrap();
+        assert_eq!(found.target, Target::Giftcard(giftcard::Route::OrderCardHistory));
+        assert!(found.params.contains(&("id".to_owned(), "abc".to_owned())));
+        assert_eq!(
+            router.find(&Method::POST, "/rest/v3/nowhere").unwrap_err(),
+            Miss::NotFound(Dialect::Giftcard)
+        );
+        assert_eq!(
+            router.find(&Method::GET, "/rest/v3/order/abc/cards").unwrap_err(),
+            Miss::MethodNotAllowed(Dialect::Giftcard)
         );
     }
 }

@@ -50,6 +50,8 @@ pub enum Keyspace {
     Partner,
     /// Card-issuing API requests by partner: `Q` + auth id + 0 + request id.
     PartnerRequest,
+    /// Wrong-PIN counts and locks of gift cards on the history API: `H` + card token.
+    GiftPinGuard,
 }
 
 impl Keyspace {
@@ -78,6 +80,7 @@ impl Keyspace {
             Keyspace::TranlogByCard => b'x',
             Keyspace::Partner => b'q',
             Keyspace::PartnerRequest => b'Q',
+            Keyspace::GiftPinGuard => b'H',
         }
     }
 
@@ -274,6 +277,10 @@ pub fn card_key(token: &str) -> Vec<u8> {
 
 pub fn tranlog_by_card_key(token: &str, tranlog_id: u64) -> Vec<u8> {
     index_key(Keyspace::TranlogByCard, token, tranlog_id)
+}
+
+pub fn gift_pin_guard_key(token: &str) -> Vec<u8> {
+    key(Keyspace::GiftPinGuard, &[token.as_bytes()])
 }
 
 pub fn partner_key(auth_id: &str) -> Vec<u8> {

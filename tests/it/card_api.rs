@@ -560,3 +560,25 @@ async fn money_moves_in_the_cards_currency_and_unblock_lifts_only_its_own_block(
     assert_eq!((unblock.status, error_code(&unblock)), (422, json!("INVALID_CARD_STATE")));
     switch.assert_ledger_balances();
 }
+
+#[tokio::test]
+async fn outlet_name_and_invoice_number_are_optional_and_at_most_50_characters() {
+    let switch = switch_with_partner().await;
+    let token = issue(&switch).await;
+    for (field, value) in [
+        ("outlet_name", "x".repeat(51)),
+        ("invoice_number", "x".repeat(51)),
+        ("outlet_name", " ".to_owned()),
+    ] {
+        let mut body =
+            json!({"request_id": request_id(), "card_token": token, "amount": 5, "currency": 840});
+        body[field] = json!(value);
+        let reply = post(&switch, "transactions/fund", body).await;
+        assert_eq!((reply.status, error_code(&reply)), (400, json!("BAD_REQUEST")), "{field}");
+    }
+    let named = json!({"request_id": request_id(), "card_token": token, "amount": 5, "currency": 840,
+        "outlet_name": "x".repeat(50), "invoice_number": "INV-1"});
+    assert_eq!(post(&switch, "transactions/fund", named).await.status, 200);
+    assert_eq!(balance(&switch, &token).await, 5);
+    switch.assert_ledger_balances();
+}

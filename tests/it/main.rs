@@ -13,6 +13,8 @@ mod card_api;
 mod card_api_docs;
 /// The command line: serve, consumer add, verify.
 mod cli;
+/// The gift-card history API: history, paging, dates, failures, PIN lockout.
+mod giftcard;
 /// jCard authentication: signatures, timestamps, replays, permissions.
 mod jcard_auth;
 /// Card products, velocity profiles, cards and the card authorization path.
@@ -34,6 +36,8 @@ mod ledger_model;
 mod openapi;
 /// The card-issuing API's OpenAPI document agrees with its route table and is served.
 mod openapi_card_api;
+/// The gift-card history API's OpenAPI document agrees with its route table and is served.
+mod openapi_giftcard;
 /// Health, metrics, limits, unknown routes, graceful stop.
 mod ops;
 /// Architecture boundaries and hygiene, enforced.

@@ -405,6 +405,8 @@ async fn move_money(
     let request_id = wire::request_id(&body.request_id)?;
     let amount = wire::amount(&body.amount)?;
     let currency = wire::currency(&body.currency)?;
+    let outlet_name = wire::reference("outlet_name", body.outlet_name.as_deref())?;
+    let invoice_number = wire::reference("invoice_number", body.invoice_number.as_deref())?;
     let card = owned_card(core, partner, &body.card_token)?;
     let card_currency = card_currency(core, &card);
     if currency != card_currency {
@@ -423,9 +425,9 @@ async fn move_money(
         fingerprint: rrn.clone(),
         rrn,
         description: body.description.unwrap_or_default(),
-        json_request:
-            json!({"request_id": request_id, "amount": body.amount, "currency": currency})
-                .to_string(),
+        json_request: json!({"request_id": request_id, "amount": body.amount, "currency": currency,
+            "outlet_name": outlet_name, "invoice_number": invoice_number})
+        .to_string(),
         pin_block: None,
     };
     match record(

@@ -86,6 +86,26 @@ pub struct Money {
     pub amount: serde_json::Number,
     pub currency: serde_json::Value,
     pub description: Option<String>,
+    /// Where the money moved; shown by the gift-card history API.
+    pub outlet_name: Option<String>,
+    /// The merchant's invoice; shown by the gift-card history API.
+    pub invoice_number: Option<String>,
+}
+
+/// Longest `outlet_name` and `invoice_number` (the gift-card history document's lengths).
+pub const REFERENCE_CHARS_MAX: usize = 50;
+
+/// An optional reference of 1 to [`REFERENCE_CHARS_MAX`] characters, trimmed.
+pub fn reference(name: &str, value: Option<&str>) -> Result<Option<String>, IssuingError> {
+    match value.map(str::trim) {
+        None => Ok(None),
+        Some(text) if !text.is_empty() && text.chars().count() <= REFERENCE_CHARS_MAX => {
+            Ok(Some(text.to_owned()))
+        }
+        Some(_) => Err(IssuingError::BadRequest(format!(
+            "{name} is 1 to {REFERENCE_CHARS_MAX} characters"
+        ))),
+    }
 }
 
 #[derive(Debug, Deserialize)]
