@@ -10,11 +10,13 @@ pub mod command;
 mod execute;
 mod execute_card;
 mod execute_card_money;
+pub mod execute_cashback;
 mod execute_money;
 pub mod execute_partner;
 mod execute_wallet;
 pub mod keys;
 pub mod reads;
+pub mod reads_cashback;
 pub mod reads_wallet;
 pub mod state;
 pub mod tranlog;
@@ -66,6 +68,7 @@ pub struct CoreSettings {
     pub list_items_max: usize,
     pub transaction_entries_max: usize,
     pub wallets: WalletSettings,
+    pub cashback: crate::config::CashbackConfig,
 }
 
 impl CoreSettings {
@@ -85,6 +88,7 @@ impl CoreSettings {
                 login_session_ttl_ms: config.wallets.login_session_ttl_ms,
                 default_currency: config.wallets.default_currency,
             },
+            cashback: config.cashback.clone(),
         }
     }
 }

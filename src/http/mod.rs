@@ -24,6 +24,9 @@ pub const OPENAPI_JCARD: &str = include_str!("../../openapi/jcard.json");
 /// The OpenAPI description of the card-issuing dialect, as served.
 pub const OPENAPI_CARD_API: &str = include_str!("../../openapi/card-api.json");
 
+/// The cashback card API's OpenAPI document, served at `/openapi/cashback.json`.
+pub const OPENAPI_CASHBACK: &str = include_str!("../../openapi/cashback.json");
+
 /// Everything a connection needs to answer requests.
 pub struct App {
     pub core: Core,
@@ -70,6 +73,7 @@ fn dialect_of(target: Target) -> Dialect {
     match target {
         Target::Jcard(_) => Dialect::Jcard,
         Target::Issuing(_) => Dialect::Issuing,
+        Target::Cashback(_) => Dialect::Cashback,
         Target::Ops(_) => Dialect::Plain,
     }
 }
@@ -83,6 +87,7 @@ async fn answer(app: &App, matched: Matched, request: Request<Incoming>) -> ApiR
     match matched.target {
         Target::Jcard(route) => api::jcard::handle(&app.core, route, api_request).await,
         Target::Issuing(route) => api::issuing::handle(&app.core, route, api_request).await,
+        Target::Cashback(route) => api::cashback::handle(&app.core, route, api_request).await,
         Target::Ops(route) => ops(app, route),
     }
 }
@@ -145,6 +150,7 @@ fn transport_error(dialect: Dialect, error: TransportError) -> ApiResponse {
     match dialect {
         Dialect::Jcard => api::jcard::transport_error(error),
         Dialect::Issuing => api::issuing::transport_error(error),
+        Dialect::Cashback => api::cashback::transport_error(error),
         Dialect::Plain => {
             let (status, code, message) = api::jcard::errors::transport_status(error);
             ApiResponse::json(status, &json!({"error": code, "message": message}))
@@ -170,6 +176,9 @@ fn ops(app: &App, route: OpsRoute) -> ApiResponse {
         }
         OpsRoute::OpenApiCardApi => {
             ApiResponse::text(StatusCode::OK, "application/json", OPENAPI_CARD_API)
+        }
+        OpsRoute::OpenApiCashback => {
+            ApiResponse::text(StatusCode::OK, "application/json", OPENAPI_CASHBACK)
         }
     }
 }

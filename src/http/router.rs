@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use http::Method;
 
+use crate::api::cashback::routes as cashback;
 use crate::api::issuing::routes as issuing;
 use crate::api::jcard::routes as jcard;
 
@@ -15,6 +16,7 @@ pub enum OpsRoute {
     Metrics,
     OpenApiJcard,
     OpenApiCardApi,
+    OpenApiCashback,
 }
 
 /// What a request is for.
@@ -22,6 +24,7 @@ pub enum OpsRoute {
 pub enum Target {
     Jcard(jcard::Route),
     Issuing(issuing::Route),
+    Cashback(cashback::Route),
     Ops(OpsRoute),
 }
 
@@ -30,6 +33,7 @@ pub enum Target {
 pub enum Dialect {
     Jcard,
     Issuing,
+    Cashback,
     Plain,
 }
 
@@ -53,12 +57,21 @@ pub struct Router {
     paths: matchit::Router<HashMap<Method, (Target, &'static str)>>,
 }
 
-const OPS_ROUTES: [(&str, &str, OpsRoute); 4] = [
+const OPS_ROUTES: [(&str, &str, OpsRoute); 5] = [
     ("GET", "/health", OpsRoute::Health),
     ("GET", "/metrics", OpsRoute::Metrics),
     ("GET", "/openapi/jcard.json", OpsRoute::OpenApiJcard),
     ("GET", "/openapi/card-api.json", OpsRoute::OpenApiCardApi),
+    ("GET", "/openapi/cashback.json", OpsRoute::OpenApiCashback),
 ];
+
+/// Every (method, full path template) of the cashback card API, for documentation checks.
+pub fn cashback_templates() -> Vec<(&'static str, String)> {
+    cashback::ROUTES
+        .iter()
+        .map(|(method, path, _)| (*method, format!("{}{}", cashback::PREFIX, path)))
+        .collect()
+}
 
 /// Every (method, full path) of the card-issuing API, for documentation checks.
 pub fn issuing_templates() -> Vec<(&'static str, String)> {
@@ -94,6 +107,10 @@ impl Router {
                 Target::Issuing(*route),
             ));
         }
+        for (method, path, route) in cashback::ROUTES {
+            let method = Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET);
+            table.push((method, format!("{}{}", cashback::PREFIX, path), Target::Cashback(*route)));
+        }
         for (method, path, route) in OPS_ROUTES {
             let method = Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET);
             table.push((method, path.to_owned(), Target::Ops(route)));
@@ -120,6 +137,8 @@ impl Router {
             Dialect::Jcard
         } else if path.starts_with(issuing::PREFIX) {
             Dialect::Issuing
+        } else if path == cashback::PREFIX || path.starts_with(&format!("{}/", cashback::PREFIX)) {
+            Dialect::Cashback
         } else {
             Dialect::Plain
         };
@@ -161,6 +180,16 @@ mod tests {
         assert_eq!(
             router.find(&Method::PATCH, "/jcard/api/echo").unwrap_err(),
             Miss::MethodNotAllowed(Dialect::Jcard)
+        );
+        let found = router.find(&Method::POST, "/cardapi/admin/passes/abc/credit").unwrap();
+        assert_eq!(found.target, Target::Cashback(cashback::Route::AdminCredit));
+        assert_eq!(
+            router.find(&Method::GET, "/cardapi/nowhere").unwrap_err(),
+            Miss::NotFound(Dialect::Cashback)
+        );
+        assert_eq!(
+            router.find(&Method::GET, "/cardapiary").unwrap_err(),
+            Miss::NotFound(Dialect::Plain)
         );
         assert_eq!(
             router.find(&Method::GET, "/nowhere").unwrap_err(),
