@@ -4,7 +4,8 @@
 //! touches HTTP or the storage engine directly.
 
 pub mod auth;
-pub mod bearer;
+/// Bearer tokens live outside the core (their format is JSON); re-exported under their old path.
+pub use crate::bearer;
 pub mod bootstrap;
 pub mod command;
 mod execute;

@@ -11,6 +11,8 @@ mod support;
 mod card_api;
 /// The partner guide's Python signing example, run against a switch.
 mod card_api_docs;
+/// The cashback card API: passes, search, debit, tickets, bearer-token errors, limits.
+mod cashback;
 /// The command line: serve, consumer add, verify.
 mod cli;
 /// jCard authentication: signatures, timestamps, replays, permissions.

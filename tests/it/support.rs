@@ -129,7 +129,6 @@ impl TestSwitch {
 
     /// A bearer token for the point-of-sale dialects, signed with this switch's key, valid
     /// for an hour from the switch's clock.
-    #[allow(dead_code)] // the point-of-sale dialects' tests use it
     pub fn bearer_token(
         &self,
         scope: BearerScope,
