@@ -36,6 +36,8 @@ mod ledger_model;
 mod openapi;
 /// The card-issuing API's OpenAPI document agrees with its route table and is served.
 mod openapi_card_api;
+/// The cashback dialect's OpenAPI document against the route table.
+mod openapi_cashback;
 /// Health, metrics, limits, unknown routes, graceful stop.
 mod ops;
 /// Architecture boundaries and hygiene, enforced.
