@@ -13,6 +13,8 @@ mod card_api;
 mod card_api_docs;
 /// The cashback card API: passes, search, debit, tickets, bearer-token errors, limits.
 mod cashback;
+/// The cashback demo script, run against the built binary.
+mod cashback_demo;
 /// The command line: serve, consumer add, verify.
 mod cli;
 /// jCard authentication: signatures, timestamps, replays, permissions.
