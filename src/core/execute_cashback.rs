@@ -85,6 +85,8 @@ const EXPENSES_ROOT: &str = "41";
 /// Key kinds of the ticket keyspace.
 const TICKET_DEBIT: u8 = b'd';
 const TICKET_CREDIT: u8 = b'c';
+const CREDIT: AccountType = AccountType::Credit;
+const DEBIT: AccountType = AccountType::Debit;
 /// Tag of every cashback posting.
 const CASHBACK_TAG: &str = "cashback";
 
@@ -95,12 +97,19 @@ impl GroupContext<'_> {
         currency: u16,
     ) -> Result<Outcome, CoreError> {
         let id = self.state.merchant_groups.keys().next_back().map_or(1, |id| id.saturating_add(1));
-        self.ensure_account(MERCHANTS_PARENT, "Cashback owed to merchant groups", "22", false)?;
+        self.ensure_account(
+            MERCHANTS_PARENT,
+            "Cashback owed to merchant groups",
+            "22",
+            CREDIT,
+            false,
+        )?;
         let code = format!("{MERCHANTS_PARENT}.{id}");
         self.ensure_account(
             &code,
             &format!("Cashback owed to group {id}"),
             MERCHANTS_PARENT,
+            CREDIT,
             true,
         )?;
         let group = MerchantGroup { id, name, currency, created_ms: self.now_ms };
@@ -167,10 +176,15 @@ impl GroupContext<'_> {
             .try_into()
             .map_err(|_| CoreError::Corrupt("three pass identifiers expected".to_owned()))?;
         let id = self.state.next_card_id;
-        self.ensure_account(PASSES_PARENT, "Cashback passes", "21", false)?;
+        self.ensure_account(PASSES_PARENT, "Cashback passes", "21", CREDIT, false)?;
         let code = format!("{PASSES_PARENT}.{id}");
-        let account_id =
-            self.ensure_account(&code, &format!("Cashback pass {id}"), PASSES_PARENT, true)?;
+        let account_id = self.ensure_account(
+            &code,
+            &format!("Cashback pass {id}"),
+            PASSES_PARENT,
+            CREDIT,
+            true,
+        )?;
         let card = Card {
             id,
             token: random_token()?,
@@ -222,8 +236,14 @@ impl GroupContext<'_> {
         if details.currency != credit.currency {
             return Ok(Outcome::Declined(Decline::CurrencyMismatch));
         }
-        self.ensure_account(EXPENSES_ROOT, "Expenses", super::bootstrap::DEFAULT_CHART, false)?;
-        self.ensure_account(CASHBACK_EXPENSE, "Cashback granted", EXPENSES_ROOT, true)?;
+        self.ensure_account(
+            EXPENSES_ROOT,
+            "Expenses",
+            super::bootstrap::DEFAULT_CHART,
+            DEBIT,
+            false,
+        )?;
+        self.ensure_account(CASHBACK_EXPENSE, "Cashback granted", EXPENSES_ROOT, DEBIT, true)?;
         let posting = Posting {
             debit: CASHBACK_EXPENSE.to_owned(),
             credit: pass_account_code(&card),
@@ -392,13 +412,12 @@ impl GroupContext<'_> {
         code: &str,
         description: &str,
         parent: &str,
+        account_type: AccountType,
         is_final: bool,
     ) -> Result<u64, CoreError> {
         if let Some(id) = self.state.account_ids_by_code.get(code) {
             return Ok(*id);
         }
-        let account_type =
-            if code.starts_with(EXPENSES_ROOT) { AccountType::Debit } else { AccountType::Credit };
         let account = NewAccount {
             chart: super::bootstrap::DEFAULT_CHART.to_owned(),
             code: code.to_owned(),

@@ -134,6 +134,13 @@ async fn balance(switch: &TestSwitch, token: &str, programme: &Programme) -> Str
     reply.json["pass"]["balance"]["amount"].as_str().unwrap().to_owned()
 }
 
+/// An account's balance on layer 978, as decimal text.
+fn ledger_balance(switch: &TestSwitch, code: &str) -> String {
+    let state = switch.core().snapshot();
+    let id = *state.account_ids_by_code.get(code).unwrap_or_else(|| panic!("no account {code}"));
+    state.balance(id, 978).to_decimal().normalize().to_string()
+}
+
 fn assert_error(reply: &Reply, status: u16, code: &str) {
     assert_eq!(reply.status, status, "{}", reply.text);
     assert_eq!(reply.json["code"], code, "{}", reply.text);
@@ -220,6 +227,11 @@ async fn a_debit_pays_with_cashback_and_answers_the_receipt() {
     assert_eq!(receipt["approval_code"].as_str().unwrap().len(), 6);
     assert!(receipt["date"].as_str().unwrap().ends_with('Z'));
     assert_eq!(balance(&switch, &token, &programme).await, "14.50");
+    // Credit: expense 41.cb to the pass; debit: the pass to what is owed to the group.
+    assert_eq!(ledger_balance(&switch, "41.cb"), "20");
+    assert_eq!(ledger_balance(&switch, "21.cb"), "14.5");
+    assert_eq!(ledger_balance(&switch, &format!("22.cb.{}", programme.group_id)), "5.5");
+    assert_eq!(ledger_balance(&switch, &format!("22.cb.{}", programme.other_group_id)), "0");
     // A JSON number is accepted as the amount, and the whole balance can be spent.
     let ticket = "0b7e1c32-5d52-4c55-8f59-2b6a3a0f0002";
     let mut body = debit_body(&programme, ticket, "0");

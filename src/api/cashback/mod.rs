@@ -92,11 +92,11 @@ fn search_group(
     let point_of_sale_id = query_id(request, "point_of_sale_id")?;
     match (group_id, store_id, point_of_sale_id) {
         (Some(group_id), None, None) => {
-            if core.merchant_group(group_id).is_none() {
-                return Err(CashbackError::Invalid("unknown group_id".to_owned()));
-            }
             if !claims.permits_group(group_id) {
                 return Err(forbidden());
+            }
+            if core.merchant_group(group_id).is_none() {
+                return Err(CashbackError::Invalid("unknown group_id".to_owned()));
             }
             Ok(group_id)
         }
