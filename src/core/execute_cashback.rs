@@ -75,7 +75,7 @@ pub struct TicketRecord {
     pub receipt: CashbackReceipt,
 }
 
-/// Parent of every pass account (`21.cb.<card id>`).
+/// Parent of every pass account (`21.cb.<card token>`).
 pub const PASSES_PARENT: &str = "21.cb";
 /// Parent of what the switch owes each merchant group for redeemed cashback (`22.cb.<group>`).
 pub const MERCHANTS_PARENT: &str = "22.cb";
@@ -176,18 +176,11 @@ impl GroupContext<'_> {
             .try_into()
             .map_err(|_| CoreError::Corrupt("three pass identifiers expected".to_owned()))?;
         let id = self.state.next_card_id;
-        self.ensure_account(PASSES_PARENT, "Cashback passes", "21", CREDIT, false)?;
-        let code = format!("{PASSES_PARENT}.{id}");
-        let account_id = self.ensure_account(
-            &code,
-            &format!("Cashback pass {id}"),
-            PASSES_PARENT,
-            CREDIT,
-            true,
-        )?;
+        let token = random_token()?;
+        let account_id = self.open_pass_account(&token, id)?;
         let card = Card {
             id,
-            token: random_token()?,
+            token,
             pan_hash: String::new(),
             bin: String::new(),
             last_four: String::new(),
@@ -216,6 +209,27 @@ impl GroupContext<'_> {
         self.state.next_card_id = id.saturating_add(1);
         self.write_card(card.clone())?;
         Ok(Outcome::PassCreated(Box::new(card)))
+    }
+
+    /// A new pass's own account, named by its random token so that no account made
+    /// beforehand through the GL routes can be taken for it.
+    fn open_pass_account(&mut self, token: &str, id: u64) -> Result<u64, CoreError> {
+        self.ensure_account(PASSES_PARENT, "Cashback passes", "21", CREDIT, false)?;
+        let account = NewAccount {
+            chart: super::bootstrap::DEFAULT_CHART.to_owned(),
+            code: format!("{PASSES_PARENT}.{token}"),
+            description: format!("Cashback pass {id}"),
+            account_type: CREDIT,
+            parent_code: PASSES_PARENT.to_owned(),
+            is_final: true,
+            currency_code: None,
+            tags: CASHBACK_TAG.to_owned(),
+            expiration_ms: None,
+        };
+        match self.create_account(account)? {
+            Outcome::AccountCreated { account_id } => Ok(account_id),
+            other => Err(CoreError::Corrupt(format!("cashback pass account: {other:?}"))),
+        }
     }
 
     /// Credits cashback onto a pass from the programme's expense; once per request id.
@@ -462,7 +476,7 @@ pub fn pass_masked(details: &PassDetails) -> String {
 }
 
 fn pass_account_code(card: &Card) -> String {
-    format!("{PASSES_PARENT}.{}", card.id)
+    format!("{PASSES_PARENT}.{}", card.token)
 }
 
 /// One cashback movement between two accounts.
