@@ -258,6 +258,15 @@ pub enum SearchMode {
 }
 
 impl SearchMode {
+    /// An identifier as it is compared: trimmed; NFC numbers (hex) and manually keyed codes
+    /// without regard to case, barcodes exactly.
+    pub fn normalize(self, value: &str) -> String {
+        match self {
+            SearchMode::Nfc | SearchMode::Manual => value.trim().to_ascii_uppercase(),
+            SearchMode::Barcode => value.trim().to_owned(),
+        }
+    }
+
     /// The label hashed with an identifier, so that equal values of two modes differ.
     pub fn label(self) -> &'static str {
         match self {
@@ -411,6 +420,13 @@ pub fn month_index(now_ms: EpochMs) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nfc_and_manual_codes_ignore_case_barcodes_do_not() {
+        assert_eq!(SearchMode::Nfc.normalize(" 04a1b2 "), "04A1B2");
+        assert_eq!(SearchMode::Manual.normalize("cb-1001"), "CB-1001");
+        assert_eq!(SearchMode::Barcode.normalize("ab12"), "ab12");
+    }
 
     #[test]
     fn identifiers_are_masked_but_their_last_four() {

@@ -162,7 +162,7 @@ impl GroupContext<'_> {
         for (mode, value) in identifiers {
             let identifier = value.map(|value| PassIdentifier {
                 hash: self.pass_identifier_hash(mode, value),
-                masked: mask_identifier(value),
+                masked: mask_identifier(&mode.normalize(value)),
             });
             if identifier
                 .as_ref()
@@ -462,8 +462,10 @@ pub fn pass_identifier_hash(
     value: &str,
 ) -> String {
     let key = keys.derive("cardswitch/pass-identifier/v1");
-    base64::engine::general_purpose::STANDARD
-        .encode(hmac_sha256(key.expose(), &[mode.label().as_bytes(), value.trim().as_bytes()]))
+    base64::engine::general_purpose::STANDARD.encode(hmac_sha256(
+        key.expose(),
+        &[mode.label().as_bytes(), mode.normalize(value).as_bytes()],
+    ))
 }
 
 /// The masked identifier a receipt prints: the first of NFC, barcode, manual code.

@@ -192,6 +192,15 @@ async fn search_by_every_mode_by_group_and_by_store_and_point_of_sale() {
             assert_eq!(pass["balance"], json!({"amount": "20.00", "currency": "978"}));
         }
     }
+    // NFC numbers and manual codes are found whatever their case; values are trimmed.
+    for (query, status) in [
+        ("search_mode=NFC&q=04a1b2c3d4e5f6", 200),
+        ("search_mode=MANUAL&q=cb-1001", 200),
+        ("search_mode=BARCODE&q=%203701234567890%20", 200),
+    ] {
+        let reply = search(&switch, &token, &format!("{query}&{by_group}")).await;
+        assert_eq!(reply.status, status, "{query}: {}", reply.text);
+    }
     // An identifier is looked up in its own mode only, and never appears in clear.
     let reply = search(&switch, &token, &format!("search_mode=NFC&q=CB-1001&{by_group}")).await;
     assert_error(&reply, 404, "CARD-14");
