@@ -250,6 +250,7 @@ impl GroupContext<'_> {
         if details.currency != credit.currency {
             return Ok(Outcome::Declined(Decline::CurrencyMismatch));
         }
+        let savepoint = self.savepoint();
         self.ensure_account(
             EXPENSES_ROOT,
             "Expenses",
@@ -267,7 +268,11 @@ impl GroupContext<'_> {
         };
         let transaction_id = match self.post_cashback(&posting)? {
             Ok(id) => id,
-            Err(decline) => return Ok(Outcome::Declined(decline)),
+            Err(decline) => {
+                // A declined credit leaves nothing behind, not even the accounts it opened.
+                self.rollback(savepoint);
+                return Ok(Outcome::Declined(decline));
+            }
         };
         let receipt = self.receipt(&card, &details, &posting, transaction_id, credit.request_id);
         self.record_ticket(key, fingerprint, &receipt)?;
