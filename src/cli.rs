@@ -10,9 +10,9 @@ use base64::Engine as _;
 use clap::{Parser, Subcommand};
 use uuid::Uuid;
 
+use crate::bearer::{self, BearerClaims, BearerKey, BearerScope};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::core::bearer::{self, BearerClaims, BearerKey, BearerScope};
 use crate::core::command::{Command, NewConsumer, Outcome, ADMIN_PERMISSION};
 use crate::core::keys::{self, MasterKey, SecretBytes};
 use crate::core::{verify, Core, CoreSettings};

@@ -33,6 +33,7 @@ pub struct Config {
     pub lists: ListConfig,
     pub wallets: WalletConfig,
     pub giftcard: GiftcardConfig,
+    pub cashback: CashbackConfig,
 }
 
 /// The gift-card history API (`/rest/v3`): PIN guessing limits and list sizes.
@@ -59,6 +60,34 @@ impl Default for GiftcardConfig {
             cards_per_request_max: 10,
             history_limit_default: 20,
             history_limit_max: 100,
+        }
+    }
+}
+
+/// Limits of the cashback card API (`/cardapi`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CashbackConfig {
+    /// Longest search value `q` (an NFC number, barcode or manual code), in bytes.
+    pub search_q_bytes_max: usize,
+    /// Longest `device_id` of a debit, in bytes.
+    pub device_id_bytes_max: usize,
+    /// Longest `ticket_number` of a debit, in bytes.
+    pub ticket_number_bytes_max: usize,
+    /// Longest name of a group, store, point of sale or pass holder, in bytes.
+    pub name_bytes_max: usize,
+    /// Largest amount of one debit or credit, in whole currency units.
+    pub amount_whole_max: i64,
+}
+
+impl Default for CashbackConfig {
+    fn default() -> CashbackConfig {
+        CashbackConfig {
+            search_q_bytes_max: 64,
+            device_id_bytes_max: 64,
+            ticket_number_bytes_max: 64,
+            name_bytes_max: 128,
+            amount_whole_max: 100_000,
         }
     }
 }
@@ -146,6 +175,7 @@ impl Default for Config {
             lists: ListConfig::default(),
             wallets: WalletConfig::default(),
             giftcard: GiftcardConfig::default(),
+            cashback: CashbackConfig::default(),
         }
     }
 }
@@ -243,6 +273,17 @@ impl Config {
         {
             return invalid("wallet PIN and login limits must be positive");
         }
+        let cashback = &self.cashback;
+        if cashback.search_q_bytes_max == 0
+            || cashback.device_id_bytes_max == 0
+            || cashback.ticket_number_bytes_max == 0
+            || cashback.name_bytes_max == 0
+        {
+            return invalid("cashback length limits must be positive");
+        }
+        if !(1..=1_000_000_000).contains(&cashback.amount_whole_max) {
+            return invalid("cashback.amount_whole_max must be between 1 and 1000000000");
+        }
         if wallets.default_currency >= 1000 {
             return invalid("wallets.default_currency must be an ISO-4217 numeric code below 1000");
         }
@@ -287,6 +328,12 @@ mod tests {
     fn relations_between_limits_are_checked() {
         let mut config = Config::default();
         config.writer.group_commands_max = config.writer.queue_commands_max + 1;
+        assert!(config.validate().is_err());
+        let mut config = Config::default();
+        config.cashback.search_q_bytes_max = 0;
+        assert!(config.validate().is_err());
+        let mut config = Config::default();
+        config.cashback.amount_whole_max = 0;
         assert!(config.validate().is_err());
     }
 

@@ -17,6 +17,7 @@
 //! - `config`, `clock`, `metrics`: settings, time, observability.
 
 pub mod api;
+pub mod bearer;
 pub mod card;
 pub mod cli;
 pub mod clock;

@@ -3,6 +3,7 @@
 //! dialect or the store, and never decides approve or decline. No transport types here: the
 //! HTTP layer hands over an [`ApiRequest`] and sends back an [`ApiResponse`].
 
+pub mod cashback;
 pub mod giftcard;
 pub mod issuing;
 pub mod jcard;

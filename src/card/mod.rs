@@ -212,6 +212,81 @@ pub struct Card {
     /// The card-issuing API partner that issued it; only that partner reaches it there.
     #[serde(default)]
     pub partner: Option<String>,
+    /// A payment card (every card before cashback passes existed) or a cashback pass.
+    #[serde(default)]
+    pub kind: CardKind,
+    /// A cashback pass's group, holder and identifiers; `None` for payment cards.
+    #[serde(default)]
+    pub pass: Option<PassDetails>,
+}
+
+/// What a card is for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CardKind {
+    /// A card with a PAN, used on the card paths.
+    #[default]
+    Payment,
+    /// A cashback pass (`CASHBACK`): no PAN, found by its NFC number, barcode or manual code.
+    Cashback,
+}
+
+/// What makes a card a cashback pass.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PassDetails {
+    pub group_id: u64,
+    pub holder_name: String,
+    /// ISO-4217 numeric: the layer its cashback is kept on.
+    pub currency: u16,
+    pub nfc: Option<PassIdentifier>,
+    pub barcode: Option<PassIdentifier>,
+    pub manual: Option<PassIdentifier>,
+}
+
+/// One of a pass's identifiers, known only by keyed hash and masked form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PassIdentifier {
+    pub hash: String,
+    pub masked: String,
+}
+
+/// How a pass is looked for: which of its identifiers the searched value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchMode {
+    Nfc,
+    Barcode,
+    Manual,
+}
+
+impl SearchMode {
+    /// An identifier as it is compared: trimmed; NFC numbers (hex) and manually keyed codes
+    /// without regard to case, barcodes exactly.
+    pub fn normalize(self, value: &str) -> String {
+        match self {
+            SearchMode::Nfc | SearchMode::Manual => value.trim().to_ascii_uppercase(),
+            SearchMode::Barcode => value.trim().to_owned(),
+        }
+    }
+
+    /// The label hashed with an identifier, so that equal values of two modes differ.
+    pub fn label(self) -> &'static str {
+        match self {
+            SearchMode::Nfc => "nfc",
+            SearchMode::Barcode => "barcode",
+            SearchMode::Manual => "manual",
+        }
+    }
+}
+
+/// An identifier masked for display: all but its last four characters replaced by `*` (all of
+/// it when it has four or fewer).
+pub fn mask_identifier(value: &str) -> String {
+    let count = value.chars().count();
+    let shown = if count > 4 { 4 } else { 0 };
+    value
+        .chars()
+        .enumerate()
+        .map(|(index, character)| if index + shown < count { '*' } else { character })
+        .collect()
 }
 
 impl Card {
@@ -345,6 +420,20 @@ pub fn month_index(now_ms: EpochMs) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nfc_and_manual_codes_ignore_case_barcodes_do_not() {
+        assert_eq!(SearchMode::Nfc.normalize(" 04a1b2 "), "04A1B2");
+        assert_eq!(SearchMode::Manual.normalize("cb-1001"), "CB-1001");
+        assert_eq!(SearchMode::Barcode.normalize("ab12"), "ab12");
+    }
+
+    #[test]
+    fn identifiers_are_masked_but_their_last_four() {
+        assert_eq!(mask_identifier("0412345678"), "******5678");
+        assert_eq!(mask_identifier("1234"), "****");
+        assert_eq!(mask_identifier("ab"), "**");
+    }
 
     #[test]
     fn transitions_that_make_no_sense_are_refused() {

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::execute_cashback::{CashbackReceipt, MerchantGroup, MerchantStore, PointOfSale};
 use super::keys::SecretBytes;
 use super::tranlog::Tranlog;
 use crate::card::pan::Pan;
@@ -180,6 +181,56 @@ pub enum Command {
         order_id: String,
         cards: Vec<GiftCredential>,
     },
+    /// Create a cashback merchant group (its id is the next free one).
+    CreateMerchantGroup {
+        name: String,
+        currency: u16,
+    },
+    CreateMerchantStore {
+        group_id: u64,
+        name: String,
+    },
+    CreatePointOfSale {
+        store_id: u64,
+        name: String,
+    },
+    /// Issue a cashback pass with its own account.
+    CreatePass(Box<NewPass>),
+    /// Credit cashback onto a pass, once per request id.
+    CreditCashback(Box<CashbackCredit>),
+    /// Debit cashback from a pass at a point of sale, once per ticket id.
+    DebitCashback(Box<CashbackDebit>),
+}
+
+/// A cashback pass to issue; its identifiers are kept only as keyed hashes and masked forms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPass {
+    pub group_id: u64,
+    pub holder_name: String,
+    pub nfc: Option<String>,
+    pub barcode: Option<String>,
+    pub manual: Option<String>,
+}
+
+/// Cashback to credit onto a pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CashbackCredit {
+    pub request_id: String,
+    pub token: String,
+    pub amount: Amount,
+    pub currency: u16,
+}
+
+/// A point of sale paying with a pass's cashback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CashbackDebit {
+    pub ticket_id: String,
+    pub ticket_number: Option<String>,
+    pub point_of_sale_id: u64,
+    pub device_id: String,
+    pub token: String,
+    pub amount: Amount,
+    pub currency: u16,
 }
 
 /// A gift-card order of the card-issuing API.
@@ -520,6 +571,16 @@ pub enum Outcome {
     GiftCardsVerified {
         tokens: Vec<String>,
     },
+    MerchantGroupCreated(Box<MerchantGroup>),
+    MerchantStoreCreated(Box<MerchantStore>),
+    PointOfSaleCreated(Box<PointOfSale>),
+    PassCreated(Box<Card>),
+    /// Cashback was credited or debited; `replayed` when the answer is the stored one of an
+    /// earlier identical request with the same ticket (or request) id.
+    Cashback {
+        receipt: Box<CashbackReceipt>,
+        replayed: bool,
+    },
     Declined(Decline),
 }
 
@@ -592,6 +653,17 @@ pub enum Decline {
     PartnerExists,
     /// The partner used this request id before.
     DuplicateRequest,
+    MerchantGroupNotFound,
+    MerchantStoreNotFound,
+    PointOfSaleNotFound,
+    /// No cashback pass with this id, or not one of the point of sale's group.
+    PassNotFound,
+    /// Another pass has this NFC number, barcode or manual code.
+    PassIdentifierTaken,
+    /// A ticket (or credit request) id used before for a different request.
+    TicketReused,
+    /// The amount's currency is not the pass's.
+    CurrencyMismatch,
 }
 
 impl Decline {
@@ -644,8 +716,14 @@ impl Decline {
             | Decline::InvalidBin
             | Decline::InvalidCardAccount
             | Decline::InvalidTransition
-            | Decline::PartnerExists => "1832",
-            Decline::DuplicateRequest => "1822",
+            | Decline::PartnerExists
+            | Decline::MerchantGroupNotFound
+            | Decline::MerchantStoreNotFound
+            | Decline::PointOfSaleNotFound
+            | Decline::PassIdentifierTaken
+            | Decline::CurrencyMismatch => "1832",
+            Decline::PassNotFound => "1018",
+            Decline::DuplicateRequest | Decline::TicketReused => "1822",
         }
     }
 }

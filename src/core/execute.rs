@@ -39,6 +39,8 @@ pub struct GroupWrites {
     pub rrns: imbl::HashMap<String, imbl::Vector<u64>>,
     /// Partner request keys recorded.
     pub requests: imbl::HashSet<Vec<u8>>,
+    /// Cashback tickets and credit requests recorded, by key.
+    pub tickets: imbl::HashMap<Vec<u8>, super::execute_cashback::TicketRecord>,
 }
 
 /// Where a group stood before a command: going back to it undoes the command entirely.
@@ -162,6 +164,25 @@ impl GroupContext<'_> {
             Command::VerifyGiftCards { order_id, cards } => {
                 self.verify_gift_cards(&order_id, &cards)
             }
+            other => self.execute_cashback(other),
+        }
+    }
+
+    /// The cashback commands.
+    fn execute_cashback(&mut self, command: Command) -> Result<Outcome, CoreError> {
+        match command {
+            Command::CreateMerchantGroup { name, currency } => {
+                self.create_merchant_group(name, currency)
+            }
+            Command::CreateMerchantStore { group_id, name } => {
+                self.create_merchant_store(group_id, name)
+            }
+            Command::CreatePointOfSale { store_id, name } => {
+                self.create_point_of_sale(store_id, name)
+            }
+            Command::CreatePass(pass) => self.create_pass(*pass),
+            Command::CreditCashback(credit) => self.credit_cashback(*credit),
+            Command::DebitCashback(debit) => self.debit_cashback(*debit),
             other => Err(CoreError::Corrupt(format!("{other:?} dispatched as a card command"))),
         }
     }

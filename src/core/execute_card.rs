@@ -13,7 +13,8 @@ use super::state::VelocityKey;
 use super::CoreError;
 use crate::card::pan::{Pan, PAN_DIGITS_MAX, PAN_DIGITS_MIN};
 use crate::card::{
-    Card, CardProduct, CardState, VelocityCounter, VelocityPeriod, VelocityProfile, VelocityScope,
+    Card, CardKind, CardProduct, CardState, VelocityCounter, VelocityPeriod, VelocityProfile,
+    VelocityScope,
 };
 use crate::clock::EpochMs;
 use crate::ledger::Chartbook;
@@ -227,6 +228,8 @@ impl GroupContext<'_> {
             pin_hash: None,
             created_ms: self.now_ms,
             partner: None,
+            kind: CardKind::Payment,
+            pass: None,
         };
         self.state.next_card_id = card.id.saturating_add(1);
         self.write_card(card.clone())?;
@@ -288,8 +291,14 @@ impl GroupContext<'_> {
     }
 
     /// The card with `token`.
+    /// Cashback passes are not reachable here: they have no card path.
     pub(super) fn card(&self, token: &str) -> Result<Card, Decline> {
-        self.state.cards.get(token).map(|card| Card::clone(card)).ok_or(Decline::CardNotFound)
+        self.state
+            .cards
+            .get(token)
+            .filter(|card| card.kind == CardKind::Payment)
+            .map(|card| Card::clone(card))
+            .ok_or(Decline::CardNotFound)
     }
 
     pub(super) fn update_card(
@@ -479,7 +488,7 @@ fn velocity_key(profile: &VelocityProfile, card: &Card, now_ms: EpochMs) -> Velo
 }
 
 /// 32 random hex digits: a card's token, unrelated to its number.
-fn random_token() -> Result<String, CoreError> {
+pub(super) fn random_token() -> Result<String, CoreError> {
     Ok(keys::random_bytes(16)?.iter().map(|byte| format!("{byte:02x}")).collect())
 }
 

@@ -4,18 +4,19 @@
 //! touches HTTP or the storage engine directly.
 
 pub mod auth;
-pub mod bearer;
 pub mod bootstrap;
 pub mod command;
 mod execute;
 mod execute_card;
 mod execute_card_money;
+pub mod execute_cashback;
 pub mod execute_giftcard;
 mod execute_money;
 pub mod execute_partner;
 mod execute_wallet;
 pub mod keys;
 pub mod reads;
+pub mod reads_cashback;
 pub mod reads_giftcard;
 pub mod reads_wallet;
 pub mod state;
@@ -31,11 +32,11 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
 use self::auth::{AuthFailure, JcardCredentials, NonceCache};
-use self::bearer::{BearerClaims, BearerFailure, BearerKey};
 use self::command::{Command, Consumer, NewConsumer, Outcome};
 use self::keys::{KeyError, MasterKey};
 use self::state::{NonceRecord, State};
 use self::writer::{Job, Writer};
+use crate::bearer::{self, BearerClaims, BearerFailure, BearerKey};
 use crate::clock::{Clock, EpochMs};
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -68,6 +69,7 @@ pub struct CoreSettings {
     pub list_items_max: usize,
     pub transaction_entries_max: usize,
     pub wallets: WalletSettings,
+    pub cashback: crate::config::CashbackConfig,
 }
 
 impl CoreSettings {
@@ -94,6 +96,7 @@ impl CoreSettings {
                     history_limit_max: config.giftcard.history_limit_max,
                 },
             },
+            cashback: config.cashback.clone(),
         }
     }
 }

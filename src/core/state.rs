@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::command::{Consumer, SysConfig};
+use super::execute_cashback::{MerchantGroup, MerchantStore, PointOfSale};
 use super::execute_giftcard::GiftPinGuard;
 use super::execute_partner::{Partner, PartnerRecord};
 use super::keys::{MasterKey, WrappedSecret};
@@ -49,6 +50,11 @@ pub struct State {
     pub cards_by_pan: HashMap<String, String>,
     /// Card tokens of each cardholder (by realId).
     pub customer_cards: HashMap<String, Vector<String>>,
+    /// Card tokens of cashback passes by keyed identifier hash.
+    pub pass_identifiers: HashMap<String, String>,
+    pub merchant_groups: OrdMap<u64, Arc<MerchantGroup>>,
+    pub merchant_stores: OrdMap<u64, Arc<MerchantStore>>,
+    pub points_of_sale: OrdMap<u64, Arc<PointOfSale>>,
     /// Card-issuing API partners by auth id.
     pub partners: HashMap<String, Arc<Partner>>,
     /// Wrong-PIN counts and locks of gift cards on the history API, by card token.
@@ -158,6 +164,7 @@ impl State {
         state.next_tranlog_id = next_id(store, Keyspace::Tranlog)?;
         state.load_holders(store)?;
         state.load_cards(store, keys, now_ms)?;
+        state.load_merchants(store)?;
         for item in store.scan_prefix::<SysConfig>(&Keyspace::Sysconfig.prefix(), false) {
             let (_, entry) = item?;
             state.sysconfig.insert(entry.id.clone(), Arc::new(entry));
@@ -242,9 +249,35 @@ impl State {
         Ok(())
     }
 
-    /// Adds or replaces a card in every index.
+    /// Cashback merchant groups, their stores and points of sale.
+    fn load_merchants(&mut self, store: &Store) -> Result<(), CoreError> {
+        for item in store.scan_prefix::<MerchantGroup>(&Keyspace::MerchantGroup.prefix(), false) {
+            let (_, group) = item?;
+            self.merchant_groups.insert(group.id, Arc::new(group));
+        }
+        for item in store.scan_prefix::<MerchantStore>(&Keyspace::MerchantStore.prefix(), false) {
+            let (_, merchant_store) = item?;
+            self.merchant_stores.insert(merchant_store.id, Arc::new(merchant_store));
+        }
+        for item in store.scan_prefix::<PointOfSale>(&Keyspace::PointOfSale.prefix(), false) {
+            let (_, point) = item?;
+            self.points_of_sale.insert(point.id, Arc::new(point));
+        }
+        Ok(())
+    }
+
+    /// Adds or replaces a card in every index (a cashback pass by its identifiers, not a PAN).
     pub fn insert_card(&mut self, card: Card) {
-        self.cards_by_pan.insert(card.pan_hash.clone(), card.token.clone());
+        match &card.pass {
+            Some(pass) => {
+                for identifier in [&pass.nfc, &pass.barcode, &pass.manual].into_iter().flatten() {
+                    self.pass_identifiers.insert(identifier.hash.clone(), card.token.clone());
+                }
+            }
+            None => {
+                self.cards_by_pan.insert(card.pan_hash.clone(), card.token.clone());
+            }
+        }
         if let Some(real_id) = &card.cardholder {
             let owned = self.customer_cards.entry(real_id.clone()).or_default();
             if !owned.contains(&card.token) {

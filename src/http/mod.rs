@@ -26,6 +26,8 @@ pub const OPENAPI_CARD_API: &str = include_str!("../../openapi/card-api.json");
 
 /// The OpenAPI description of the gift-card history dialect, as served.
 pub const OPENAPI_GIFTCARD: &str = include_str!("../../openapi/giftcard.json");
+/// The cashback card API's OpenAPI document, served at `/openapi/cashback.json`.
+pub const OPENAPI_CASHBACK: &str = include_str!("../../openapi/cashback.json");
 
 /// Everything a connection needs to answer requests.
 pub struct App {
@@ -74,6 +76,7 @@ fn dialect_of(target: Target) -> Dialect {
         Target::Jcard(_) => Dialect::Jcard,
         Target::Issuing(_) => Dialect::Issuing,
         Target::Giftcard(_) => Dialect::Giftcard,
+        Target::Cashback(_) => Dialect::Cashback,
         Target::Ops(_) => Dialect::Plain,
     }
 }
@@ -88,6 +91,7 @@ async fn answer(app: &App, matched: Matched, request: Request<Incoming>) -> ApiR
         Target::Jcard(route) => api::jcard::handle(&app.core, route, api_request).await,
         Target::Issuing(route) => api::issuing::handle(&app.core, route, api_request).await,
         Target::Giftcard(route) => api::giftcard::handle(&app.core, route, api_request).await,
+        Target::Cashback(route) => api::cashback::handle(&app.core, route, api_request).await,
         Target::Ops(route) => ops(app, route),
     }
 }
@@ -151,6 +155,7 @@ fn transport_error(dialect: Dialect, error: TransportError) -> ApiResponse {
         Dialect::Jcard => api::jcard::transport_error(error),
         Dialect::Issuing => api::issuing::transport_error(error),
         Dialect::Giftcard => api::giftcard::transport_error(error),
+        Dialect::Cashback => api::cashback::transport_error(error),
         Dialect::Plain => {
             let (status, code, message) = api::jcard::errors::transport_status(error);
             ApiResponse::json(status, &json!({"error": code, "message": message}))
@@ -179,6 +184,9 @@ fn ops(app: &App, route: OpsRoute) -> ApiResponse {
         }
         OpsRoute::OpenApiGiftcard => {
             ApiResponse::text(StatusCode::OK, "application/json", OPENAPI_GIFTCARD)
+        }
+        OpsRoute::OpenApiCashback => {
+            ApiResponse::text(StatusCode::OK, "application/json", OPENAPI_CASHBACK)
         }
     }
 }

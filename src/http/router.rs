@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use http::Method;
 
+use crate::api::cashback::routes as cashback;
 use crate::api::giftcard::routes as giftcard;
 use crate::api::issuing::routes as issuing;
 use crate::api::jcard::routes as jcard;
@@ -17,6 +18,7 @@ pub enum OpsRoute {
     OpenApiJcard,
     OpenApiCardApi,
     OpenApiGiftcard,
+    OpenApiCashback,
 }
 
 /// What a request is for.
@@ -25,6 +27,7 @@ pub enum Target {
     Jcard(jcard::Route),
     Issuing(issuing::Route),
     Giftcard(giftcard::Route),
+    Cashback(cashback::Route),
     Ops(OpsRoute),
 }
 
@@ -34,6 +37,7 @@ pub enum Dialect {
     Jcard,
     Issuing,
     Giftcard,
+    Cashback,
     Plain,
 }
 
@@ -57,12 +61,13 @@ pub struct Router {
     paths: matchit::Router<HashMap<Method, (Target, &'static str)>>,
 }
 
-const OPS_ROUTES: [(&str, &str, OpsRoute); 5] = [
+const OPS_ROUTES: [(&str, &str, OpsRoute); 6] = [
     ("GET", "/health", OpsRoute::Health),
     ("GET", "/metrics", OpsRoute::Metrics),
     ("GET", "/openapi/jcard.json", OpsRoute::OpenApiJcard),
     ("GET", "/openapi/card-api.json", OpsRoute::OpenApiCardApi),
     ("GET", "/openapi/giftcard.json", OpsRoute::OpenApiGiftcard),
+    ("GET", "/openapi/cashback.json", OpsRoute::OpenApiCashback),
 ];
 
 /// Every (method, full path template) of the gift-card history API, for documentation checks.
@@ -70,6 +75,14 @@ pub fn giftcard_templates() -> Vec<(&'static str, String)> {
     giftcard::ROUTES
         .iter()
         .map(|(method, path, _)| (*method, format!("{}{}", giftcard::PREFIX, path)))
+        .collect()
+}
+
+/// Every (method, full path template) of the cashback card API, for documentation checks.
+pub fn cashback_templates() -> Vec<(&'static str, String)> {
+    cashback::ROUTES
+        .iter()
+        .map(|(method, path, _)| (*method, format!("{}{}", cashback::PREFIX, path)))
         .collect()
 }
 
@@ -111,6 +124,10 @@ impl Router {
             let method = Method::from_bytes(method.as_bytes()).unwrap_or(Method::POST);
             table.push((method, format!("{}{}", giftcard::PREFIX, path), Target::Giftcard(*route)));
         }
+        for (method, path, route) in cashback::ROUTES {
+            let method = Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET);
+            table.push((method, format!("{}{}", cashback::PREFIX, path), Target::Cashback(*route)));
+        }
         for (method, path, route) in OPS_ROUTES {
             let method = Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET);
             table.push((method, path.to_owned(), Target::Ops(route)));
@@ -139,6 +156,8 @@ impl Router {
             Dialect::Issuing
         } else if path == giftcard::PREFIX || path.starts_with(&format!("{}/", giftcard::PREFIX)) {
             Dialect::Giftcard
+        } else if path == cashback::PREFIX || path.starts_with(&format!("{}/", cashback::PREFIX)) {
+            Dialect::Cashback
         } else {
             Dialect::Plain
         };
@@ -180,6 +199,16 @@ mod tests {
         assert_eq!(
             router.find(&Method::PATCH, "/jcard/api/echo").unwrap_err(),
             Miss::MethodNotAllowed(Dialect::Jcard)
+        );
+        let found = router.find(&Method::POST, "/cardapi/admin/passes/abc/credit").unwrap();
+        assert_eq!(found.target, Target::Cashback(cashback::Route::AdminCredit));
+        assert_eq!(
+            router.find(&Method::GET, "/cardapi/nowhere").unwrap_err(),
+            Miss::NotFound(Dialect::Cashback)
+        );
+        assert_eq!(
+            router.find(&Method::GET, "/cardapiary").unwrap_err(),
+            Miss::NotFound(Dialect::Plain)
         );
         assert_eq!(
             router.find(&Method::GET, "/nowhere").unwrap_err(),

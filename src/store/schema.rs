@@ -52,6 +52,14 @@ pub enum Keyspace {
     PartnerRequest,
     /// Wrong-PIN counts and locks of gift cards on the history API: `H` + card token.
     GiftPinGuard,
+    /// Cashback merchant groups: `M` + group id.
+    MerchantGroup,
+    /// Stores of merchant groups: `S` + store id.
+    MerchantStore,
+    /// Points of sale of stores: `O` + point-of-sale id.
+    PointOfSale,
+    /// Cashback tickets and credit requests: `T` + kind byte + id.
+    CashbackTicket,
 }
 
 impl Keyspace {
@@ -81,6 +89,10 @@ impl Keyspace {
             Keyspace::Partner => b'q',
             Keyspace::PartnerRequest => b'Q',
             Keyspace::GiftPinGuard => b'H',
+            Keyspace::MerchantGroup => b'M',
+            Keyspace::MerchantStore => b'S',
+            Keyspace::PointOfSale => b'O',
+            Keyspace::CashbackTicket => b'T',
         }
     }
 
@@ -289,6 +301,23 @@ pub fn partner_key(auth_id: &str) -> Vec<u8> {
 
 pub fn partner_request_key(auth_id: &str, request_id: &str) -> Vec<u8> {
     key(Keyspace::PartnerRequest, &[auth_id.as_bytes(), &[0], request_id.as_bytes()])
+}
+
+pub fn merchant_group_key(id: u64) -> Vec<u8> {
+    key(Keyspace::MerchantGroup, &[&id.to_be_bytes()])
+}
+
+pub fn merchant_store_key(id: u64) -> Vec<u8> {
+    key(Keyspace::MerchantStore, &[&id.to_be_bytes()])
+}
+
+pub fn point_of_sale_key(id: u64) -> Vec<u8> {
+    key(Keyspace::PointOfSale, &[&id.to_be_bytes()])
+}
+
+/// A POS ticket (`d` + ticket UUID) or an admin credit request (`c` + request id).
+pub fn cashback_ticket_key(kind: u8, id: &str) -> Vec<u8> {
+    key(Keyspace::CashbackTicket, &[&[kind], id.as_bytes()])
 }
 
 /// The tranlog id at the end of an index key.

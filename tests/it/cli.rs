@@ -302,7 +302,7 @@ fn token_issue_prints_a_token_the_switch_accepts_until_it_expires() {
     };
     let core = crate::support::open_core(&config);
     let claims = core.verify_bearer(Some(&format!("Bearer {token}"))).expect("token verifies");
-    assert_eq!(claims.scope, cardswitch::core::bearer::BearerScope::Cashback);
+    assert_eq!(claims.scope, cardswitch::bearer::BearerScope::Cashback);
     assert_eq!((claims.group_id, claims.store_ids.clone()), (Some(7), vec![3]));
     assert_eq!(claims.exp - claims.iat, 60);
     for refused in [
@@ -321,5 +321,5 @@ fn token_issue_prints_a_token_the_switch_accepts_until_it_expires() {
         .unwrap();
     let foreign = String::from_utf8(foreign.stdout).unwrap().trim().to_owned();
     let refused = core.verify_bearer(Some(&format!("Bearer {foreign}")));
-    assert_eq!(refused, Err(cardswitch::core::bearer::BearerFailure::BadSignature));
+    assert_eq!(refused, Err(cardswitch::bearer::BearerFailure::BadSignature));
 }

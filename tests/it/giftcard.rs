@@ -4,8 +4,8 @@
 //! limit, wrong PINs that look like unknown cards, the lock and its survival of a restart.
 
 use cardswitch::api::issuing::jws;
+use cardswitch::bearer::BearerScope;
 use cardswitch::clock::Clock;
-use cardswitch::core::bearer::BearerScope;
 use cardswitch::core::command::{Command, Outcome};
 use cardswitch::core::keys::SecretBytes;
 use serde_json::{json, Value};

@@ -11,6 +11,10 @@ mod support;
 mod card_api;
 /// The partner guide's Python signing example, run against a switch.
 mod card_api_docs;
+/// The cashback card API: passes, search, debit, tickets, bearer-token errors, limits.
+mod cashback;
+/// The cashback demo script, run against the built binary.
+mod cashback_demo;
 /// The command line: serve, consumer add, verify.
 mod cli;
 /// The gift-card history API: history, paging, dates, failures, PIN lockout.
@@ -36,6 +40,8 @@ mod ledger_model;
 mod openapi;
 /// The card-issuing API's OpenAPI document agrees with its route table and is served.
 mod openapi_card_api;
+/// The cashback dialect's OpenAPI document against the route table.
+mod openapi_cashback;
 /// The gift-card history API's OpenAPI document agrees with its route table and is served.
 mod openapi_giftcard;
 /// Health, metrics, limits, unknown routes, graceful stop.

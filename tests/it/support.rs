@@ -5,10 +5,10 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use cardswitch::bearer::{self, BearerClaims, BearerKey, BearerScope};
 use cardswitch::clock::{Clock, EpochMs, SystemClock};
 use cardswitch::config::Config;
 use cardswitch::core::auth::sign_jcard;
-use cardswitch::core::bearer::{self, BearerClaims, BearerKey, BearerScope};
 use cardswitch::core::command::{Command, NewConsumer, Outcome};
 use cardswitch::core::keys::{MasterKey, SecretBytes};
 use cardswitch::core::{Core, CoreSettings};

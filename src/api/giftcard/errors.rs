@@ -8,7 +8,7 @@ use http::StatusCode;
 use serde_json::json;
 
 use crate::api::{ApiResponse, TransportError};
-use crate::core::bearer::BearerFailure;
+use crate::bearer::BearerFailure;
 use crate::core::reads::ReadError;
 use crate::core::CoreError;
 

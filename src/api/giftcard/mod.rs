@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use self::errors::GiftcardError;
 use self::routes::Route;
 use super::{shared, ApiRequest, ApiResponse, TransportError};
+use crate::bearer::{BearerClaims, BearerScope};
 use crate::card::{Card, CardState};
-use crate::core::bearer::{BearerClaims, BearerScope};
 use crate::core::command::{Command, Decline, Outcome};
 use crate::core::reads_giftcard::{
     GiftCardHistory, GiftHistoryLine, GiftHistoryQuery, GiftTxnKind, ACTIVATION_CHANNEL,

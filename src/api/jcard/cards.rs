@@ -402,10 +402,12 @@ pub async fn set_cardholder(
     card_command(core, principal, command).await
 }
 
+/// A payment card by token (cashback passes live in the cashback API only).
 fn card(core: &Core, request: &ApiRequest) -> Result<std::sync::Arc<Card>, JcardError> {
     core.snapshot()
         .cards
         .get(request.param("token"))
+        .filter(|card| card.kind == crate::card::CardKind::Payment)
         .cloned()
         .ok_or(JcardError::Declined(Decline::CardNotFound))
 }

@@ -12,8 +12,8 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use super::keys::{MasterKey, SecretBytes};
 use crate::clock::EpochMs;
+use crate::core::keys::{MasterKey, SecretBytes};
 
 /// Label of the signing key derived from the master key.
 const KEY_LABEL: &str = "cardswitch bearer token HS256 v1";
@@ -40,7 +40,7 @@ impl BearerKey {
     }
 
     fn mac(&self) -> Hmac<Sha256> {
-        super::keys::new_hmac256(self.0.expose())
+        crate::core::keys::new_hmac256(self.0.expose())
     }
 }
 
