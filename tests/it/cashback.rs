@@ -628,3 +628,41 @@ async fn passes_are_not_reachable_on_the_card_paths() {
     assert_ne!(reply.status, 200, "{}", reply.text);
     assert!(!reply.text.contains("Ada"), "{}", reply.text);
 }
+
+#[tokio::test]
+async fn a_request_not_answered_in_time_is_card_10() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let switch = TestSwitch::start_with(|config| config.http.request_timeout_ms = 200).await;
+    let token = switch.bearer_token(BearerScope::Cashback, None, &[]);
+    let mut stream = tokio::net::TcpStream::connect(switch.switch.address).await.unwrap();
+    // The body is announced but never sent: the switch gives up waiting for it.
+    let head = format!(
+        "POST /cardapi/cards/cashback/debit HTTP/1.1\r\nHost: switch\r\n\
+         Authorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+         Content-Length: 100\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0_u8; 4096];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("answered before the test gave up")
+        .unwrap();
+    let text = String::from_utf8_lossy(&answer[..read]).into_owned();
+    assert!(text.starts_with("HTTP/1.1 500"), "{text}");
+    let body: Value = serde_json::from_str(text.split("\r\n\r\n").nth(1).unwrap_or_default())
+        .unwrap_or_else(|_| panic!("{text}"));
+    assert_eq!(body["code"], "CARD-10", "{text}");
+}
+
+#[tokio::test]
+async fn a_debit_while_the_core_stops_is_card_11_and_moves_nothing() {
+    let switch = TestSwitch::start().await;
+    let programme = setup(&switch).await;
+    let token = pos_token(&switch, &programme);
+    // The listener still answers, but the writer has stopped: nothing can be committed.
+    switch.core().shutdown().await.expect("the core stops");
+    let reply = debit(&switch, &token, &debit_body(&programme, TICKET, "1.00")).await;
+    assert_error(&reply, 500, "CARD-11");
+    assert_eq!(ledger_balance(&switch, "21.cb"), "20");
+    switch.assert_ledger_balances();
+}

@@ -126,3 +126,28 @@ fn decline_status(decline: Decline) -> (StatusCode, &'static str, String) {
         other => invalid(&format!("refused: {other:?}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+
+    fn code_of(error: CashbackError) -> (u16, &'static str) {
+        let (status, code, message) = error.classify();
+        assert!(!message.is_empty());
+        (status.as_u16(), code)
+    }
+
+    #[test]
+    fn internal_errors_are_the_documents_500_codes() {
+        let store = CoreError::Store(StoreError::Io("disk gone".to_owned()));
+        assert_eq!(code_of(CashbackError::Core(store)), (500, "CARD-1"));
+        let corrupt = CoreError::Corrupt("bad record".to_owned());
+        assert_eq!(code_of(CashbackError::Core(corrupt)), (500, "CARD-1"));
+        let commit = CoreError::CommitFailed("flush failed".to_owned());
+        assert_eq!(code_of(CashbackError::Core(commit)), (500, "CARD-4"));
+        assert_eq!(code_of(CashbackError::Core(CoreError::ShuttingDown)), (500, "CARD-11"));
+        let timeout = CashbackError::Transport(TransportError::Timeout);
+        assert_eq!(code_of(timeout), (500, "CARD-10"));
+    }
+}
