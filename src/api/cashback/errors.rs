@@ -130,7 +130,7 @@ fn decline_status(decline: Decline) -> (StatusCode, &'static str, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::StoreError;
+    use crate::core::keys::KeyError;
 
     fn code_of(error: CashbackError) -> (u16, &'static str) {
         let (status, code, message) = error.classify();
@@ -140,8 +140,11 @@ mod tests {
 
     #[test]
     fn internal_errors_are_the_documents_500_codes() {
-        let store = CoreError::Store(StoreError::Io("disk gone".to_owned()));
-        assert_eq!(code_of(CashbackError::Core(store)), (500, "CARD-1"));
+        // Dialects never name the store (tidy), so a key failure stands for the CARD-1 family.
+        assert_eq!(
+            code_of(CashbackError::Core(CoreError::Key(KeyError::Tampered))),
+            (500, "CARD-1")
+        );
         let corrupt = CoreError::Corrupt("bad record".to_owned());
         assert_eq!(code_of(CashbackError::Core(corrupt)), (500, "CARD-1"));
         let commit = CoreError::CommitFailed("flush failed".to_owned());
