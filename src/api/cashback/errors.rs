@@ -130,7 +130,28 @@ fn decline_status(decline: Decline) -> (StatusCode, &'static str, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::StoreError;
+    use crate::clock::SystemClock;
+    use crate::config::Config;
+    use crate::core::{Core, CoreSettings};
+    use crate::metrics::Metrics;
+    use std::sync::Arc;
+
+    /// A real store failure: a data directory that cannot be created (dialects do not name
+    /// the store, not even in tests).
+    fn store_failure() -> CoreError {
+        let settings = CoreSettings::from_config(&Config::default());
+        let opened = Core::open(
+            std::path::Path::new("/dev/null/cardswitch"),
+            Arc::new(SystemClock),
+            Arc::new(Metrics::new()),
+            settings,
+        );
+        match opened {
+            Err(error @ CoreError::Store(_)) => error,
+            Err(other) => panic!("not a store failure: {other:?}"),
+            Ok(_) => panic!("a store opened under /dev/null"),
+        }
+    }
 
     fn code_of(error: CashbackError) -> (u16, &'static str) {
         let (status, code, message) = error.classify();
@@ -140,8 +161,7 @@ mod tests {
 
     #[test]
     fn internal_errors_are_the_documents_500_codes() {
-        let store = CoreError::Store(StoreError::Io("disk gone".to_owned()));
-        assert_eq!(code_of(CashbackError::Core(store)), (500, "CARD-1"));
+        assert_eq!(code_of(CashbackError::Core(store_failure())), (500, "CARD-1"));
         let corrupt = CoreError::Corrupt("bad record".to_owned());
         assert_eq!(code_of(CashbackError::Core(corrupt)), (500, "CARD-1"));
         let commit = CoreError::CommitFailed("flush failed".to_owned());
