@@ -1,5 +1,6 @@
-//! Signed jCard requests (HMAC-SHA256 over timestamp ‖ nonce ‖ body, a fresh nonce each) and
-//! a connection that sends them, opening itself again when the switch closes it.
+//! Signed jCard requests (HMAC-SHA256 over timestamp ‖ nonce ‖ body, a fresh nonce each),
+//! signed card-issuing requests (detached JWS HS512, a fresh request id each), and a
+//! connection that sends them, opening itself again when the switch closes it.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,6 +9,7 @@ use serde_json::Value;
 
 use super::target::Consumer;
 use super::LoadError;
+use crate::api::issuing::jws;
 use crate::clock::{Clock, SystemClock};
 use crate::core::auth::sign_jcard;
 use crate::http::client::{ClientConnection, IncomingAnswer, OutgoingRequest};
@@ -38,6 +40,30 @@ impl Signer {
             body.as_bytes(),
         );
         OutgoingRequest { method, path, headers: Vec::from(headers), body }
+    }
+}
+
+/// Signs card-issuing API requests as one partner (detached JWS, HS512), each with a fresh
+/// `request_id`.
+#[derive(Debug, Clone)]
+pub struct PartnerSigner {
+    pub auth_id: String,
+    pub key: Vec<u8>,
+}
+
+impl PartnerSigner {
+    /// `POST /v5/card-api/{method}` with `fields` and a new `request_id`, signed.
+    pub fn request(&self, method: &str, mut fields: Value) -> OutgoingRequest {
+        fields["request_id"] = Value::from(uuid::Uuid::new_v4().to_string());
+        let path = format!("/v5/card-api/{method}");
+        let body = fields.to_string();
+        let signature = jws::sign(&self.key, &path, &self.auth_id, "", body.as_bytes());
+        OutgoingRequest {
+            method: "POST",
+            path,
+            headers: vec![("x-jws-signature", signature)],
+            body,
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::client::{Session, Signer};
+use super::client::{PartnerSigner, Session, Signer};
 use super::manifest::Manifest;
 use super::mix::{parse_distribution, parse_mix, Distribution, Kind, Mix, SeededRng};
 use super::populate::manifest_path;
@@ -36,7 +36,7 @@ pub struct RunOptions {
     /// The manifest `populate` wrote; default `load-manifest.json` next to the credentials.
     #[arg(long)]
     pub manifest: Option<PathBuf>,
-    /// Weights of the request kinds: debit, credit, balance, transfer.
+    /// Weights of the request kinds: debit, credit, balance, transfer, issuing_debit.
     #[arg(long, default_value = "debit=70,credit=10,balance=15,transfer=5", value_parser = parse_mix)]
     pub mix: Mix,
     /// How cards and wallets are drawn: `uniform` or `zipf:S` (the first cards hottest).
@@ -63,6 +63,9 @@ pub struct RunOptions {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// The HS512 key of the manifest's partner; needed when the mix has `issuing_debit`.
+    #[arg(long)]
+    pub partner_key: Option<String>,
 }
 
 impl RunOptions {
@@ -101,7 +104,8 @@ pub async fn run(options: &RunOptions) -> Result<Results, LoadError> {
     let manifest =
         Manifest::read(&manifest_path(options.manifest.as_deref(), &options.credentials))?;
     let signer = Signer::new(read_credentials(&options.credentials)?);
-    let plan = Arc::new(Plan::new(signer, manifest, options));
+    let partner = partner(&manifest, options)?;
+    let plan = Arc::new(Plan::new(signer, partner, manifest, options));
     let start = Instant::now() + Duration::from_millis(50);
     let measure_from = start + Duration::from_secs_f64(options.warmup_s);
     let window = Window {
@@ -134,6 +138,22 @@ pub async fn run(options: &RunOptions) -> Result<Results, LoadError> {
         write_json(path, &results)?;
     }
     Ok(results)
+}
+
+/// The partner that signs `issuing_debit`: required when the mix has that kind.
+fn partner(manifest: &Manifest, options: &RunOptions) -> Result<Option<PartnerSigner>, LoadError> {
+    if options.mix.weight(Kind::IssuingDebit) == 0 {
+        return Ok(None);
+    }
+    match (&manifest.partner_auth_id, &options.partner_key) {
+        (Some(auth_id), Some(key)) if !manifest.partner_cards.is_empty() => {
+            Ok(Some(PartnerSigner { auth_id: auth_id.clone(), key: key.as_bytes().to_vec() }))
+        }
+        (Some(_), None) => Err(LoadError::new("issuing_debit needs --partner-key")),
+        _ => Err(LoadError::new(
+            "issuing_debit needs a population made with --partner-auth-id and --partner-key",
+        )),
+    }
 }
 
 fn shape(options: &RunOptions) -> Results {

@@ -22,6 +22,12 @@ pub struct Manifest {
     pub merchant_wallet: String,
     /// Whole currency units each card and wallet was credited with.
     pub funds_whole: u64,
+    /// The card-issuing partner that issued `partner_cards`, if `populate` was given one.
+    #[serde(default)]
+    pub partner_auth_id: Option<String>,
+    /// Cards issued and funded through the card-issuing API (the `issuing_debit` kind).
+    #[serde(default)]
+    pub partner_cards: Vec<String>,
 }
 
 impl Manifest {

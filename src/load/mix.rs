@@ -18,10 +18,13 @@ pub enum Kind {
     Balance,
     /// `POST /wallets/{source}/transfer/{destination}` of 1.00.
     Transfer,
+    /// Card-issuing API `transactions/debit` of 1.00 on a partner's card.
+    IssuingDebit,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Debit, Kind::Credit, Kind::Balance, Kind::Transfer];
+    pub const ALL: [Kind; 5] =
+        [Kind::Debit, Kind::Credit, Kind::Balance, Kind::Transfer, Kind::IssuingDebit];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -29,6 +32,7 @@ impl Kind {
             Kind::Credit => "credit",
             Kind::Balance => "balance",
             Kind::Transfer => "transfer",
+            Kind::IssuingDebit => "issuing_debit",
         }
     }
 }
@@ -50,7 +54,9 @@ impl FromStr for Mix {
                 part.split_once('=').ok_or_else(|| format!("`{part}` is not kind=weight"))?;
             let kind =
                 Kind::ALL.into_iter().find(|kind| kind.name() == name.trim()).ok_or_else(|| {
-                    format!("unknown kind `{name}` (debit, credit, balance, transfer)")
+                    format!(
+                        "unknown kind `{name}` (debit, credit, balance, transfer, issuing_debit)"
+                    )
                 })?;
             let weight: u32 =
                 weight.trim().parse().map_err(|_| format!("`{weight}` is not a whole number"))?;
@@ -64,6 +70,13 @@ impl FromStr for Mix {
             return Err("the mix weighs nothing".to_owned());
         }
         Ok(Mix { weights })
+    }
+}
+
+impl Mix {
+    /// The weight of `kind` (0 when the mix leaves it out).
+    pub fn weight(&self, kind: Kind) -> u32 {
+        self.weights.iter().find(|(known, _)| *known == kind).map_or(0, |(_, weight)| *weight)
     }
 }
 

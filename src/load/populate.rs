@@ -1,5 +1,6 @@
 //! `load populate`: a card product, a merchant wallet, and `N` customers, each with a wallet
-//! and an active card, both credited; every name and RRN derives from the seed. Writes the
+//! and an active card, both credited (and, given a partner, `N` cards issued and funded
+//! through the card-issuing API); every name and RRN derives from the seed. Writes the
 //! manifest that `load run` reads.
 
 use std::net::SocketAddr;
@@ -7,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use super::client::{Session, Signer};
+use super::client::{PartnerSigner, Session, Signer};
 use super::manifest::Manifest;
 use super::report::Progress;
 use super::target::{parse_url, read_credentials};
@@ -40,6 +41,20 @@ pub struct PopulateOptions {
     /// Where to write the manifest; default `load-manifest.json` next to the credentials.
     #[arg(long)]
     pub manifest: Option<PathBuf>,
+    /// A card-issuing partner (`cardswitch partner add`): also issue and fund as many cards
+    /// through `/v5/card-api`, for the `issuing_debit` kind.
+    #[arg(long, requires = "partner_key")]
+    pub partner_auth_id: Option<String>,
+    /// The partner's HS512 key, as given to `partner add`.
+    #[arg(long, requires = "partner_auth_id")]
+    pub partner_key: Option<String>,
+}
+
+impl PopulateOptions {
+    fn partner(&self) -> Option<PartnerSigner> {
+        let (auth_id, key) = (self.partner_auth_id.as_ref()?, self.partner_key.as_ref()?);
+        Some(PartnerSigner { auth_id: auth_id.clone(), key: key.as_bytes().to_vec() })
+    }
 }
 
 /// The manifest path: the one given, else `load-manifest.json` beside the credentials file.
@@ -99,12 +114,20 @@ pub async fn populate(options: &PopulateOptions) -> Result<Manifest, LoadError> 
         return Err(LoadError::new(format!("--cards must be 2 to {CARDS_MAX}")));
     }
     let address = parse_url(&options.url)?;
-    let signer = Arc::new(Signer::new(read_credentials(&options.credentials)?));
     let names = Names { seed: options.seed, funds_whole: options.funds_whole };
+    let context = Arc::new(Context {
+        signer: Signer::new(read_credentials(&options.credentials)?),
+        partner: options.partner(),
+        names: names.clone(),
+    });
     let mut session = Session::new(address);
-    create_product(&mut session, &signer, &names).await?;
-    create_merchant_wallet(&mut session, &signer, &names).await?;
-    let cards = create_customers(address, &signer, &names, options).await?;
+    create_product(&mut session, &context.signer, &names).await?;
+    create_merchant_wallet(&mut session, &context.signer, &names).await?;
+    let cards = create_all(address, &context, Step::Customer, options).await?;
+    let partner_cards = match context.partner {
+        Some(_) => create_all(address, &context, Step::PartnerCard, options).await?,
+        None => Vec::new(),
+    };
     let manifest = Manifest {
         seed: options.seed,
         product: names.product(),
@@ -112,6 +135,8 @@ pub async fn populate(options: &PopulateOptions) -> Result<Manifest, LoadError> 
         cards,
         merchant_wallet: names.merchant_wallet(),
         funds_whole: options.funds_whole,
+        partner_auth_id: context.partner.as_ref().map(|partner| partner.auth_id.clone()),
+        partner_cards,
     };
     manifest.write(&manifest_path(options.manifest.as_deref(), &options.credentials))?;
     Ok(manifest)
@@ -124,7 +149,7 @@ async fn create_product(
 ) -> Result<(), LoadError> {
     let body = serde_json::json!({
         "name": names.product(), "code": names.product(), "issuer": 1, "allowPos": true,
-        "cardNumberLength": 16, "startDate": "2020-01-01", "endDate": "2099-01-01"
+        "cardNumberLength": 16, "bin": "455566", "startDate": "2020-01-01", "endDate": "2099-01-01"
     });
     let request = signer.jcard("POST", "/jcard/api/cardproducts".to_owned(), body.to_string());
     session.expect(&request, 201).await.map(|_| ())
@@ -141,18 +166,39 @@ async fn create_merchant_wallet(
     Ok(())
 }
 
-/// Creates every customer with `concurrency` workers; answers the card tokens in order.
-async fn create_customers(
+/// What the population workers share.
+#[derive(Debug)]
+struct Context {
+    signer: Signer,
+    partner: Option<PartnerSigner>,
+    names: Names,
+}
+
+/// What one population worker makes for each index.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// A customer with a wallet and a jCard card, both credited.
+    Customer,
+    /// A card issued and funded through the card-issuing API.
+    PartnerCard,
+}
+
+/// Makes `step` for every index with `concurrency` workers; answers the card tokens in order.
+async fn create_all(
     address: SocketAddr,
-    signer: &Arc<Signer>,
-    names: &Names,
+    context: &Arc<Context>,
+    step: Step,
     options: &PopulateOptions,
 ) -> Result<Vec<String>, LoadError> {
     let next = Arc::new(AtomicUsize::new(0));
-    let progress = Progress::start("populate", Some(options.cards));
+    let label = match step {
+        Step::Customer => "customers",
+        Step::PartnerCard => "partner cards",
+    };
+    let progress = Progress::start(label, Some(options.cards));
     let workers: Vec<_> = (0..options.concurrency.clamp(1, 1024))
         .map(|_| {
-            let (signer, names, next) = (Arc::clone(signer), names.clone(), Arc::clone(&next));
+            let (context, next) = (Arc::clone(context), Arc::clone(&next));
             let (total, done) = (options.cards, progress.counter());
             tokio::spawn(async move {
                 let mut session = Session::new(address);
@@ -162,7 +208,11 @@ async fn create_customers(
                     if index >= total {
                         return Ok::<_, LoadError>(tokens);
                     }
-                    tokens.push((index, customer(&mut session, &signer, &names, index).await?));
+                    let token = match step {
+                        Step::Customer => customer(&mut session, &context, index).await?,
+                        Step::PartnerCard => partner_card(&mut session, &context).await?,
+                    };
+                    tokens.push((index, token));
                     done.fetch_add(1, Ordering::Relaxed);
                 }
             })
@@ -178,13 +228,30 @@ async fn create_customers(
     Ok(tokens.into_iter().map(|(_, token)| token).collect())
 }
 
+/// A card issued through the card-issuing API and funded; answers its token.
+async fn partner_card(session: &mut Session, context: &Context) -> Result<String, LoadError> {
+    let partner =
+        context.partner.as_ref().ok_or_else(|| LoadError::new("no partner to issue cards"))?;
+    let product = context.names.product();
+    let fields = serde_json::json!({"first_name": "Load", "last_name": "Partner",
+        "phone": "5550100", "card_product": product, "currency": 840});
+    let token = session.expect(&partner.request("cards/issue", fields), 200).await?["card_token"]
+        .as_str()
+        .ok_or_else(|| LoadError::new("a partner card was issued without a token"))?
+        .to_owned();
+    let fields = serde_json::json!({"card_token": token, "amount": context.names.funds_whole,
+        "currency": 840});
+    session.expect(&partner.request("transactions/fund", fields), 200).await?;
+    Ok(token)
+}
+
 /// One customer with its wallet (credited) and an active, credited card; answers the token.
 async fn customer(
     session: &mut Session,
-    signer: &Signer,
-    names: &Names,
+    context: &Context,
     index: usize,
 ) -> Result<String, LoadError> {
+    let (signer, names) = (&context.signer, &context.names);
     let (real_id, wallet) = (names.customer(index), names.wallet(index));
     let body = serde_json::json!({"realId": real_id, "firstName": "Load", "lastName": "Test",
         "institutionId": "1", "walletCode": wallet, "phone": wallet});

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
 
-use super::client::Signer;
+use super::client::{PartnerSigner, Signer};
 use super::driver::RunOptions;
 use super::manifest::Manifest;
 use super::mix::{Kind, KindPicker, Picker, SeededRng};
@@ -17,9 +17,11 @@ use crate::http::client::{IncomingAnswer, OutgoingRequest};
 #[derive(Debug)]
 pub struct Plan {
     signer: Signer,
+    partner: Option<PartnerSigner>,
     manifest: Manifest,
     kinds: KindPicker,
     cards: Picker,
+    partner_cards: Picker,
     wallets: Picker,
     hot_merchant_share: f64,
     /// Five random base-36 digits naming this run in its RRNs.
@@ -28,11 +30,18 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn new(signer: Signer, manifest: Manifest, options: &RunOptions) -> Plan {
+    pub fn new(
+        signer: Signer,
+        partner: Option<PartnerSigner>,
+        manifest: Manifest,
+        options: &RunOptions,
+    ) -> Plan {
         let random =
             u64::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..8].try_into().unwrap_or([0; 8]));
         Plan {
             signer,
+            partner,
+            partner_cards: Picker::new(manifest.partner_cards.len(), options.distribution),
             kinds: KindPicker::new(&options.mix),
             cards: Picker::new(manifest.cards.len(), options.distribution),
             wallets: Picker::new(manifest.wallets.len(), options.distribution),
@@ -59,6 +68,7 @@ impl Plan {
                 self.signer.jcard("GET", format!("/jcard/api/cards/{card}/balance"), String::new())
             }
             Kind::Transfer => self.transfer(rng),
+            Kind::IssuingDebit => self.issuing_debit(rng),
         };
         (kind, request)
     }
@@ -87,8 +97,26 @@ impl Plan {
         self.signer.jcard("POST", path, body)
     }
 
-    /// 200 and 201 approve; 422 declines with the answer's `resultCode`; anything else is an
-    /// error named by status and jCard error code.
+    /// 1.00 from a drawn partner card; without a partner (the run refuses such a mix) a
+    /// balance enquiry instead.
+    fn issuing_debit(&self, rng: &mut SeededRng) -> OutgoingRequest {
+        let drawn = self.partner_cards.pick(rng);
+        match (&self.partner, self.manifest.partner_cards.get(drawn)) {
+            (Some(partner), Some(card)) => {
+                let fields = serde_json::json!({"card_token": card, "amount": 1, "currency": 840,
+                    "description": "load"});
+                partner.request("transactions/debit", fields)
+            }
+            _ => {
+                let card = &self.manifest.cards[self.cards.pick(rng)];
+                self.signer.jcard("GET", format!("/jcard/api/cards/{card}/balance"), String::new())
+            }
+        }
+    }
+
+    /// 200 and 201 approve; 422 declines with the answer's result code (jCard's `resultCode`,
+    /// the card-issuing API's `error.result_code`); anything else is an error named by status
+    /// and error code.
     pub fn verdict(answer: Result<IncomingAnswer, String>) -> Verdict {
         let answer = match answer {
             Ok(answer) => answer,
@@ -98,13 +126,14 @@ impl Plan {
             return Verdict::Approved;
         }
         let json: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
-        let field = |name: &str| json[name].as_str().map(str::to_owned);
-        match (answer.status, field("resultCode")) {
+        let text = |value: &Value| value.as_str().map(str::to_owned);
+        let result_code = text(&json["resultCode"]).or_else(|| text(&json["error"]["result_code"]));
+        let error = text(&json["error"]).or_else(|| text(&json["error"]["code"]));
+        match (answer.status, result_code) {
             (422, Some(code)) => Verdict::Declined(code),
-            (status, _) => Verdict::Error(format!(
-                "{status} {}",
-                field("error").unwrap_or_else(|| "-".to_owned())
-            )),
+            (status, _) => {
+                Verdict::Error(format!("{status} {}", error.unwrap_or_else(|| "-".to_owned())))
+            }
         }
     }
 }
@@ -130,5 +159,12 @@ mod tests {
             Verdict::Error("409 duplicate.rrn".to_owned())
         );
         assert_eq!(Plan::verdict(Err("reset".to_owned())), Verdict::Error("transport".to_owned()));
+        let issuing = r#"{"error":{"code":"DECLINED","result_code":"1016"}}"#;
+        assert_eq!(Plan::verdict(answer(422, issuing)), Verdict::Declined("1016".to_owned()));
+        let unknown = r#"{"error":{"code":"CARD_NOT_FOUND"}}"#;
+        assert_eq!(
+            Plan::verdict(answer(404, unknown)),
+            Verdict::Error("404 CARD_NOT_FOUND".to_owned())
+        );
     }
 }

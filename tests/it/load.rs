@@ -7,6 +7,8 @@ use std::path::Path;
 
 use base64::Engine as _;
 use cardswitch::cli::{Cli, CliCommand, LoadCommand};
+use cardswitch::core::command::{Command, Outcome};
+use cardswitch::core::keys::SecretBytes;
 use cardswitch::load::manifest::Manifest;
 use cardswitch::load::mix::{Distribution, Kind};
 use cardswitch::load::report::Results;
@@ -18,6 +20,8 @@ use crate::support::TestSwitch;
 
 const CARDS: usize = 20;
 const FUNDS_WHOLE: u64 = 1000;
+const PARTNER: &str = "loadpartner";
+const PARTNER_KEY: &str = "load partner key";
 
 /// Writes the admin's credentials as `admin-credentials` does.
 fn credentials_file(switch: &TestSwitch, dir: &Path) -> std::path::PathBuf {
@@ -57,9 +61,9 @@ fn run_options(switch: &TestSwitch, credentials: &Path, mix: &str) -> RunOptions
     options
 }
 
-async fn card_balances(switch: &TestSwitch, manifest: &Manifest) -> f64 {
+async fn card_balances(switch: &TestSwitch, tokens: &[String]) -> f64 {
     let mut sum = 0.0;
-    for token in &manifest.cards {
+    for token in tokens {
         let reply =
             switch.admin_call("GET", &format!("/jcard/api/cards/{token}/balance"), "").await;
         assert_eq!(reply.status, 200, "{}", reply.text);
@@ -92,9 +96,28 @@ fn all_approved(results: &Results, kind: Kind) {
     assert_eq!(results.kinds.keys().collect::<Vec<_>>(), vec![kind.name()]);
 }
 
+/// The JSON results of the open-loop run have the documented fields.
+fn check_json(path: &Path) {
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(written["mode"], "open");
+    assert_eq!(written["rate_per_s"].as_f64(), Some(50.0));
+    for field in ["requests", "throughput_per_s", "approvals", "declines", "errors"] {
+        assert!(!written["total"][field].is_null(), "total.{field} in {written}");
+    }
+    for field in ["p50", "p99", "p999", "max"] {
+        assert!(written["total"]["latency_ms"][field].as_f64().is_some(), "{field} in {written}");
+    }
+    assert!(written["kinds"]["debit"]["requests"].as_u64().unwrap() > 0, "{written}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn populate_then_each_kind_closed_loop_and_the_mix_open_loop() {
     let switch = TestSwitch::start().await;
+    let partner = Command::AddPartner {
+        auth_id: PARTNER.to_owned(),
+        key: SecretBytes::new(PARTNER_KEY.as_bytes().to_vec()),
+    };
+    assert_eq!(switch.core().execute(partner, None).await.unwrap(), Outcome::PartnerAdded);
     let dir = tempfile::tempdir().unwrap();
     let credentials = credentials_file(&switch, dir.path());
     let options = PopulateOptions {
@@ -105,24 +128,30 @@ async fn populate_then_each_kind_closed_loop_and_the_mix_open_loop() {
         seed: 5,
         funds_whole: FUNDS_WHOLE,
         manifest: None,
+        partner_auth_id: Some(PARTNER.to_owned()),
+        partner_key: Some(PARTNER_KEY.to_owned()),
     };
     let manifest = populate(&options).await.unwrap();
     assert_eq!(Manifest::read(&dir.path().join("load-manifest.json")).unwrap(), manifest);
-    assert_eq!((manifest.cards.len(), manifest.wallets.len()), (CARDS, CARDS));
+    let sizes = (manifest.cards.len(), manifest.wallets.len(), manifest.partner_cards.len());
+    assert_eq!(sizes, (CARDS, CARDS, CARDS));
     let funded = f64::from(u32::try_from(CARDS).unwrap()) * 1000.0;
-    assert_eq!(card_balances(&switch, &manifest).await, funded);
+    assert_eq!(card_balances(&switch, &manifest.cards).await, funded);
+    assert_eq!(card_balances(&switch, &manifest.partner_cards).await, funded);
     assert_eq!(wallet_balances(&switch, &manifest).await, funded);
 
-    let (mut debits, mut credits) = (0.0, 0.0);
+    let (mut debits, mut credits, mut issuing_debits) = (0.0, 0.0, 0.0);
     for kind in Kind::ALL {
         let mut options = run_options(&switch, &credentials, &format!("{}=1", kind.name()));
         // Closed loop, every transfer to the hot merchant.
         options.hot_merchant_share = 1.0;
+        options.partner_key = Some(PARTNER_KEY.to_owned());
         let results = run(&options).await.unwrap();
         all_approved(&results, kind);
         assert_eq!(results.mode, "closed");
         debits += approvals(&results, Kind::Debit);
         credits += approvals(&results, Kind::Credit);
+        issuing_debits += approvals(&results, Kind::IssuingDebit);
         if kind == Kind::Transfer {
             let merchant = switch.wallet_balance(&manifest.merchant_wallet).await;
             assert_eq!(merchant.parse::<f64>().unwrap(), approvals(&results, Kind::Transfer));
@@ -130,7 +159,9 @@ async fn populate_then_each_kind_closed_loop_and_the_mix_open_loop() {
     }
 
     let json = dir.path().join("open.json");
-    let mut open = run_options(&switch, &credentials, "debit=4,credit=2,balance=2,transfer=2");
+    let mix = "debit=4,credit=2,balance=2,transfer=2,issuing_debit=1";
+    let mut open = run_options(&switch, &credentials, mix);
+    open.partner_key = Some(PARTNER_KEY.to_owned());
     open.rate = Some(50.0);
     open.distribution = Distribution::Zipf { exponent: 1.1 };
     open.hot_merchant_share = 0.5;
@@ -141,19 +172,13 @@ async fn populate_then_each_kind_closed_loop_and_the_mix_open_loop() {
     assert!((45..=55).contains(&results.total.requests), "{}", results.text());
     debits += approvals(&results, Kind::Debit);
     credits += approvals(&results, Kind::Credit);
+    issuing_debits += approvals(&results, Kind::IssuingDebit);
 
-    assert_eq!(card_balances(&switch, &manifest).await, funded - debits + credits);
+    assert_eq!(card_balances(&switch, &manifest.cards).await, funded - debits + credits);
+    let partner_cards = card_balances(&switch, &manifest.partner_cards).await;
+    assert_eq!(partner_cards, funded - issuing_debits);
     assert_eq!(wallet_balances(&switch, &manifest).await, funded, "transfers only move money");
-    let written: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(written["mode"], "open");
-    assert_eq!(written["rate_per_s"].as_f64(), Some(50.0));
-    for field in ["requests", "throughput_per_s", "approvals", "declines", "errors"] {
-        assert!(!written["total"][field].is_null(), "total.{field} in {written}");
-    }
-    for field in ["p50", "p99", "p999", "max"] {
-        assert!(written["total"]["latency_ms"][field].as_f64().is_some(), "{field} in {written}");
-    }
-    assert!(written["kinds"]["debit"]["requests"].as_u64().unwrap() > 0, "{written}");
+    check_json(&json);
     switch.assert_ledger_balances();
 }
 
@@ -164,6 +189,20 @@ async fn runs_refuse_bad_options_and_a_missing_manifest() {
     let credentials = credentials_file(&switch, dir.path());
     let error = run(&run_options(&switch, &credentials, "debit=1")).await.unwrap_err();
     assert!(error.to_string().contains("load-manifest.json"), "{error}");
+    let options = PopulateOptions {
+        url: switch.url(""),
+        credentials: credentials.clone(),
+        cards: 2,
+        concurrency: 1,
+        seed: 9,
+        funds_whole: 1,
+        manifest: None,
+        partner_auth_id: None,
+        partner_key: None,
+    };
+    populate(&options).await.unwrap();
+    let error = run(&run_options(&switch, &credentials, "issuing_debit=1")).await.unwrap_err();
+    assert!(error.to_string().contains("--partner-auth-id"), "{error}");
     let mut options = run_options(&switch, &credentials, "debit=1");
     options.hot_merchant_share = 1.5;
     assert!(run(&options).await.unwrap_err().to_string().contains("hot-merchant-share"));
@@ -179,6 +218,8 @@ async fn runs_refuse_bad_options_and_a_missing_manifest() {
         seed: 1,
         funds_whole: 1,
         manifest: None,
+        partner_auth_id: None,
+        partner_key: None,
     };
     assert!(populate(&few).await.is_err());
 }
