@@ -5,8 +5,6 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use super::LoadError;
-
 /// One kind of request of the mix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
@@ -219,12 +217,6 @@ pub fn parse_mix(text: &str) -> Result<Mix, String> {
 /// Parses `--distribution`, as clap's value parser.
 pub fn parse_distribution(text: &str) -> Result<Distribution, String> {
     text.parse()
-}
-
-impl From<String> for LoadError {
-    fn from(message: String) -> LoadError {
-        LoadError(message)
-    }
 }
 
 #[cfg(test)]

@@ -88,10 +88,10 @@ impl Names {
     fn merchant_wallet(&self) -> String {
         format!("{}-merchant", self.tag())
     }
-    /// 12 letters or digits: `P`, the seed (3 base-36 digits), the kind, the index (7).
+    /// 12 letters or digits: `P`, the seed (4 base-36 digits), the kind, the index (6).
     fn rrn(&self, kind: char, index: usize) -> String {
-        let seed = base36(self.seed % 36_u64.pow(3), 3);
-        let index = base36(u64::try_from(index).unwrap_or(u64::MAX), 7);
+        let seed = base36(self.seed % 36_u64.pow(4), 4);
+        let index = base36(u64::try_from(index).unwrap_or(u64::MAX), 6);
         format!("P{seed}{kind}{index}")
     }
 }
@@ -285,7 +285,7 @@ mod tests {
     #[test]
     fn names_and_rrns_derive_from_the_seed() {
         let names = Names { seed: 7, funds_whole: 1 };
-        assert_eq!(names.rrn('c', 35), "P007c000000z");
+        assert_eq!(names.rrn('c', 35), "P0007c00000z");
         assert_eq!(names.rrn('w', 0).len(), 12);
         assert_eq!(names.wallet(3), "ld7-w3");
         assert_eq!(base36(36, 1), "10");
