@@ -235,3 +235,22 @@ async fn drive(
         sequence = sequence.saturating_add(1);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_open_loop_schedule_interleaves_the_connections() {
+        let start = Instant::now();
+        let due = |connection, sequence| {
+            Schedule::new(100.0, connection, 4).due(start, sequence).duration_since(start)
+        };
+        // 100/s over 4 connections: one due every 10 ms, each connection every 40 ms.
+        assert_eq!(due(0, 0), Duration::ZERO);
+        assert_eq!(due(1, 0), Duration::from_millis(10));
+        assert_eq!(due(3, 0), Duration::from_millis(30));
+        assert_eq!(due(0, 1), Duration::from_millis(40));
+        assert_eq!(due(2, 5), Duration::from_millis(220));
+    }
+}
