@@ -104,6 +104,9 @@ pub struct Results {
     pub rate_per_s: Option<f64>,
     pub connections: usize,
     pub measured_s: f64,
+    /// From the end of the warm-up to the last answer: `measured_s` plus the tail (and, in an
+    /// open loop the switch could not keep up with, the backlog). Rates are over this.
+    pub elapsed_s: f64,
     pub warmup_s: f64,
     pub distribution: String,
     pub hot_merchant_share: f64,
@@ -176,8 +179,8 @@ impl Results {
         let rate = self.rate_per_s.map_or_else(String::new, |rate| format!(" at {rate:.0}/s"));
         let _ = writeln!(
             text,
-            "{} loop{rate}, {} connections, {:.1} s measured after {:.1} s warm-up, {}, hot merchant share {}",
-            self.mode, self.connections, self.measured_s, self.warmup_s, self.distribution,
+            "{} loop{rate}, {} connections, {:.1} s measured (last answer after {:.2} s) after {:.1} s warm-up, {}, hot merchant share {}",
+            self.mode, self.connections, self.measured_s, self.elapsed_s, self.warmup_s, self.distribution,
             self.hot_merchant_share
         );
         let _ = writeln!(

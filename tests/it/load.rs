@@ -101,6 +101,7 @@ fn check_json(path: &Path) {
     let written: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert_eq!(written["mode"], "open");
     assert_eq!(written["rate_per_s"].as_f64(), Some(50.0));
+    assert!(written["elapsed_s"].as_f64().unwrap() >= written["measured_s"].as_f64().unwrap());
     for field in ["requests", "throughput_per_s", "approvals", "declines", "errors"] {
         assert!(!written["total"][field].is_null(), "total.{field} in {written}");
     }
