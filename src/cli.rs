@@ -1,4 +1,4 @@
-//! The command line: `serve`, `consumer add`, `partner add`, `token issue`, `verify`. Start-up code, so errors are `anyhow`.
+//! The command line: `serve`, `consumer add`, `partner add`, `token issue`, `verify`, `load`. Start-up code, so errors are `anyhow`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -64,6 +64,21 @@ pub enum CliCommand {
         #[arg(long, default_value = "data")]
         data: PathBuf,
     },
+    /// Generate load against a running switch: populate a data set, then run a request mix.
+    Load {
+        #[command(subcommand)]
+        command: LoadCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LoadCommand {
+    /// Create a card product, customers with wallets and active cards, all funded, and write
+    /// the manifest `run` reads.
+    Populate(crate::load::PopulateOptions),
+    /// Drive the switch with signed requests (closed loop, or open loop with `--rate`) and
+    /// print throughput, latency percentiles and declines by reason.
+    Run(crate::load::RunOptions),
 }
 
 /// Longest lifetime a bearer token may be given: one year.
@@ -157,6 +172,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: TokenCommand::Issue { data, scope, group_id, store_id, ttl_s },
         } => token_issue(&data, scope, group_id, store_id, ttl_s).map(|()| ExitCode::SUCCESS),
         CliCommand::Verify { data } => verify(&data),
+        CliCommand::Load { command: LoadCommand::Populate(options) } => {
+            let manifest = crate::load::populate(&options).await?;
+            println!(
+                "populated {} cards and wallets (seed {})",
+                manifest.cards.len(),
+                manifest.seed
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        CliCommand::Load { command: LoadCommand::Run(options) } => {
+            crate::load::run(&options).await?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -25,6 +25,7 @@ pub mod config;
 pub mod core;
 pub mod http;
 pub mod ledger;
+pub mod load;
 pub mod metrics;
 pub mod money;
 pub mod server;

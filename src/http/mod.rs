@@ -2,6 +2,7 @@
 //! [`ApiResponse`] back into a hyper response. Enforces the body limit and the request
 //! timeout, and records metrics per route. The only module (with `server.rs`) that knows hyper.
 
+pub mod client;
 pub mod router;
 
 use std::sync::Arc;

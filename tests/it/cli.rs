@@ -1,7 +1,8 @@
 //! The `cardswitch` binary: first start initializes the data directory (private key and
 //! credential files, credentials printed once), SIGTERM stops it cleanly, `consumer add` and
 //! `verify` work on a stopped directory, `verify` finds a broken ledger, and `token issue`
-//! prints bearer tokens signed with the directory's key.
+//! prints bearer tokens signed with the directory's key, and `load populate` / `load run`
+//! drive a served switch.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -322,4 +323,52 @@ fn token_issue_prints_a_token_the_switch_accepts_until_it_expires() {
     let foreign = String::from_utf8(foreign.stdout).unwrap().trim().to_owned();
     let refused = core.verify_bearer(Some(&format!("Bearer {foreign}")));
     assert_eq!(refused, Err(cardswitch::bearer::BearerFailure::BadSignature));
+}
+
+#[test]
+fn load_populate_and_run_drive_a_served_switch_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let served = serve(&data);
+    let url = format!("http://{}", served.address);
+    let credentials = data.join("admin-credentials");
+    let load = |arguments: &[&str]| {
+        Command::new(BINARY)
+            .arg("load")
+            .args(arguments)
+            .args(["--url", &url, "--credentials"])
+            .arg(&credentials)
+            .output()
+            .unwrap()
+    };
+    let populated = load(&["populate", "--cards", "3", "--concurrency", "2"]);
+    assert!(populated.status.success(), "{}", String::from_utf8_lossy(&populated.stderr));
+    assert!(data.join("load-manifest.json").is_file());
+    let json = dir.path().join("results.json");
+    let json_path = json.to_str().unwrap();
+    let ran = load(&[
+        "run",
+        "--mix",
+        "debit=1,transfer=1",
+        "--connections",
+        "2",
+        "--duration-s",
+        "0.5",
+        "--warmup-s",
+        "0",
+        "--json",
+        json_path,
+    ]);
+    let printed = String::from_utf8_lossy(&ran.stdout);
+    assert!(ran.status.success(), "{printed}{}", String::from_utf8_lossy(&ran.stderr));
+    assert!(printed.contains("closed loop") && printed.contains("total"), "{printed}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(results["total"]["approvals"].as_u64().unwrap() > 0, "{results}");
+    assert_eq!(results["total"]["errors"], serde_json::json!({}), "{results}");
+    let refused = load(&["run", "--mix", "issuing_debit=1"]);
+    assert!(!refused.status.success(), "a mix with issuing_debit needs a partner population");
+    terminate(served);
+    let verified = Command::new(BINARY).arg("verify").arg("--data").arg(&data).output().unwrap();
+    assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stdout));
 }

@@ -36,6 +36,8 @@ mod jcard_sysconfig;
 mod jcard_wallets;
 /// Random postings and restarts against a reference ledger.
 mod ledger_model;
+/// The load generator: populate, each request kind, open and closed loop, JSON results.
+mod load;
 /// The OpenAPI document agrees with the route table and is served.
 mod openapi;
 /// The card-issuing API's OpenAPI document agrees with its route table and is served.

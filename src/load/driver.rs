@@ -1,0 +1,266 @@
+//! `load run`: connections that each send one request at a time, either back to back (closed
+//! loop) or on a fixed schedule (open loop: request k of the run is due at start + k / rate,
+//! spread over the connections, and its latency counts from that intended time, so a slow
+//! answer delays and charges the requests behind it: no coordinated omission).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::client::{PartnerSigner, Session, Signer};
+use super::manifest::Manifest;
+use super::mix::{parse_distribution, parse_mix, Distribution, Kind, Mix, SeededRng};
+use super::populate::manifest_path;
+use super::report::{summarize, Progress, Results, Tally};
+use super::requests::Plan;
+use super::target::{parse_url, read_credentials};
+use super::LoadError;
+
+/// Most connections one run opens.
+pub const CONNECTIONS_MAX: usize = 4096;
+
+/// Options of `cardswitch load run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunOptions {
+    /// The switch, `http://host:port`.
+    #[arg(long, default_value = "http://127.0.0.1:8081")]
+    pub url: String,
+    /// A credentials file like the data directory's `admin-credentials`.
+    #[arg(long, default_value = "data/admin-credentials")]
+    pub credentials: PathBuf,
+    /// The manifest `populate` wrote; default `load-manifest.json` next to the credentials.
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
+    /// Weights of the request kinds: debit, credit, balance, transfer, issuing_debit.
+    #[arg(long, default_value = "debit=70,credit=10,balance=15,transfer=5", value_parser = parse_mix)]
+    pub mix: Mix,
+    /// How cards and wallets are drawn: `uniform` or `zipf:S` (the first cards hottest).
+    #[arg(long, default_value = "uniform", value_parser = parse_distribution)]
+    pub distribution: Distribution,
+    /// Share (0 to 1) of transfers that go to the one merchant wallet.
+    #[arg(long, default_value_t = 0.0)]
+    pub hot_merchant_share: f64,
+    /// Keep-alive connections, each with one request in flight.
+    #[arg(long, default_value_t = 32)]
+    pub connections: usize,
+    /// Seconds measured, after the warm-up.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration_s: f64,
+    /// Seconds sent but not measured, first.
+    #[arg(long, default_value_t = 1.0)]
+    pub warmup_s: f64,
+    /// Open loop at this many requests per second in total; closed loop without it.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Seeds the choices of kinds, cards and wallets.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// The HS512 key of the manifest's partner; needed when the mix has `issuing_debit`.
+    #[arg(long)]
+    pub partner_key: Option<String>,
+}
+
+impl RunOptions {
+    fn check(&self) -> Result<(), LoadError> {
+        if !(1..=CONNECTIONS_MAX).contains(&self.connections) {
+            return Err(LoadError::new(format!("--connections must be 1 to {CONNECTIONS_MAX}")));
+        }
+        if !(0.0..=1.0).contains(&self.hot_merchant_share) {
+            return Err(LoadError::new("--hot-merchant-share must be 0 to 1"));
+        }
+        let seconds_ok =
+            |seconds: f64, least: f64| seconds.is_finite() && (least..=86_400.0).contains(&seconds);
+        if !seconds_ok(self.duration_s, 0.1) || !seconds_ok(self.warmup_s, 0.0) {
+            return Err(LoadError::new("--duration-s must be 0.1 to 86400, --warmup-s 0 to 86400"));
+        }
+        if self.rate.is_some_and(|rate| !(rate.is_finite() && (0.1..=10_000_000.0).contains(&rate)))
+        {
+            return Err(LoadError::new("--rate must be 0.1 to 10000000 requests per second"));
+        }
+        Ok(())
+    }
+}
+
+/// The time frame of a run: sent from `start`, measured from `measure_from` until `end`.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start: Instant,
+    measure_from: Instant,
+    end: Instant,
+}
+
+/// Runs the load, prints the results (and writes the JSON); answers them.
+pub async fn run(options: &RunOptions) -> Result<Results, LoadError> {
+    options.check()?;
+    let address = parse_url(&options.url)?;
+    let manifest =
+        Manifest::read(&manifest_path(options.manifest.as_deref(), &options.credentials))?;
+    let signer = Signer::new(read_credentials(&options.credentials)?);
+    let partner = partner(&manifest, options)?;
+    let plan = Arc::new(Plan::new(signer, partner, manifest, options));
+    let start = Instant::now() + Duration::from_millis(50);
+    let measure_from = start + Duration::from_secs_f64(options.warmup_s);
+    let window = Window {
+        start,
+        measure_from,
+        end: measure_from + Duration::from_secs_f64(options.duration_s),
+    };
+    let progress = Progress::start("requests", None);
+    let tasks: Vec<_> = (0..options.connections)
+        .map(|connection| {
+            let (plan, done) = (Arc::clone(&plan), progress.counter());
+            let seed = options.seed
+                ^ u64::try_from(connection).unwrap_or(0).wrapping_mul(0x2545_F491_4F6C_DD1D);
+            let schedule =
+                options.rate.map(|rate| Schedule::new(rate, connection, options.connections));
+            tokio::spawn(drive(address, plan, window, SeededRng::new(seed), schedule, done))
+        })
+        .collect();
+    let mut tallies: BTreeMap<Kind, Tally> = BTreeMap::new();
+    let mut last_answer = window.end;
+    for task in tasks {
+        let (connection, last) = task.await.map_err(|error| LoadError::new(error.to_string()))?;
+        last_answer = last_answer.max(last);
+        for (kind, tally) in connection {
+            tallies.entry(kind).or_default().merge(&tally);
+        }
+    }
+    progress.finish();
+    // Requests are counted over the measured window stretched to the last answer: when the
+    // switch falls behind an open loop's schedule, the rate shown is the rate it kept up.
+    let elapsed = last_answer.duration_since(window.measure_from);
+    let mut shape = shape(options);
+    shape.elapsed_s = elapsed.as_secs_f64();
+    let results = summarize(&tallies, elapsed, shape);
+    print!("{}", results.text());
+    if let Some(path) = &options.json {
+        write_json(path, &results)?;
+    }
+    Ok(results)
+}
+
+/// The partner that signs `issuing_debit`: required when the mix has that kind.
+fn partner(manifest: &Manifest, options: &RunOptions) -> Result<Option<PartnerSigner>, LoadError> {
+    if options.mix.weight(Kind::IssuingDebit) == 0 {
+        return Ok(None);
+    }
+    match (&manifest.partner_auth_id, &options.partner_key) {
+        (Some(auth_id), Some(key)) if !manifest.partner_cards.is_empty() => {
+            Ok(Some(PartnerSigner { auth_id: auth_id.clone(), key: key.as_bytes().to_vec() }))
+        }
+        (Some(_), None) => Err(LoadError::new("issuing_debit needs --partner-key")),
+        _ => Err(LoadError::new(
+            "issuing_debit needs a population made with --partner-auth-id and --partner-key",
+        )),
+    }
+}
+
+fn shape(options: &RunOptions) -> Results {
+    let distribution = match options.distribution {
+        Distribution::Uniform => "uniform".to_owned(),
+        Distribution::Zipf { exponent } => format!("zipf:{exponent}"),
+    };
+    Results {
+        mode: if options.rate.is_some() { "open" } else { "closed" }.to_owned(),
+        rate_per_s: options.rate,
+        connections: options.connections,
+        measured_s: options.duration_s,
+        elapsed_s: options.duration_s,
+        warmup_s: options.warmup_s,
+        distribution,
+        hot_merchant_share: options.hot_merchant_share,
+        total: super::report::Figures::of(&Tally::default(), Duration::from_secs(1)),
+        kinds: BTreeMap::new(),
+    }
+}
+
+fn write_json(path: &std::path::Path, results: &Results) -> Result<(), LoadError> {
+    let text = serde_json::to_string_pretty(results)
+        .map_err(|error| LoadError::new(format!("cannot encode the results: {error}")))?;
+    std::fs::write(path, text)
+        .map_err(|error| LoadError::new(format!("cannot write {}: {error}", path.display())))
+}
+
+/// An open-loop connection's due times: its share of one schedule at `rate` for the run.
+#[derive(Debug, Clone, Copy)]
+struct Schedule {
+    /// Time between two of this connection's requests.
+    period: Duration,
+    /// This connection's first request is due `offset` after the start.
+    offset: Duration,
+}
+
+impl Schedule {
+    fn new(rate_per_s: f64, connection: usize, connections: usize) -> Schedule {
+        let spacing = Duration::from_secs_f64(1.0 / rate_per_s);
+        let (connection, connections) =
+            (u32::try_from(connection).unwrap_or(0), u32::try_from(connections).unwrap_or(1));
+        Schedule { period: spacing * connections, offset: spacing * connection }
+    }
+
+    /// When request `sequence` (from 0) of this connection is due.
+    fn due(self, start: Instant, sequence: u32) -> Instant {
+        start + self.offset + self.period * sequence
+    }
+}
+
+/// One connection's loop; answers its tallies per kind and when its last answer came.
+async fn drive(
+    address: SocketAddr,
+    plan: Arc<Plan>,
+    window: Window,
+    mut rng: SeededRng,
+    schedule: Option<Schedule>,
+    done: Arc<AtomicU64>,
+) -> (BTreeMap<Kind, Tally>, Instant) {
+    let mut session = Session::new(address);
+    let mut tallies: BTreeMap<Kind, Tally> = BTreeMap::new();
+    tokio::time::sleep_until(window.start).await;
+    let mut sequence: u32 = 0;
+    let mut last_answer = window.start;
+    loop {
+        let intended = match schedule {
+            Some(schedule) => schedule.due(window.start, sequence),
+            None => Instant::now(),
+        };
+        if intended >= window.end {
+            return (tallies, last_answer);
+        }
+        tokio::time::sleep_until(intended).await;
+        let (kind, request) = plan.next_request(&mut rng);
+        let verdict = Plan::verdict(session.send(&request).await);
+        done.fetch_add(1, Ordering::Relaxed);
+        last_answer = Instant::now();
+        if intended >= window.measure_from {
+            tallies.entry(kind).or_default().record(verdict, intended.elapsed());
+        }
+        sequence = sequence.saturating_add(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_open_loop_schedule_interleaves_the_connections() {
+        let start = Instant::now();
+        let due = |connection, sequence| {
+            Schedule::new(100.0, connection, 4).due(start, sequence).duration_since(start)
+        };
+        // 100/s over 4 connections: one due every 10 ms, each connection every 40 ms.
+        assert_eq!(due(0, 0), Duration::ZERO);
+        assert_eq!(due(1, 0), Duration::from_millis(10));
+        assert_eq!(due(3, 0), Duration::from_millis(30));
+        assert_eq!(due(0, 1), Duration::from_millis(40));
+        assert_eq!(due(2, 5), Duration::from_millis(220));
+    }
+}
