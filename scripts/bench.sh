@@ -64,19 +64,25 @@ if [ "$(nproc)" -ge 2 ]; then server_cpu=0; client_cpu=1; else server_cpu=0; cli
 # --- which client ------------------------------------------------------------------------------
 # The load generator's flags this script relies on; if its `load run --help` lacks one, the
 # in-process bench is used instead (and the reason printed).
-load_flags=(--url --credentials --json --rate)
+# (The generator's interface was being defined when this was written: adjust here if it differs.)
+load_run_flags=(--url --credentials --mix --connections --seconds --warmup-seconds --rate --json)
+load_populate_flags=(--url --credentials --cards)
 client="${BENCH_CLIENT:-auto}"
 if [ "$client" = auto ]; then
     client=inprocess
-    if help="$("$binary" load run --help 2>/dev/null)"; then
+    if run_help="$("$binary" load run --help 2>/dev/null)" &&
+        populate_help="$("$binary" load populate --help 2>/dev/null)"; then
         missing=""
-        for flag in "${load_flags[@]}"; do
-            grep -q -- "$flag" <<<"$help" || missing="$missing $flag"
+        for flag in "${load_run_flags[@]}"; do
+            grep -q -- "$flag\b" <<<"$run_help" || missing="$missing (run $flag)"
+        done
+        for flag in "${load_populate_flags[@]}"; do
+            grep -q -- "$flag\b" <<<"$populate_help" || missing="$missing (populate $flag)"
         done
         if [ -z "$missing" ]; then
             client=load
         else
-            echo "cardswitch load run lacks$missing: using the in-process bench" >&2
+            echo "cardswitch load lacks$missing: using the in-process bench" >&2
         fi
     fi
 fi
