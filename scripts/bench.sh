@@ -65,7 +65,7 @@ if [ "$(nproc)" -ge 2 ]; then server_cpu=0; client_cpu=1; else server_cpu=0; cli
 # The load generator's flags this script relies on; if its `load run --help` lacks one, the
 # in-process bench is used instead (and the reason printed).
 # (The generator's interface was being defined when this was written: adjust here if it differs.)
-load_run_flags=(--url --credentials --mix --connections --seconds --warmup-seconds --rate --json)
+load_run_flags=(--url --credentials --mix --connections --duration-s --warmup-s --rate --json)
 load_populate_flags=(--url --credentials --cards)
 client="${BENCH_CLIENT:-auto}"
 if [ "$client" = auto ]; then
@@ -117,8 +117,8 @@ run_with_load() {
     taskset -c "$client_cpu" "$binary" load populate "${common[@]}" --cards "$cards"
     for kind in echo balance debit; do
         json="$work/closed-$kind.json"
-        taskset -c "$client_cpu" "$binary" load run "${common[@]}" --mix "$kind" \
-            --connections "$connections" --seconds "$seconds" --warmup-seconds "$warmup" \
+        taskset -c "$client_cpu" "$binary" load run "${common[@]}" --mix "$kind=1" \
+            --connections "$connections" --duration-s "$seconds" --warmup-s "$warmup" \
             --json "$json"
         echo "$kind $(json_summary "$json")" >>"$rows"
     done
@@ -131,8 +131,8 @@ run_with_load() {
             rate="$(awk -v m="$max_debit" -v f="$fraction" 'BEGIN {printf "%d", m * f}')"
             [ "$rate" -ge 1 ] || continue
             json="$target_dir/bench-sweep/rate-$rate.json"
-            taskset -c "$client_cpu" "$binary" load run "${common[@]}" --mix debit \
-                --connections "$connections" --seconds "$seconds" --warmup-seconds "$warmup" \
+            taskset -c "$client_cpu" "$binary" load run "${common[@]}" --mix debit=1 \
+                --connections "$connections" --duration-s "$seconds" --warmup-s "$warmup" \
                 --rate "$rate" --json "$json"
             if [ "$fraction" = 0.7 ]; then
                 echo "debit70 $(json_summary "$json")" >>"$rows"

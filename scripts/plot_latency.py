@@ -9,9 +9,9 @@ Each RUN.json is one `cardswitch load run --rate R --json PATH` report, one poin
 The reader is tolerant, since the generator's format is young. It looks for, in this order:
 - the section: `kinds[KIND]`, `by_kind[KIND]`, `per_kind[KIND]`, `KIND` (with --kind), else
   `total`, else the document itself;
-- offered rate (requests/s): `offered_rps`, `rate_rps`, `target_rps`, `rate`, `offered` in the
+- offered rate (requests/s): `rate_per_s` (what `cardswitch load run` writes), `offered_rps`, `rate_rps`, `target_rps`, `rate`, `offered` in the
   document, then in the section; else the number in a file name like `rate-1200.json`;
-- achieved rate: `throughput_rps`, `rps`, `requests_per_second`, `throughput`;
+- achieved rate: `throughput_per_s` (the load generator's), `throughput_rps`, `rps`, `requests_per_second`, `throughput`;
 - latency in milliseconds: `latency_ms: {p50, p99, p999, max}` (or `latency: {...}` in ms, or
   `p50_ms`, `p99_ms` beside the rate).
 A point with no offered rate is placed at its achieved rate. Points are sorted by offered rate.
@@ -24,8 +24,8 @@ import os
 import re
 import sys
 
-RATE_KEYS = ("offered_rps", "rate_rps", "target_rps", "rate", "offered")
-THROUGHPUT_KEYS = ("throughput_rps", "rps", "requests_per_second", "throughput")
+RATE_KEYS = ("rate_per_s", "offered_rps", "rate_rps", "target_rps", "rate", "offered")
+THROUGHPUT_KEYS = ("throughput_per_s", "throughput_rps", "rps", "requests_per_second", "throughput")
 SECTION_KEYS = ("kinds", "by_kind", "per_kind")
 
 

@@ -36,7 +36,7 @@ pub struct RunOptions {
     /// The manifest `populate` wrote; default `load-manifest.json` next to the credentials.
     #[arg(long)]
     pub manifest: Option<PathBuf>,
-    /// Weights of the request kinds: debit, credit, balance, transfer, issuing_debit.
+    /// Weights of the request kinds: echo, debit, credit, balance, transfer, issuing_debit.
     #[arg(long, default_value = "debit=70,credit=10,balance=15,transfer=5", value_parser = parse_mix)]
     pub mix: Mix,
     /// How cards and wallets are drawn: `uniform` or `zipf:S` (the first cards hottest).

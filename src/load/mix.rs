@@ -8,6 +8,8 @@ use std::sync::Arc;
 /// One kind of request of the mix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
+    /// `GET /echo`: the HTTP and authentication ceiling, no store work.
+    Echo,
     /// `POST /cards/{token}/debit` of 1.00 at a point of sale.
     Debit,
     /// `POST /cards/{token}/credit` of 1.00 on the issuer's channel.
@@ -21,11 +23,12 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] =
-        [Kind::Debit, Kind::Credit, Kind::Balance, Kind::Transfer, Kind::IssuingDebit];
+    pub const ALL: [Kind; 6] =
+        [Kind::Echo, Kind::Debit, Kind::Credit, Kind::Balance, Kind::Transfer, Kind::IssuingDebit];
 
     pub fn name(self) -> &'static str {
         match self {
+            Kind::Echo => "echo",
             Kind::Debit => "debit",
             Kind::Credit => "credit",
             Kind::Balance => "balance",
@@ -53,7 +56,7 @@ impl FromStr for Mix {
             let kind =
                 Kind::ALL.into_iter().find(|kind| kind.name() == name.trim()).ok_or_else(|| {
                     format!(
-                        "unknown kind `{name}` (debit, credit, balance, transfer, issuing_debit)"
+                        "unknown kind `{name}` (echo, debit, credit, balance, transfer, issuing_debit)"
                     )
                 })?;
             let weight: u32 =

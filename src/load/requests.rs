@@ -62,6 +62,7 @@ impl Plan {
         let kind = self.kinds.pick(rng);
         let card = &self.manifest.cards[self.cards.pick(rng)];
         let request = match kind {
+            Kind::Echo => self.signer.jcard("GET", "/jcard/api/echo".to_owned(), String::new()),
             Kind::Debit => self.card_movement(card, "debit", "pos"),
             Kind::Credit => self.card_movement(card, "credit", "jcard"),
             Kind::Balance => {
