@@ -139,6 +139,17 @@ impl Batch {
         self.ops.is_empty()
     }
 
+    /// Key and value bytes the batch writes (a delete counts its key).
+    pub fn bytes(&self) -> usize {
+        self.ops
+            .iter()
+            .map(|op| match op {
+                WriteOp::Put { key, value } => key.len().saturating_add(value.len()),
+                WriteOp::Delete { key } => key.len(),
+            })
+            .fold(0, usize::saturating_add)
+    }
+
     /// Drops the ops added after the first `len` (a command that failed half-way).
     pub fn truncate(&mut self, len: usize) {
         self.ops.truncate(len);
