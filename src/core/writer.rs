@@ -103,6 +103,7 @@ impl Writer {
             }
         }
         self.prune_nonces(&mut batch, now_ms);
+        batch.coalesce();
         let commands = replies.len();
         match self.make_durable(&batch) {
             Ok(()) => self.published.store(Arc::new(working)),
