@@ -40,7 +40,9 @@ use crate::bearer::{self, BearerClaims, BearerFailure, BearerKey};
 use crate::clock::{Clock, EpochMs};
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::store::{schema, Keyspace, Store, StoreError};
+/// The store's error, which `CoreError::Store` carries.
+pub use crate::store::StoreError;
+use crate::store::{schema, Keyspace, Store};
 
 /// The core could not decide. Declines are not errors; see `command::Decline`.
 #[derive(Debug, thiserror::Error)]

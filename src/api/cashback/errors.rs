@@ -130,7 +130,7 @@ fn decline_status(decline: Decline) -> (StatusCode, &'static str, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::StoreError;
+    use crate::core::StoreError;
 
     fn code_of(error: CashbackError) -> (u16, &'static str) {
         let (status, code, message) = error.classify();
