@@ -1,7 +1,8 @@
 //! End-to-end HTTP throughput of the jCard API: starts a switch in this process (its own tokio
 //! runtime with one worker thread, plus the writer's thread) over a temporary data directory,
 //! then drives it from a second one-worker runtime with C keep-alive HTTP/1.1 connections of
-//! signed requests, and prints requests/s and latency percentiles per workload.
+//! signed requests, and prints requests/s and latency percentiles per workload, and the records
+//! and bytes the writer stored per request (`cardswitch_store_{records,bytes}_written_total`).
 //!
 //! Run with `cargo bench --bench http`. Settings (environment variables):
 //! - `BENCH_CONNECTIONS`: concurrent connections, default 32;
@@ -149,6 +150,8 @@ struct Row {
     p50: Duration,
     p99: Duration,
     successes_total: u64,
+    /// Records and bytes the writer applied per successful request (warm-up included).
+    write_cost: Option<(f64, f64)>,
     group_mean: Option<f64>,
     flush_mean_ms: Option<f64>,
 }
@@ -335,6 +338,29 @@ fn histogram(text: &str, name: &str) -> (f64, f64) {
     (value("sum"), value("count"))
 }
 
+/// A counter's value in the Prometheus text.
+fn counter(text: &str, name: &str) -> f64 {
+    let metric = format!("{name}_total ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&metric))
+        .and_then(|number| number.trim().parse::<f64>().ok())
+        .unwrap_or(0.0)
+}
+
+/// Records and bytes written per successful request between two renderings.
+fn write_cost(before: &str, after: &str, successes: u64) -> Option<(f64, f64)> {
+    let delta = |name: &str| counter(after, name) - counter(before, name);
+    // A request count, far below 2^53: exact.
+    #[allow(clippy::as_conversions, clippy::cast_precision_loss)]
+    let successes = successes as f64;
+    (successes > 0.0).then(|| {
+        (
+            delta("cardswitch_store_records_written") / successes,
+            delta("cardswitch_store_bytes_written") / successes,
+        )
+    })
+}
+
 /// The mean of a histogram's observations between two renderings.
 fn histogram_mean(before: &str, after: &str, name: &str) -> Option<f64> {
     let (sum_before, count_before) = histogram(before, name);
@@ -389,6 +415,7 @@ fn summarize(workload: Workload, tallies: Vec<Tally>, measure_from: Instant) -> 
         p50: percentile(&merged.latencies, 0.50),
         p99: percentile(&merged.latencies, 0.99),
         successes_total: merged.successes_total,
+        write_cost: None,
         group_mean: None,
         flush_mean_ms: None,
     }
@@ -417,6 +444,7 @@ async fn run_workload(
     }
     let after = metrics.render();
     let mut row = summarize(workload, tallies, measure_from);
+    row.write_cost = write_cost(&before, &after, row.successes_total);
     row.group_mean = histogram_mean(&before, &after, "cardswitch_commit_group_commands");
     row.flush_mean_ms = histogram_mean(&before, &after, "cardswitch_commit_flush_seconds")
         .map(|seconds| seconds * 1000.0);
@@ -457,6 +485,15 @@ fn table(rows: &[Row], settings: &Settings) -> String {
             milliseconds(row.p99),
             ratio
         );
+    }
+    for row in rows {
+        if let Some((records, bytes)) = row.write_cost {
+            let _ = writeln!(
+                text,
+                "{}: {records:.2} records, {bytes:.0} bytes written per request",
+                row.workload.name()
+            );
+        }
     }
     for row in rows {
         if let (Some(group), Some(flush)) = (row.group_mean, row.flush_mean_ms) {

@@ -30,6 +30,14 @@ pub struct Metrics {
     pub commit_group_commands: Histogram,
     pub commit_flush_seconds: Histogram,
     pub commit_failures: Counter,
+    /// Commit groups that wrote something (one atomic batch each).
+    pub commit_groups: Counter,
+    /// Successful flushes of the store by the writer.
+    pub commit_flushes: Counter,
+    /// Records (puts and deletes) applied to the store by the writer.
+    pub store_records_written: Counter,
+    /// Key and value bytes applied to the store by the writer (a delete counts its key).
+    pub store_bytes_written: Counter,
     /// Set when a flush failed and no later one has succeeded yet.
     pub store_degraded: AtomicBool,
 }
@@ -51,6 +59,10 @@ impl Metrics {
         let commit_group_commands = Histogram::new(exponential_buckets(1.0, 2.0, 12));
         let commit_flush_seconds = Histogram::new(exponential_buckets(0.000_01, 2.0, 20));
         let commit_failures = Counter::default();
+        let commit_groups = Counter::default();
+        let commit_flushes = Counter::default();
+        let store_records_written = Counter::default();
+        let store_bytes_written = Counter::default();
         registry.register(
             "http_requests",
             "HTTP requests answered, by route and status",
@@ -81,6 +93,10 @@ impl Metrics {
             "Commit groups whose write or flush failed",
             commit_failures.clone(),
         );
+        register_store_counters(
+            &mut registry,
+            [&commit_groups, &commit_flushes, &store_records_written, &store_bytes_written],
+        );
         Metrics {
             registry,
             http_requests,
@@ -89,6 +105,10 @@ impl Metrics {
             commit_group_commands,
             commit_flush_seconds,
             commit_failures,
+            commit_groups,
+            commit_flushes,
+            store_records_written,
+            store_bytes_written,
             store_degraded: AtomicBool::new(false),
         }
     }
@@ -112,5 +132,18 @@ impl Metrics {
             text.clear();
         }
         text
+    }
+}
+
+/// Registers the writer's store counters, in the order of `STORE_COUNTERS`.
+fn register_store_counters(registry: &mut Registry, counters: [&Counter; 4]) {
+    const STORE_COUNTERS: [(&str, &str); 4] = [
+        ("commit_groups", "Commit groups applied to the store as one batch"),
+        ("commit_flushes", "Successful flushes of the store by the writer"),
+        ("store_records_written", "Records (puts and deletes) applied to the store by the writer"),
+        ("store_bytes_written", "Key and value bytes applied to the store by the writer"),
+    ];
+    for ((name, help), counter) in STORE_COUNTERS.into_iter().zip(counters) {
+        registry.register(name, help, counter.clone());
     }
 }

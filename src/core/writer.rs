@@ -103,6 +103,7 @@ impl Writer {
             }
         }
         self.prune_nonces(&mut batch, now_ms);
+        batch.coalesce();
         let commands = replies.len();
         match self.make_durable(&batch) {
             Ok(()) => self.published.store(Arc::new(working)),
@@ -135,11 +136,15 @@ impl Writer {
         self.store
             .apply(batch)
             .map_err(|error| DurabilityFailure { applied: false, error: error.into() })?;
+        self.metrics.commit_groups.inc();
+        self.metrics.store_records_written.inc_by(u64::try_from(batch.len()).unwrap_or(u64::MAX));
+        self.metrics.store_bytes_written.inc_by(u64::try_from(batch.bytes()).unwrap_or(u64::MAX));
         let started = Instant::now();
         let flushed = self.store.flush();
         self.metrics.commit_flush_seconds.observe(started.elapsed().as_secs_f64());
         match flushed {
             Ok(()) => {
+                self.metrics.commit_flushes.inc();
                 self.metrics.store_degraded.store(false, Ordering::Relaxed);
                 Ok(())
             }

@@ -7,6 +7,7 @@ mod error;
 pub mod schema;
 mod sled_engine;
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -22,6 +23,14 @@ pub use sled_engine::SledEngine;
 pub enum WriteOp {
     Put { key: Vec<u8>, value: Vec<u8> },
     Delete { key: Vec<u8> },
+}
+
+impl WriteOp {
+    pub fn key(&self) -> &[u8] {
+        match self {
+            WriteOp::Put { key, .. } | WriteOp::Delete { key } => key,
+        }
+    }
 }
 
 /// A storage engine: ordered bytes to bytes, atomic batches, explicit durability.
@@ -139,8 +148,80 @@ impl Batch {
         self.ops.is_empty()
     }
 
+    /// Key and value bytes the batch writes (a delete counts its key).
+    pub fn bytes(&self) -> usize {
+        self.ops
+            .iter()
+            .map(|op| match op {
+                WriteOp::Put { key, value } => key.len().saturating_add(value.len()),
+                WriteOp::Delete { key } => key.len(),
+            })
+            .fold(0, usize::saturating_add)
+    }
+
+    /// Drops every op whose key the batch writes again later. A batch is applied atomically and
+    /// in order, so only each key's last op has an effect: the result is the same, with fewer
+    /// records for the engine (a group of card debits rewrites the same balances many times).
+    pub fn coalesce(&mut self) {
+        let mut seen = HashSet::with_capacity(self.ops.len());
+        let mut keep: Vec<bool> = self.ops.iter().rev().map(|op| seen.insert(op.key())).collect();
+        drop(seen);
+        keep.reverse();
+        let mut keep = keep.into_iter();
+        self.ops.retain(|_| keep.next().unwrap_or(true));
+    }
+
     /// Drops the ops added after the first `len` (a command that failed half-way).
     pub fn truncate(&mut self, len: usize) {
         self.ops.truncate(len);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    /// Applies ops in order to a map, as the engine does.
+    fn applied(ops: &[WriteOp]) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        let mut map = BTreeMap::new();
+        for op in ops {
+            match op {
+                WriteOp::Put { key, value } => map.insert(key.clone(), value.clone()),
+                WriteOp::Delete { key } => map.remove(key),
+            };
+        }
+        map
+    }
+
+    #[test]
+    fn coalescing_keeps_each_keys_last_op_and_the_result() {
+        let mut batch = Batch::new();
+        batch.put(b"a".to_vec(), &1_u32).unwrap();
+        batch.put(b"b".to_vec(), &2_u32).unwrap();
+        batch.put(b"a".to_vec(), &3_u32).unwrap();
+        batch.delete(b"b".to_vec());
+        batch.put(b"c".to_vec(), &4_u32).unwrap();
+        batch.delete(b"c".to_vec());
+        batch.put(b"c".to_vec(), &5_u32).unwrap();
+        batch.put(b"d".to_vec(), &6_u32).unwrap();
+        let before = applied(&batch.ops);
+        batch.coalesce();
+        assert_eq!(applied(&batch.ops), before);
+        let keys: Vec<&[u8]> = batch.ops.iter().map(WriteOp::key).collect();
+        assert_eq!(keys, [b"a".as_slice(), b"b", b"c", b"d"]);
+        assert!(matches!(&batch.ops[1], WriteOp::Delete { .. }));
+        assert_eq!(
+            codec::decode::<u32>(
+                b"c",
+                match &batch.ops[2] {
+                    WriteOp::Put { value, .. } => value,
+                    WriteOp::Delete { .. } => panic!("c ends with a put"),
+                }
+            )
+            .unwrap(),
+            5
+        );
     }
 }

@@ -48,6 +48,8 @@ mod openapi_cashback;
 mod openapi_giftcard;
 /// Health, metrics, limits, unknown routes, graceful stop.
 mod ops;
+/// Stored record shapes old and new read the same.
+mod storage_format;
 /// Architecture boundaries and hygiene, enforced.
 mod tidy;
 /// Random wallet movements, retries, reversals, voids and restarts against a reference model.

@@ -27,6 +27,29 @@ async fn health_and_metrics_report() {
     ] {
         assert!(metrics.text.contains(needle), "missing {needle} in\n{}", metrics.text);
     }
+    // One more posting writes its transaction, two entries, two balances and the nonce, in
+    // one group with one flush.
+    assert_eq!(switch.admin_call("POST", "/jcard/api/gl/transactions", body).await.status, 201);
+    let after = switch.raw("GET", "/metrics", &[], vec![]).await;
+    let delta = |name: &str| counter(&after.text, name) - counter(&metrics.text, name);
+    assert_eq!(
+        (
+            delta("cardswitch_commit_groups_total"),
+            delta("cardswitch_commit_flushes_total"),
+            delta("cardswitch_store_records_written_total")
+        ),
+        (1, 1, 6),
+        "{}",
+        after.text
+    );
+    assert!(delta("cardswitch_store_bytes_written_total") > 6 * 10, "{}", after.text);
+}
+
+/// A counter's value in the Prometheus text (0 when absent).
+fn counter(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 #[tokio::test]
