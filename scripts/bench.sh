@@ -100,7 +100,8 @@ json_summary() {
 run_with_load() {
     local data="$work/data" log="$work/server.log" url="" kind json max_debit fraction rate
     mkdir -p "$data"
-    taskset -c "$server_cpu" "$binary" serve --data "$data" --listen 127.0.0.1:0 >"$log" 2>&1 &
+    # 3>&- : the server must not hold the tee pipe open, or the script waits for it forever.
+    taskset -c "$server_cpu" "$binary" serve --data "$data" --listen 127.0.0.1:0 >"$log" 2>&1 3>&- &
     server_pid=$!
     for _ in $(seq 1 100); do
         url="$(sed -n 's/^cardswitch listening on \(http:[^ ]*\).*/\1/p' "$log" | head -1)"
