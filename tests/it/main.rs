@@ -44,6 +44,8 @@ mod openapi;
 mod openapi_card_api;
 /// The cashback dialect's OpenAPI document against the route table.
 mod openapi_cashback;
+/// Helpers every OpenAPI document test shares.
+mod openapi_common;
 /// The gift-card history API's OpenAPI document agrees with its route table and is served.
 mod openapi_giftcard;
 /// Health, metrics, limits, unknown routes, graceful stop.

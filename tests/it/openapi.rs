@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use cardswitch::http::router::jcard_templates;
 use serde_json::{Map, Value};
 
+use crate::openapi_common::{listing, references, resolve};
 use crate::support::TestSwitch;
 
 /// The document as the binary embeds it.
@@ -49,35 +50,6 @@ fn routed_operations() -> BTreeSet<(String, String)> {
     jcard_templates().into_iter().map(|(method, path)| (method.to_uppercase(), path)).collect()
 }
 
-fn listing(operations: &BTreeSet<&(String, String)>) -> String {
-    if operations.is_empty() {
-        return "  (none)".to_owned();
-    }
-    operations
-        .iter()
-        .map(|(method, path)| format!("  {method} {path}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Follows a local `$ref` (`#/components/...`) to what it names.
-fn resolve<'a>(document: &'a Value, node: &'a Value) -> Result<&'a Value, String> {
-    let mut node = node;
-    for _ in 0..16 {
-        let Some(reference) = node.get("$ref") else {
-            return Ok(node);
-        };
-        let reference =
-            reference.as_str().ok_or_else(|| format!("$ref is not a string: {reference}"))?;
-        let pointer = reference
-            .strip_prefix('#')
-            .ok_or_else(|| format!("$ref `{reference}` is not local"))?;
-        node =
-            document.pointer(pointer).ok_or_else(|| format!("$ref `{reference}` names nothing"))?;
-    }
-    Err("$ref chain too long".to_owned())
-}
-
 /// The names of the `in: path` parameters in a `parameters` list (references resolved).
 fn path_parameters(
     document: &Value,
@@ -115,20 +87,6 @@ fn placeholders(path: &str) -> Vec<String> {
         .filter_map(|segment| segment.strip_prefix('{').and_then(|rest| rest.strip_suffix('}')))
         .map(str::to_owned)
         .collect()
-}
-
-/// Every `$ref` anywhere in `node`.
-fn references<'a>(node: &'a Value, found: &mut Vec<&'a Value>) {
-    match node {
-        Value::Object(members) => {
-            if members.contains_key("$ref") {
-                found.push(node);
-            }
-            members.values().for_each(|value| references(value, found));
-        }
-        Value::Array(items) => items.iter().for_each(|item| references(item, found)),
-        _ => {}
-    }
 }
 
 #[test]

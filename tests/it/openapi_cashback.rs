@@ -6,84 +6,16 @@
 use std::collections::BTreeSet;
 
 use cardswitch::http::router::cashback_templates;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use crate::openapi_common::{listing, operations, parse, references, resolve};
 use crate::support::TestSwitch;
 
 /// The document as the binary embeds it.
 const DOCUMENT: &str = include_str!("../../openapi/cashback.json");
 
 fn document() -> Value {
-    serde_json::from_str(DOCUMENT)
-        .unwrap_or_else(|error| panic!("openapi/cashback.json is not JSON: {error}"))
-}
-
-/// The keys of an OpenAPI path item that are operations.
-const OPERATION_KEYS: [&str; 8] =
-    ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
-
-fn paths(document: &Value) -> &Map<String, Value> {
-    document["paths"]
-        .as_object()
-        .unwrap_or_else(|| panic!("openapi/cashback.json has no `paths` object"))
-}
-
-/// Every (METHOD, path, operation) the document describes.
-fn operations(document: &Value) -> Vec<(String, String, &Value)> {
-    let mut found = Vec::new();
-    for (path, item) in paths(document) {
-        let item =
-            item.as_object().unwrap_or_else(|| panic!("the path item of {path} is not an object"));
-        for (method, operation) in item {
-            if OPERATION_KEYS.contains(&method.as_str()) {
-                found.push((method.to_uppercase(), path.clone(), operation));
-            }
-        }
-    }
-    found
-}
-
-fn listing(operations: &BTreeSet<&(String, String)>) -> String {
-    if operations.is_empty() {
-        return "  (none)".to_owned();
-    }
-    operations
-        .iter()
-        .map(|(method, path)| format!("  {method} {path}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Follows a local `$ref` (`#/components/...`) to what it names.
-fn resolve<'a>(document: &'a Value, node: &'a Value) -> Result<&'a Value, String> {
-    let mut node = node;
-    for _ in 0..16 {
-        let Some(reference) = node.get("$ref") else {
-            return Ok(node);
-        };
-        let reference =
-            reference.as_str().ok_or_else(|| format!("$ref is not a string: {reference}"))?;
-        let pointer = reference
-            .strip_prefix('#')
-            .ok_or_else(|| format!("$ref `{reference}` is not local"))?;
-        node =
-            document.pointer(pointer).ok_or_else(|| format!("$ref `{reference}` names nothing"))?;
-    }
-    Err("$ref chain too long".to_owned())
-}
-
-/// Every `$ref` anywhere in `node`.
-fn references<'a>(node: &'a Value, found: &mut Vec<&'a Value>) {
-    match node {
-        Value::Object(members) => {
-            if members.contains_key("$ref") {
-                found.push(node);
-            }
-            members.values().for_each(|value| references(value, found));
-        }
-        Value::Array(items) => items.iter().for_each(|item| references(item, found)),
-        _ => {}
-    }
+    parse(DOCUMENT, "openapi/cashback.json")
 }
 
 #[test]
