@@ -102,6 +102,12 @@ pub fn jcard_templates() -> Vec<(&'static str, String)> {
         .collect()
 }
 
+/// Whether `path` is `prefix` itself or below it (`/cardapi/x`, not `/cardapix`), without
+/// allocating: this runs for every request.
+fn under(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 impl Router {
     pub fn new() -> Router {
         let mut table: Vec<(Method, String, Target)> = Vec::new();
@@ -154,9 +160,9 @@ impl Router {
             Dialect::Jcard
         } else if path.starts_with(issuing::PREFIX) {
             Dialect::Issuing
-        } else if path == giftcard::PREFIX || path.starts_with(&format!("{}/", giftcard::PREFIX)) {
+        } else if under(path, giftcard::PREFIX) {
             Dialect::Giftcard
-        } else if path == cashback::PREFIX || path.starts_with(&format!("{}/", cashback::PREFIX)) {
+        } else if under(path, cashback::PREFIX) {
             Dialect::Cashback
         } else {
             Dialect::Plain
