@@ -27,6 +27,8 @@ pub struct Metrics {
     pub http_requests: Family<RequestLabels, Counter>,
     pub http_request_seconds: Family<RouteLabels, Histogram>,
     pub http_connections_open: Gauge,
+    /// Connections over `http.connections_max`, answered 503 and closed.
+    pub http_connections_refused: Counter,
     pub commit_group_commands: Histogram,
     pub commit_flush_seconds: Histogram,
     pub commit_failures: Counter,
@@ -56,6 +58,7 @@ impl Metrics {
             Histogram::new(exponential_buckets(0.000_05, 2.0, 18))
         });
         let http_connections_open = Gauge::default();
+        let http_connections_refused = Counter::default();
         let commit_group_commands = Histogram::new(exponential_buckets(1.0, 2.0, 12));
         let commit_flush_seconds = Histogram::new(exponential_buckets(0.000_01, 2.0, 20));
         let commit_failures = Counter::default();
@@ -77,6 +80,11 @@ impl Metrics {
             "http_connections_open",
             "Connections currently open",
             http_connections_open.clone(),
+        );
+        registry.register(
+            "http_connections_refused",
+            "Connections over the limit, answered 503 and closed",
+            http_connections_refused.clone(),
         );
         registry.register(
             "commit_group_commands",
@@ -102,6 +110,7 @@ impl Metrics {
             http_requests,
             http_request_seconds,
             http_connections_open,
+            http_connections_refused,
             commit_group_commands,
             commit_flush_seconds,
             commit_failures,

@@ -17,6 +17,8 @@ mod cashback;
 mod cashback_demo;
 /// The command line: serve, consumer add, verify.
 mod cli;
+/// The fuzz targets' seeds and past findings, replayed through their property checks.
+mod fuzz_regressions;
 /// The gift-card history API: history, paging, dates, failures, PIN lockout.
 mod giftcard;
 /// jCard authentication: signatures, timestamps, replays, permissions.
@@ -36,6 +38,8 @@ mod jcard_sysconfig;
 mod jcard_wallets;
 /// Random postings and restarts against a reference ledger.
 mod ledger_model;
+/// Hostile clients against every HTTP limit, each refused while others are served.
+mod limits;
 /// The load generator: populate, each request kind, open and closed loop, JSON results.
 mod load;
 /// The OpenAPI document agrees with the route table and is served.
