@@ -6,7 +6,8 @@
 # Prints one summary line per target (executions, corpus size, result) and appends them, with
 # revision and date, to fuzz/artifacts/fuzz-results.txt.
 #
-# Usage: scripts/fuzz.sh [--seconds S] [--list] [target...]   (default: every target, 120 s)
+# Usage: scripts/fuzz.sh [--seconds S] [--no-build] [--list] [target...]
+#   (default: every target, 120 s each; --no-build runs the binaries the last build left)
 # Needs cargo-fuzz (installed with `cargo install cargo-fuzz --locked` when missing) and a
 # nightly toolchain; without one, RUSTC_BOOTSTRAP=1 lets the stable compiler build it.
 # Settings: FUZZ_RSS_MB (2048), FUZZ_MAX_LEN (65536, the shipped http.body_bytes_max),
@@ -17,12 +18,14 @@ cd "$(dirname "$0")/.."
 
 seconds=120
 list_only=false
+build=true
 targets=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --seconds) seconds="$2"; shift 2 ;;
         --list) list_only=true; shift ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        --no-build) build=false; shift ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         -*) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
         *) targets+=("$1"); shift ;;
     esac
@@ -60,17 +63,22 @@ results=fuzz/artifacts/fuzz-results.txt
 revision="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 failed=()
 
-(cd fuzz && cargo "${toolchain[@]}" fuzz build)
+# Build every target once, then run the binaries directly: `cargo fuzz run` would rebuild
+# whenever anything under the package changed, including this run's own corpus and logs.
+if $build; then
+    (cd fuzz && cargo "${toolchain[@]}" fuzz build) >&2
+fi
+binaries="fuzz/target/$(rustc -vV | sed -n 's/^host: //p')/release"
 for target in "${targets[@]}"; do
     corpus="fuzz/corpus/$target"
+    artifacts="fuzz/artifacts/$target"
     log="fuzz/artifacts/$target.log"
-    mkdir -p "$corpus" "fuzz/artifacts/$target"
+    mkdir -p "$corpus" "$artifacts"
     echo "== $target: ${seconds}s" >&2
     status=0
-    (cd fuzz && cargo "${toolchain[@]}" fuzz run "$target" "corpus/$target" "seeds/$target" -- \
+    "$binaries/$target" "$corpus" "fuzz/seeds/$target" -artifact_prefix="$artifacts/" \
         -max_total_time="$seconds" -rss_limit_mb="$rss_mb" -max_len="$max_len" \
-        -timeout="$timeout_s" -print_final_stats=1) \
-        >"$log" 2>&1 || status=$?
+        -timeout="$timeout_s" -print_final_stats=1 >"$log" 2>&1 || status=$?
     execs="$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{s += $2} END {print s + 0}')"
     corpus_files="$(find "$corpus" -type f | wc -l)"
     if [ "$status" -eq 0 ]; then

@@ -388,6 +388,25 @@ mod tests {
     }
 
     #[test]
+    fn http_limits_are_checked() {
+        let broken: [fn(&mut HttpConfig); 5] = [
+            |http| http.json_depth_max = 3,
+            |http| http.json_depth_max = 129,
+            |http| http.body_read_timeout_ms = http.request_timeout_ms + 1,
+            |http| http.header_bytes_max = 8191,
+            |http| http.headers_max = 15,
+        ];
+        for (index, breaking) in broken.into_iter().enumerate() {
+            let mut config = Config::default();
+            breaking(&mut config.http);
+            assert!(config.validate().is_err(), "case {index} accepted");
+        }
+        let mut config = Config::default();
+        config.http.overload_connections_max = 0;
+        assert!(config.validate().is_ok(), "no overload slots is a valid choice");
+    }
+
+    #[test]
     fn giftcard_limits_are_checked() {
         let mut config = Config::default();
         config.giftcard.history_limit_default = config.giftcard.history_limit_max + 1;
