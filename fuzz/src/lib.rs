@@ -12,10 +12,12 @@ use cardswitch::api::giftcard::wire as giftcard;
 use cardswitch::api::issuing::errors::IssuingError;
 use cardswitch::api::issuing::{jws, wire as issuing};
 use cardswitch::api::jcard::errors::JcardError;
-use cardswitch::api::jcard::{gl, lenient, wire, wire_card, wire_wallet};
+use cardswitch::api::jcard::{dates, gl, lenient, wire, wire_card, wire_wallet};
 use cardswitch::bearer::{self, BearerClaims, BearerKey, BearerScope};
 use cardswitch::core::auth::{self, NonceCache};
 use cardswitch::core::keys::MasterKey;
+use cardswitch::http::router::Router;
+use cardswitch::ledger::parse_layers;
 use cardswitch::money::Amount;
 use cardswitch::wallet::plan::Movement;
 use serde_json::{Number, Value};
@@ -102,7 +104,8 @@ fn cashback_amount(input: &str) {
 }
 
 /// The jCard body reader that mends the document's comma slips: it agrees with strict JSON on
-/// valid JSON, and mends any valid JSON whose commas were all left out.
+/// valid JSON, and mends any valid JSON whose commas were all left out (each replaced by a
+/// space, as the document's examples do with line breaks: `[7,7]` without its comma is `[77]`).
 pub fn jcard_lenient(data: &[u8]) {
     let lenient = lenient::parse(data);
     let Ok(strict) = serde_json::from_slice::<Value>(data) else {
@@ -115,7 +118,7 @@ pub fn jcard_lenient(data: &[u8]) {
     };
     assert_eq!(lenient.as_ref().ok(), Some(&strict), "strict JSON read differently");
     if strict.is_object() || strict.is_array() {
-        let without_commas = drop_commas(&strict.to_string());
+        let without_commas = commas_as_spaces(&strict.to_string());
         assert_eq!(
             lenient::parse(without_commas.as_bytes()).ok(),
             Some(strict),
@@ -124,8 +127,8 @@ pub fn jcard_lenient(data: &[u8]) {
     }
 }
 
-/// `json` (compact, valid) with every comma outside strings removed.
-fn drop_commas(json: &str) -> String {
+/// `json` (compact, valid) with every comma outside strings replaced by a space.
+fn commas_as_spaces(json: &str) -> String {
     let mut out = String::with_capacity(json.len());
     let mut in_string = false;
     let mut escaped = false;
@@ -136,6 +139,7 @@ fn drop_commas(json: &str) -> String {
         } else if character == '"' {
             in_string = true;
         } else if character == ',' {
+            out.push(' ');
             continue;
         }
         out.push(character);
@@ -324,9 +328,6 @@ pub fn cashback_bodies(data: &[u8]) {
         cashback::amount("amount", &body.amount, CASHBACK_WHOLE_MAX)?;
         Ok(())
     }));
-    if let Ok(mode) = std::str::from_utf8(data) {
-        check_cashback(cashback::search_mode(mode).map(drop));
-    }
 }
 
 fn check_cashback(result: Result<(), CashbackError>) {
@@ -406,5 +407,50 @@ pub fn bearer_token(data: &[u8]) {
     let issued = bearer::issue(&key, &claims);
     if issued.len() <= bearer::TOKEN_BYTES_MAX {
         assert_eq!(bearer::verify(&key, &issued, NOW_MS), Ok(claims));
+    }
+}
+
+/// What a request line carries besides the body (method, then path, then one query value, one
+/// per line): the route table's match with its decoded path parameters, and every reader of a
+/// query or path value. Parsed values format back to themselves.
+pub fn request_line(data: &[u8]) {
+    let parts = fields(data, 3);
+    let (method, path, value) = (text(parts[0]), text(parts[1]), text(parts[2]));
+    if let Ok(method) = http::Method::from_bytes(method.trim().as_bytes()) {
+        if let Ok(matched) = router().find(&method, &path) {
+            for (name, param) in &matched.params {
+                assert_eq!(param.trim(), param, "{name} not trimmed in {path:?}");
+            }
+        }
+    }
+    query_value(&value);
+}
+
+fn router() -> &'static Router {
+    static ROUTER: std::sync::OnceLock<Router> = std::sync::OnceLock::new();
+    ROUTER.get_or_init(Router::new)
+}
+
+fn query_value(value: &str) {
+    if let Ok(layers) = parse_layers(value) {
+        let joined: Vec<String> = layers.iter().map(ToString::to_string).collect();
+        assert_eq!(parse_layers(&joined.join(",")), Ok(layers), "layers {value:?}");
+    }
+    if let Some(start_ms) = dates::parse_day_start(value) {
+        assert_eq!(dates::parse_day_start(&dates::format_day(start_ms)), Some(start_ms));
+        assert_eq!(dates::parse_day_end(value), start_ms.checked_add(86_400_000));
+    }
+    check_jcard(wire_wallet::flag(Some(value), "flag").map(drop));
+    check_jcard(wire_card::expiration_text(value).map(drop));
+    check_jcard(wire_card::card_state(value).map(drop));
+    check_jcard(wire_wallet::wallet_code(value).map(drop));
+    check_jcard(wire::identifier(value, "id").map(drop));
+    check_cashback(cashback::search_mode(value).map(drop));
+    let _ = giftcard::parse_instant(value.trim());
+    let _ = giftcard::expiry_instant(value);
+    let mut problems = Vec::new();
+    match giftcard::short(Some(&Value::String(value.to_owned())), "limit", &mut problems) {
+        Some(number) => assert!(i16::try_from(number).is_ok() && problems.is_empty()),
+        None => assert_eq!(problems.len(), 1, "{value:?}"),
     }
 }

@@ -11,7 +11,7 @@ mod properties;
 type Check = fn(&[u8]);
 
 /// Each target's name (its directory under `fuzz/seeds` and `fuzz/regressions`) and checks.
-const TARGETS: [(&str, Check); 9] = [
+const TARGETS: [(&str, Check); 10] = [
     ("amount", properties::amount),
     ("jcard_lenient", properties::jcard_lenient),
     ("jcard_bodies", properties::jcard_bodies),
@@ -21,6 +21,7 @@ const TARGETS: [(&str, Check); 9] = [
     ("jcard_auth", properties::jcard_auth),
     ("jws_header", properties::jws_header),
     ("bearer_token", properties::bearer_token),
+    ("request_line", properties::request_line),
 ];
 
 fn inputs(kind: &str, target: &str) -> Vec<PathBuf> {
