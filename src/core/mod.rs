@@ -34,7 +34,7 @@ use tokio::sync::{mpsc, oneshot};
 use self::auth::{AuthFailure, JcardCredentials, NonceCache};
 use self::command::{Command, Consumer, NewConsumer, Outcome};
 use self::keys::{KeyError, MasterKey};
-use self::state::{NonceRecord, State};
+use self::state::{NonceRecord, State, StoredNonces};
 use self::writer::{Job, Writer};
 use crate::bearer::{self, BearerClaims, BearerFailure, BearerKey};
 use crate::clock::{Clock, EpochMs};
@@ -338,11 +338,17 @@ fn load_nonces(
     let (_, recent_start) =
         schema::nonces_before(now_ms.saturating_sub(window_ms.saturating_mul(2)));
     let end = schema::prefix_end(&Keyspace::Nonce.prefix());
-    for item in store.scan_range::<NonceRecord>(&recent_start, &end, false) {
-        let (_, record) = item?;
-        // A full cache only means older nonces rely on the timestamp check alone.
-        let _ =
-            nonces.check_and_insert(record.consumer, &record.nonce, record.timestamp_ms, now_ms);
+    for item in store.scan_range::<StoredNonces>(&recent_start, &end, false) {
+        let (_, stored) = item?;
+        for record in stored.into_records() {
+            // A full cache only means older nonces rely on the timestamp check alone.
+            let _ = nonces.check_and_insert(
+                record.consumer,
+                &record.nonce,
+                record.timestamp_ms,
+                now_ms,
+            );
+        }
     }
     Ok(())
 }

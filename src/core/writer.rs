@@ -88,24 +88,28 @@ impl Writer {
             settings: &self.wallet_settings,
             now_ms,
         };
+        let mut nonces = Vec::new();
         for job in group.drain(..) {
             match job {
                 Job::Execute { command, nonce, reply } => {
-                    let mut result = context.execute(*command);
+                    let result = context.execute(*command);
                     if let (Ok(_), Some(nonce)) = (&result, nonce) {
-                        if let Err(error) = context.record_nonce(&nonce) {
-                            result = Err(error);
-                        }
+                        nonces.push(nonce);
                     }
                     replies.push((reply, result));
                 }
                 Job::Stop { reply } => stop = Some(reply),
             }
         }
+        // Without its nonces the group could be replayed after a restart: then none of it is
+        // written (the failure counts as not applied).
+        let nonces_recorded = context
+            .record_nonces(&nonces)
+            .map_err(|error| DurabilityFailure { applied: false, error });
         self.prune_nonces(&mut batch, now_ms);
         batch.coalesce();
         let commands = replies.len();
-        match self.make_durable(&batch) {
+        match nonces_recorded.and_then(|()| self.make_durable(&batch)) {
             Ok(()) => self.published.store(Arc::new(working)),
             Err(DurabilityFailure { applied, error }) => {
                 // Applied but not flushed: the store's view includes the group, so the state
