@@ -15,7 +15,7 @@ use crate::clock::EpochMs;
 use crate::ledger::post::{self, balance_deltas, TransactionRequest};
 use crate::ledger::{Account, Chartbook, Transaction, TransactionId};
 use crate::store::schema::{self, EntryPosition};
-use crate::store::{Batch, Store};
+use crate::store::{Batch, Store, StoreError};
 
 /// Everything one command of a group may touch.
 pub struct GroupContext<'a> {
@@ -192,13 +192,12 @@ impl GroupContext<'_> {
     /// as one record: one store write per group instead of one per request. The record is
     /// keyed by its newest timestamp, so pruning by key keeps every nonce at least as long as
     /// its own timestamp asks.
-    pub fn record_nonces(&mut self, nonces: &[NonceRecord]) -> Result<(), CoreError> {
+    pub fn record_nonces(&mut self, nonces: &[NonceRecord]) -> Result<(), StoreError> {
         let Some(newest) = nonces.iter().max_by_key(|nonce| nonce.timestamp_ms) else {
             return Ok(());
         };
         let key = schema::nonce_key(newest.timestamp_ms, &newest.consumer, &newest.nonce);
-        self.batch.put(key, &StoredNonces::Group(nonces.to_vec()))?;
-        Ok(())
+        self.batch.put(key, &StoredNonces::Group(nonces.to_vec()))
     }
 
     fn post_transaction(&mut self, request: &TransactionRequest) -> Result<Outcome, CoreError> {
