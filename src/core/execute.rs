@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::authorize::Authorizer;
 use super::command::{
     Command, Consumer, Decline, NewAccount, NewConsumer, Outcome, SysConfig, SysconfigUpdate,
 };
@@ -52,6 +53,11 @@ pub struct Savepoint {
 }
 
 impl GroupContext<'_> {
+    /// The pure card authorization decision over the group's state as it stands.
+    pub(super) fn authorizer(&self) -> Authorizer<'_> {
+        Authorizer { state: self.state, keys: self.keys, now_ms: self.now_ms }
+    }
+
     /// Where the group stands now (cheap: persistent maps).
     pub fn savepoint(&self) -> Savepoint {
         Savepoint {

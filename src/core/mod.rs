@@ -4,6 +4,7 @@
 //! touches HTTP or the storage engine directly.
 
 pub mod auth;
+pub mod authorize;
 pub mod backup;
 pub mod bootstrap;
 pub mod command;
