@@ -23,6 +23,8 @@ mod cli;
 mod fuzz_regressions;
 /// The gift-card history API: history, paging, dates, failures, PIN lockout.
 mod giftcard;
+/// Mutated fuzz seeds through every route of every dialect: never a server error.
+mod hostile_bodies;
 /// jCard authentication: signatures, timestamps, replays, permissions.
 mod jcard_auth;
 /// Card products, velocity profiles, cards and the card authorization path.
