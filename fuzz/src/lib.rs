@@ -14,6 +14,7 @@ use cardswitch::api::issuing::{jws, wire as issuing};
 use cardswitch::api::jcard::errors::JcardError;
 use cardswitch::api::jcard::{dates, gl, lenient, wire, wire_card, wire_wallet};
 use cardswitch::bearer::{self, BearerClaims, BearerKey, BearerScope};
+use cardswitch::config::Config;
 use cardswitch::core::auth::{self, NonceCache};
 use cardswitch::core::keys::MasterKey;
 use cardswitch::http::router::Router;
@@ -25,14 +26,10 @@ use serde_json::{Number, Value};
 /// The clock every target reads: a fixed instant, so a failing input fails again.
 const NOW_MS: i64 = 1_700_000_000_000;
 
-/// Entries of a GL transaction the targets allow (the shipped default).
-const GL_ENTRIES_MAX: usize = 64;
-
-/// Whole units of a cashback amount the targets allow (the shipped default).
-const CASHBACK_WHOLE_MAX: i64 = 100_000;
-
-/// Lengths of the cashback texts the targets allow (the shipped defaults).
-const CASHBACK_TEXT_BYTES_MAX: usize = 64;
+/// The limits the targets check against: the shipped defaults.
+fn limits() -> Config {
+    Config::default()
+}
 
 /// The input cut at newlines into exactly `count` fields (missing ones are empty; the last
 /// keeps the rest, newlines included).
@@ -88,12 +85,13 @@ fn cashback_amount(input: &str) {
         values.push(Value::Number(number));
     }
     for value in values {
-        match cashback::amount("amount", &value, CASHBACK_WHOLE_MAX) {
+        let whole_max = limits().cashback.amount_whole_max;
+        match cashback::amount("amount", &value, whole_max) {
             Ok(amount) => {
                 assert!(amount > Amount::ZERO, "cashback accepted {value} as {amount:?}");
                 let shown = Value::String(cashback::money(amount));
                 assert_eq!(
-                    cashback::amount("amount", &shown, CASHBACK_WHOLE_MAX).ok(),
+                    cashback::amount("amount", &shown, whole_max).ok(),
                     Some(amount),
                     "cashback rendered {amount:?} as {shown}"
                 );
@@ -172,7 +170,7 @@ pub fn jcard_bodies(data: &[u8]) {
 fn jcard_struct_bodies(data: &[u8]) {
     check_jcard(
         wire::parse_body::<wire::GlTransaction>(data)
-            .and_then(|body| gl::transaction_request(body, GL_ENTRIES_MAX))
+            .and_then(|body| gl::transaction_request(body, limits().lists.transaction_entries_max))
             .map(drop),
     );
     check_jcard(wire::parse_body::<wire::GlAccount>(data).map(drop));
@@ -295,21 +293,23 @@ pub fn giftcard_body(data: &[u8]) {
 
 /// Every cashback body and the checks its handler runs on the fields.
 pub fn cashback_bodies(data: &[u8]) {
+    let limits = limits().cashback;
     check_cashback(cashback::parse::<cashback::Debit>(data).and_then(|body| {
         let missing = || cashback::missing("field");
         cashback::uuid("ticket_id", &body.ticket_id.ok_or_else(missing)?)?;
-        cashback::text("device_id", &body.device_id.ok_or_else(missing)?, CASHBACK_TEXT_BYTES_MAX)?;
+        let device_id = body.device_id.ok_or_else(missing)?;
+        cashback::text("device_id", &device_id, limits.device_id_bytes_max)?;
         if let Some(number) = body.ticket_number {
-            cashback::text("ticket_number", &number, CASHBACK_TEXT_BYTES_MAX)?;
+            cashback::text("ticket_number", &number, limits.ticket_number_bytes_max)?;
         }
         let row = body.payment_row.ok_or_else(missing)?;
         let amount = row.amount.ok_or_else(missing)?;
-        cashback::amount("payment_row.amount", &amount, CASHBACK_WHOLE_MAX)?;
+        cashback::amount("payment_row.amount", &amount, limits.amount_whole_max)?;
         cashback::currency("payment_row.currency", &row.currency.ok_or_else(missing)?)?;
         Ok(())
     }));
     check_cashback(cashback::parse::<cashback::NewGroup>(data).and_then(|body| {
-        cashback::text("name", &body.name, CASHBACK_TEXT_BYTES_MAX)?;
+        cashback::text("name", &body.name, limits.name_bytes_max)?;
         let code = cashback::currency("currency", &body.currency)?;
         let shown = Value::String(cashback::currency_text(code));
         assert_eq!(cashback::currency("currency", &shown).ok(), Some(code));
@@ -318,14 +318,16 @@ pub fn cashback_bodies(data: &[u8]) {
     check_cashback(cashback::parse::<cashback::NewStore>(data).map(drop));
     check_cashback(cashback::parse::<cashback::NewPointOfSale>(data).map(drop));
     check_cashback(cashback::parse::<cashback::NewPass>(data).and_then(|body| {
+        cashback::text("holder_name", &body.holder_name, limits.name_bytes_max)?;
         for value in [body.nfc, body.barcode, body.manual_code].into_iter().flatten() {
-            cashback::text("identifier", &value, CASHBACK_TEXT_BYTES_MAX)?;
+            cashback::text("identifier", &value, limits.search_q_bytes_max)?;
         }
         Ok(())
     }));
     check_cashback(cashback::parse::<cashback::Credit>(data).and_then(|body| {
         cashback::uuid("request_id", &body.request_id)?;
-        cashback::amount("amount", &body.amount, CASHBACK_WHOLE_MAX)?;
+        cashback::amount("amount", &body.amount, limits.amount_whole_max)?;
+        cashback::currency("currency", &body.currency)?;
         Ok(())
     }));
 }
