@@ -204,7 +204,7 @@ impl Core {
         metrics: Arc<Metrics>,
         settings: CoreSettings,
     ) -> Result<Core, CoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|error| StoreError::Io(error.to_string()))?;
+        keys::create_private_dir(data_dir).map_err(|error| StoreError::Io(error.to_string()))?;
         let keys = MasterKey::load_or_create(data_dir)?;
         let store = Store::open_sled(&data_dir.join("store"))?;
         Core::start(store, keys, clock, metrics, settings)

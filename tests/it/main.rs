@@ -50,6 +50,11 @@ mod openapi_common;
 mod openapi_giftcard;
 /// Health, metrics, limits, unknown routes, graceful stop.
 mod ops;
+/// Card data and secrets in neither the logs nor the data directory (the binary at trace level).
+mod secrets;
+/// Security checks the dialect tests leave out: a JWS for another method, a request id
+/// replayed after a restart, bearer tokens of other algorithms, a foreign gift-card token.
+mod security;
 /// Stored record shapes old and new read the same.
 mod storage_format;
 /// Architecture boundaries and hygiene, enforced.
