@@ -80,7 +80,7 @@ done
 [ -n "$url" ] || { echo "the switch did not start" >&2; exit 1; }
 echo "schemathesis $SCHEMATHESIS_VERSION against $url, $examples examples per operation, seed $seed"
 
-export CARDSWITCH_ST_CREDENTIALS=$work/credentials.json CARDSWITCH_ST_FIXTURES=$work/fixtures.json
+export PYTHONDONTWRITEBYTECODE=1 CARDSWITCH_ST_CREDENTIALS=$work/credentials.json CARDSWITCH_ST_FIXTURES=$work/fixtures.json
 "$venv/bin/python" scripts/schemathesis/seed.py "$url" "$CARDSWITCH_ST_CREDENTIALS" "$CARDSWITCH_ST_FIXTURES"
 
 # What a response must satisfy: no 5xx, a documented status, content type, headers and body.

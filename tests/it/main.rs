@@ -46,6 +46,8 @@ mod openapi_card_api;
 mod openapi_cashback;
 /// Helpers every OpenAPI document test shares.
 mod openapi_common;
+/// Regressions of schemathesis's findings: 405 with `Allow`, null members read as absent.
+mod openapi_findings;
 /// The gift-card history API's OpenAPI document agrees with its route table and is served.
 mod openapi_giftcard;
 /// Health, metrics, limits, unknown routes, graceful stop.
