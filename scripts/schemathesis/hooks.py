@@ -114,14 +114,20 @@ def substitute_path_parameters(case):
             case.path_parameters[name] = chosen
 
 
-def substitute_query(case):
-    query = case.query or {}
-    for name in ("group_id", "store_id", "point_of_sale_id", "q"):
-        value = query.get(name)
+def substitute_names(members: dict, names):
+    """Seeded values for the `names` in `members` whose generated value is a plain string or
+    number of the same type as the seeded one."""
+    for name in names:
+        value = members.get(name)
         if isinstance(value, (str, int)) and not isinstance(value, bool):
             chosen = pick(name, value)
             if chosen is not None and isinstance(value, type(chosen)):
-                query[name] = chosen
+                members[name] = chosen
+
+
+def substitute_query(case):
+    if case.query:
+        substitute_names(case.query, ("group_id", "store_id", "point_of_sale_id", "q"))
 
 
 def fresh_rrn() -> str:
@@ -144,12 +150,7 @@ def refresh_body(case):
     rrn = body.get("rrn")
     if kind == "jcard" and isinstance(rrn, str) and RRN_TEXT.match(rrn) and zlib.crc32(rrn.encode()) % 4:
         body["rrn"] = fresh_rrn()
-    for name in ("card_token", "group_id", "store_id", "point_of_sale_id"):
-        value = body.get(name)
-        if isinstance(value, (str, int)) and not isinstance(value, bool):
-            chosen = pick(name, value)
-            if chosen is not None and isinstance(value, type(chosen)):
-                body[name] = chosen
+    substitute_names(body, ("card_token", "group_id", "store_id", "point_of_sale_id"))
     passed = body.get("pass")
     if isinstance(passed, dict) and isinstance(passed.get("id"), str):
         chosen = pick("pass_id", passed["id"])
