@@ -13,7 +13,7 @@ and a jCard `rrn` that are valid as generated are replaced by fresh ones, so req
 all refused as duplicates; invalid ones are kept (they are what is being tested).
 
 Existing things. For path parameters and body fields that name things (wallets, cards,
-products, passes, orders...), about half of the valid generated values are replaced by ids the
+products, passes, orders, a wallet and its PIN to log in with...), about half of the valid generated values are replaced by ids the
 seed created (chosen from the generated value, so a case replays the same), so requests reach
 the switch's deeper paths and not only "not found".
 
@@ -156,6 +156,10 @@ def refresh_body(case):
         chosen = pick("pass_id", passed["id"])
         if chosen is not None:
             passed["id"] = chosen
+    if case.path == "/jcard/api/login" and isinstance(body.get("wallet"), str):
+        chosen = pick("login", body["wallet"])
+        if chosen is not None:
+            body.update(chosen)
     cards = body.get("cards")
     if kind == "giftcard" and isinstance(cards, list):
         for index, card in enumerate(cards):

@@ -67,16 +67,20 @@ def seed_jcard(switch: Switch) -> dict:
         switch.jcard("POST", "/wallets", {"code": code})
         switch.jcard("POST", f"/wallets/{code}/credit",
                      {"amount": 1000, "currency": "840", "rrn": "st" + code[-2:] + "c", "type": "cash"})
+    # An empty wallet (one that can be deleted) and one kept for logins (wrong PINs lock it).
+    switch.jcard("POST", "/wallets", {"code": "st-w3"})
+    login = switch.jcard("POST", "/wallets", {"code": "st-login"})
     card = switch.jcard("POST", "/cards", {"cardHolder": "st-1", "cardProduct": "PP", "bin": "455566", "expiration": "203012", "serviceCode": "101"})
     switch.jcard("PUT", f"/cards/{card['token']}/activate")
     switch.jcard("POST", f"/cards/{card['token']}/credit", {"amount": 500, "currency": 840, "rrn": "stcardc"})
     switch.jcard("POST", "/sysconfig", {"id": "st.entry", "value": "v", "readPerm": "", "writePerm": ""})
     return {
-        "walletCode": wallets,
-        "destinationWalletCode": list(reversed(wallets)),
+        "walletCode": wallets + ["st-w3"],
+        "destinationWalletCode": list(reversed(wallets)) + ["st-w3"],
+        "login": [{"wallet": "st-login", "pin": login["pin"]}],
         "realId": ["st-1"],
         "token": [card["token"]],
-        "rrn": ["st-1c", "stcardc"],
+        "rrn": ["st" + code[-2:] + "c" for code in wallets] + ["stcardc"],
         "journalCode": ["jcard"],
         "chartName": ["jcard"],
         "accountCode": ["11.001.00", "23.st-w1"],
