@@ -1,6 +1,7 @@
-//! Micro-benchmarks of the switch's hot pieces without HTTP: the pure posting decision, applying
-//! balances to the persistent in-memory state, a durable group commit to sled, jCard request
-//! signing, and request body parsing. Run with `cargo bench --bench core`.
+//! Micro-benchmarks of the switch's hot pieces without HTTP: the pure card authorization
+//! decision, the pure posting decision, applying balances to the persistent in-memory state, a
+//! durable group commit to sled, jCard request signing, and request body parsing. Run with
+//! `cargo bench --bench core`.
 
 // A benchmark is a test harness: a failed set-up should stop it loudly, not be handled.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -10,11 +11,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cardswitch::api::jcard::{lenient, wire};
+use cardswitch::card::{
+    Card, CardKind, CardProduct, CardState, Channel, VelocityPeriod, VelocityProfile, VelocityScope,
+};
 use cardswitch::core::auth::{jcard_hash, verify_jcard_hash};
+use cardswitch::core::authorize::Authorizer;
+use cardswitch::core::command::{CardMovement, CardMovementKind, Decline};
+use cardswitch::core::keys::MasterKey;
 use cardswitch::core::state::State;
 use cardswitch::ledger::post::{balance_deltas, plan, EntryRequest, TransactionRequest};
 use cardswitch::ledger::{
-    Account, AccountId, AccountType, Chart, Entry, Journal, Side, Transaction,
+    Account, AccountId, AccountType, Chart, Chartbook, Entry, Journal, Side, Transaction,
 };
 use cardswitch::money::Amount;
 use cardswitch::store::schema::{self, EntryPosition};
@@ -350,8 +357,156 @@ fn wire_parse(c: &mut Criterion) {
     group.finish();
 }
 
+/// A payment card on cardholder account `21.<n>.00` of [`chartbook`], product 1.
+fn payment_card(state: &State, n: u64, pin_hash: Option<String>) -> Card {
+    let account = state.account_by_code(&format!("21.{n:08}.00")).expect("cardholder account");
+    Card {
+        id: n,
+        token: format!("token{n:08}"),
+        pan_hash: String::new(),
+        bin: "455566".to_owned(),
+        last_four: "0000".to_owned(),
+        pan_length: 16,
+        expiration: "209912".to_owned(),
+        service_code: "101".to_owned(),
+        embossing_name: None,
+        is_virtual: false,
+        product_id: 1,
+        cardholder: None,
+        account_id: account.id,
+        state: CardState::Active,
+        pin_hash,
+        created_ms: 0,
+        partner: None,
+        kind: CardKind::Payment,
+        pass: None,
+    }
+}
+
+/// `cards` funded cards on an open product with a daily velocity profile, as the decision
+/// meets them on the writer.
+fn card_state(cards: u64, keys: &MasterKey) -> State {
+    let mut state = chartbook(cards);
+    state.card_products.insert(
+        1,
+        Arc::new(CardProduct {
+            id: 1,
+            name: "bench".to_owned(),
+            code: "bench".to_owned(),
+            issuer: None,
+            institution_id: None,
+            issued_account: None,
+            fee_account: None,
+            losses_account: None,
+            external_account: None,
+            active: true,
+            anonymous: false,
+            bin: Some("455566".to_owned()),
+            card_number_length: Some(16),
+            random_card_number: true,
+            allow_atm: true,
+            allow_ecommerce: true,
+            allow_moto: true,
+            allow_pos: true,
+            allow_tips: true,
+            smart: false,
+            start_date: None,
+            end_date: None,
+            start_ms: None,
+            end_ms: None,
+            issued_count: 0,
+        }),
+    );
+    state.velocity_profiles.insert(
+        1,
+        Arc::new(VelocityProfile {
+            id: 1,
+            product_id: 1,
+            name: "daily".to_owned(),
+            active: true,
+            approvals_only: true,
+            scope: VelocityScope::Card,
+            period: VelocityPeriod::Daily,
+            currency_code: "840".to_owned(),
+            usage_limit: Some(1_000),
+            amount_limit: Amount::from_units(10_000_000_000),
+            valid_on_purchase: true,
+            valid_on_withdrawal: true,
+            valid_on_transfer: true,
+            valid_on_credit: false,
+        }),
+    );
+    let authorizer_keys = Authorizer { state: &State::default(), keys, now_ms: 0 };
+    for n in 0..cards {
+        let token = format!("token{n:08}");
+        let pin_hash = authorizer_keys.card_pin_hash(&token, "1234ABCD1234ABCD");
+        let card = payment_card(&state, n, Some(pin_hash));
+        let account_id = card.account_id;
+        state.insert_card(card);
+        state.balances.insert((account_id, LAYER), Amount::from_units(1_000_000_000));
+    }
+    state
+}
+
+fn card_debit(token: &str, pin_block: Option<&str>) -> CardMovement {
+    CardMovement {
+        kind: CardMovementKind::Debit,
+        token: token.to_owned(),
+        recipient: None,
+        amount: Amount::from_units(10_000),
+        currency: 840,
+        channel: Channel::Pos,
+        channel_name: Some("POS".to_owned()),
+        rrn: "000000000001".to_owned(),
+        fingerprint: String::new(),
+        description: String::new(),
+        json_request: String::new(),
+        pin_block: pin_block.map(str::to_owned),
+    }
+}
+
+/// The whole card authorization decision on 10,000 cards: an approval with and without a PIN
+/// block (the PIN block check is an HMAC), and a decline for funds.
+fn card_authorization(c: &mut Criterion) {
+    let keys = MasterKey::from_bytes([7; 32]);
+    let state = card_state(10_000, &keys);
+    let authorizer = Authorizer { state: &state, keys: &keys, now_ms: 1_800_000_000_000 };
+    let card = authorizer.card("token00004242").unwrap();
+    let profiles = authorizer.applicable_profiles(&card, &card_debit(&card.token, None));
+    assert_eq!(profiles.len(), 1);
+    let plain = card_debit(&card.token, None);
+    let with_pin = card_debit(&card.token, Some("1234ABCD1234ABCD"));
+    let mut too_much = card_debit(&card.token, None);
+    too_much.amount = Amount::from_units(2_000_000_000);
+    assert!(authorizer.decide(&with_pin, &card, &profiles).is_ok());
+    assert!(matches!(
+        authorizer.decide(&too_much, &card, &profiles),
+        Err(Decline::InsufficientFunds)
+    ));
+    let mut group = c.benchmark_group("authorize/card_debit");
+    group.warm_up_time(WARM_UP).measurement_time(MEASUREMENT).throughput(Throughput::Elements(1));
+    group.bench_function("approve", |b| {
+        b.iter(|| authorizer.decide(black_box(&plain), &card, &profiles).is_ok());
+    });
+    group.bench_function("approve_with_pin_block", |b| {
+        b.iter(|| authorizer.decide(black_box(&with_pin), &card, &profiles).is_ok());
+    });
+    group.bench_function("decline_insufficient_funds", |b| {
+        b.iter(|| authorizer.decide(black_box(&too_much), &card, &profiles).is_err());
+    });
+    group.bench_function("lookup_card_and_profiles_then_approve", |b| {
+        b.iter(|| {
+            let card = authorizer.card(black_box("token00004242")).unwrap();
+            let profiles = authorizer.applicable_profiles(&card, &plain);
+            authorizer.decide(&plain, &card, &profiles).is_ok()
+        });
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    card_authorization,
     ledger_plan,
     ledger_apply,
     store_group_commit,

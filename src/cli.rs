@@ -1,4 +1,5 @@
-//! The command line: `serve`, `consumer add`, `partner add`, `token issue`, `verify`, `load`. Start-up code, so errors are `anyhow`.
+//! The command line: `serve`, `consumer add`, `partner add`, `token issue`, `verify`,
+//! `backup`, `restore`, `load`. Start-up code, so errors are `anyhow`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,8 +15,8 @@ use crate::bearer::{self, BearerClaims, BearerKey, BearerScope};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::core::command::{Command, NewConsumer, Outcome, ADMIN_PERMISSION};
-use crate::core::keys::{self, MasterKey, SecretBytes};
-use crate::core::{verify, Core, CoreSettings};
+use crate::core::keys::{self, MasterKey, SecretBytes, MASTER_KEY_FILE};
+use crate::core::{backup, verify, Core, CoreSettings};
 use crate::http::App;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -63,6 +64,28 @@ pub enum CliCommand {
     Verify {
         #[arg(long, default_value = "data")]
         data: PathBuf,
+    },
+    /// Back up a stopped switch's store to a new file (versioned, CRC32-framed). The master
+    /// key is not in it: keep `master.key` apart; `restore` needs it.
+    Backup {
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// The backup file to create; an existing file is never replaced.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into a new or empty data directory, after checking all of it.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        /// The data directory to create (it must not exist or be empty).
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// The backed-up directory's `master.key`, kept apart from the backup; it is copied
+        /// into the restored directory.
+        #[arg(long)]
+        master_key: PathBuf,
     },
     /// Generate load against a running switch: populate a data set, then run a request mix.
     Load {
@@ -172,6 +195,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: TokenCommand::Issue { data, scope, group_id, store_id, ttl_s },
         } => token_issue(&data, scope, group_id, store_id, ttl_s).map(|()| ExitCode::SUCCESS),
         CliCommand::Verify { data } => verify(&data),
+        CliCommand::Backup { data, out } => backup(&data, &out).map(|()| ExitCode::SUCCESS),
+        CliCommand::Restore { from, data, master_key } => {
+            restore(&from, &data, &master_key).map(|()| ExitCode::SUCCESS)
+        }
         CliCommand::Load { command: LoadCommand::Populate(options) } => {
             let manifest = crate::load::populate(&options).await?;
             println!(
@@ -355,7 +382,7 @@ async fn partner_add(data: &Path, auth_id: String, key: String) -> anyhow::Resul
 }
 
 fn verify(data: &Path) -> anyhow::Result<ExitCode> {
-    let store_dir = data.join("store");
+    let store_dir = data.join(crate::store::STORE_DIR_NAME);
     if !store_dir.is_dir() {
         bail!("{} holds no store", data.display());
     }
@@ -381,6 +408,33 @@ fn verify(data: &Path) -> anyhow::Result<ExitCode> {
         println!("verify: {} violation(s)", report.problems.len());
         Ok(ExitCode::FAILURE)
     }
+}
+
+fn backup(data: &Path, out: &Path) -> anyhow::Result<()> {
+    let summary = backup::backup_data_dir(data, out, SystemClock.now_ms())
+        .with_context(|| format!("backup of {} refused", data.display()))?;
+    println!(
+        "backup: {} records, {} bytes written to {} and read back: ok",
+        summary.records,
+        summary.bytes,
+        out.display()
+    );
+    println!("the master key is not in the backup: keep {} apart", MASTER_KEY_FILE);
+    Ok(())
+}
+
+fn restore(from: &Path, data: &Path, master_key: &Path) -> anyhow::Result<()> {
+    let report = backup::restore_data_dir(from, data, master_key)
+        .with_context(|| format!("restore of {} refused; nothing was written", from.display()))?;
+    println!(
+        "restore: {} records into {}; audit: {} accounts, {} transactions, {} entries: ok",
+        report.backup.records,
+        data.display(),
+        report.audit.accounts,
+        report.audit.transactions,
+        report.audit.entries
+    );
+    Ok(())
 }
 
 fn init_tracing(filter: &str) {

@@ -30,6 +30,9 @@ pub struct Metrics {
     pub commit_group_commands: Histogram,
     pub commit_flush_seconds: Histogram,
     pub commit_failures: Counter,
+    /// Commands refused unapplied while the store was degraded (no flush succeeded since a
+    /// failure).
+    pub commands_refused: Counter,
     /// Commit groups that wrote something (one atomic batch each).
     pub commit_groups: Counter,
     /// Successful flushes of the store by the writer.
@@ -38,7 +41,7 @@ pub struct Metrics {
     pub store_records_written: Counter,
     /// Key and value bytes applied to the store by the writer (a delete counts its key).
     pub store_bytes_written: Counter,
-    /// Set when a flush failed and no later one has succeeded yet.
+    /// Set when an apply or flush failed and no later flush has succeeded yet.
     pub store_degraded: AtomicBool,
 }
 
@@ -59,6 +62,7 @@ impl Metrics {
         let commit_group_commands = Histogram::new(exponential_buckets(1.0, 2.0, 12));
         let commit_flush_seconds = Histogram::new(exponential_buckets(0.000_01, 2.0, 20));
         let commit_failures = Counter::default();
+        let commands_refused = Counter::default();
         let commit_groups = Counter::default();
         let commit_flushes = Counter::default();
         let store_records_written = Counter::default();
@@ -93,6 +97,11 @@ impl Metrics {
             "Commit groups whose write or flush failed",
             commit_failures.clone(),
         );
+        registry.register(
+            "commands_refused",
+            "Commands refused unapplied while the store could not make changes durable",
+            commands_refused.clone(),
+        );
         register_store_counters(
             &mut registry,
             [&commit_groups, &commit_flushes, &store_records_written, &store_bytes_written],
@@ -105,6 +114,7 @@ impl Metrics {
             commit_group_commands,
             commit_flush_seconds,
             commit_failures,
+            commands_refused,
             commit_groups,
             commit_flushes,
             store_records_written,

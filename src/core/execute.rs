@@ -4,18 +4,19 @@
 
 use std::sync::Arc;
 
+use super::authorize::Authorizer;
 use super::command::{
     Command, Consumer, Decline, NewAccount, NewConsumer, Outcome, SysConfig, SysconfigUpdate,
 };
 use super::keys::MasterKey;
-use super::state::{ConsumerRecord, NonceRecord, State};
+use super::state::{ConsumerRecord, NonceRecord, State, StoredNonces};
 use super::tranlog::Tranlog;
 use super::{CoreError, WalletSettings};
 use crate::clock::EpochMs;
 use crate::ledger::post::{self, balance_deltas, TransactionRequest};
 use crate::ledger::{Account, Chartbook, Transaction, TransactionId};
 use crate::store::schema::{self, EntryPosition};
-use crate::store::{Batch, Store};
+use crate::store::{Batch, Store, StoreError};
 
 /// Everything one command of a group may touch.
 pub struct GroupContext<'a> {
@@ -30,11 +31,12 @@ pub struct GroupContext<'a> {
 }
 
 /// What a commit group wrote so far, for the commands after it in the same group.
-/// Persistent maps, so that a savepoint is a cheap copy.
+/// Persistent maps, so that a savepoint is a cheap copy; records behind `Arc`, so that the first
+/// change after a savepoint copies pointers, not records (a map node holds up to 32 of them).
 #[derive(Debug, Default, Clone)]
 pub struct GroupWrites {
-    pub transactions: imbl::HashMap<TransactionId, Transaction>,
-    pub tranlogs: imbl::HashMap<u64, Tranlog>,
+    pub transactions: imbl::HashMap<TransactionId, Arc<Transaction>>,
+    pub tranlogs: imbl::HashMap<u64, Arc<Tranlog>>,
     /// Tranlog ids added per RRN.
     pub rrns: imbl::HashMap<String, imbl::Vector<u64>>,
     /// Partner request keys recorded.
@@ -51,6 +53,11 @@ pub struct Savepoint {
 }
 
 impl GroupContext<'_> {
+    /// The pure card authorization decision over the group's state as it stands.
+    pub(super) fn authorizer(&self) -> Authorizer<'_> {
+        Authorizer { state: self.state, keys: self.keys, now_ms: self.now_ms }
+    }
+
     /// Where the group stands now (cheap: persistent maps).
     pub fn savepoint(&self) -> Savepoint {
         Savepoint {
@@ -187,11 +194,16 @@ impl GroupContext<'_> {
         }
     }
 
-    /// Remembers a mutating request's nonce durably, with the request's own writes.
-    pub fn record_nonce(&mut self, nonce: &NonceRecord) -> Result<(), CoreError> {
-        let key = schema::nonce_key(nonce.timestamp_ms, &nonce.consumer, &nonce.nonce);
-        self.batch.put(key, nonce)?;
-        Ok(())
+    /// Remembers the nonces of a group's mutating requests durably, with the group's writes,
+    /// as one record: one store write per group instead of one per request. The record is
+    /// keyed by its newest timestamp, so pruning by key keeps every nonce at least as long as
+    /// its own timestamp asks.
+    pub fn record_nonces(&mut self, nonces: &[NonceRecord]) -> Result<(), StoreError> {
+        let Some(newest) = nonces.iter().max_by_key(|nonce| nonce.timestamp_ms) else {
+            return Ok(());
+        };
+        let key = schema::nonce_key(newest.timestamp_ms, &newest.consumer, &newest.nonce);
+        self.batch.put(key, &StoredNonces::Group(nonces.to_vec()))
     }
 
     fn post_transaction(&mut self, request: &TransactionRequest) -> Result<Outcome, CoreError> {
@@ -233,7 +245,7 @@ impl GroupContext<'_> {
         }
         self.state.next_transaction_id =
             self.state.next_transaction_id.max(transaction.id.saturating_add(1));
-        self.written.transactions.insert(transaction.id, transaction);
+        self.written.transactions.insert(transaction.id, Arc::new(transaction));
         Ok(None)
     }
 
@@ -258,7 +270,7 @@ impl GroupContext<'_> {
         id: TransactionId,
     ) -> Result<Option<Transaction>, CoreError> {
         if let Some(transaction) = self.written.transactions.get(&id) {
-            return Ok(Some(transaction.clone()));
+            return Ok(Some(Transaction::clone(transaction)));
         }
         Ok(self.store.get(&schema::transaction_key(id))?)
     }
@@ -280,7 +292,7 @@ impl GroupContext<'_> {
         }
         original.reversal_count = original.reversal_count.saturating_add(1);
         self.batch.put(schema::transaction_key(original.id), &original)?;
-        self.written.transactions.insert(original.id, original);
+        self.written.transactions.insert(original.id, Arc::new(original));
         Ok(Outcome::Reversed { transaction_id: id, reversal_id })
     }
 

@@ -6,17 +6,15 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 
+use super::authorize::velocity_key;
 use super::command::{CardNumber, CardProductFields, Decline, NewCard, Outcome, VelocityFields};
 use super::execute::GroupContext;
 use super::keys::{self, hmac_sha256};
-use super::state::VelocityKey;
 use super::CoreError;
 use crate::card::pan::{Pan, PAN_DIGITS_MAX, PAN_DIGITS_MIN};
 use crate::card::{
-    Card, CardKind, CardProduct, CardState, VelocityCounter, VelocityPeriod, VelocityProfile,
-    VelocityScope,
+    Card, CardKind, CardProduct, CardState, VelocityPeriod, VelocityProfile, VelocityScope,
 };
-use crate::clock::EpochMs;
 use crate::ledger::Chartbook;
 use crate::money::Amount;
 use crate::store::schema;
@@ -293,12 +291,7 @@ impl GroupContext<'_> {
     /// The card with `token`.
     /// Cashback passes are not reachable here: they have no card path.
     pub(super) fn card(&self, token: &str) -> Result<Card, Decline> {
-        self.state
-            .cards
-            .get(token)
-            .filter(|card| card.kind == CardKind::Payment)
-            .map(|card| Card::clone(card))
-            .ok_or(Decline::CardNotFound)
+        self.authorizer().card(token)
     }
 
     pub(super) fn update_card(
@@ -449,19 +442,6 @@ impl GroupContext<'_> {
         Ok(())
     }
 
-    /// The counter `profile` has for `card` in the current period.
-    pub(super) fn velocity_counter(
-        &self,
-        profile: &VelocityProfile,
-        card: &Card,
-    ) -> VelocityCounter {
-        self.state
-            .velocity_counters
-            .get(&velocity_key(profile, card, self.now_ms))
-            .copied()
-            .unwrap_or_default()
-    }
-
     /// A keyed hash of a PAN: how the switch finds a card by number without keeping it.
     pub(super) fn pan_hash(&self, pan: &Pan) -> String {
         let key = self.keys.derive("cardswitch/pan/v1");
@@ -471,20 +451,8 @@ impl GroupContext<'_> {
 
     /// A keyed hash of a card's PIN block (salted by the card's token).
     pub(super) fn card_pin_hash(&self, token: &str, pin_block: &str) -> String {
-        let key = self.keys.derive("cardswitch/card-pin/v1");
-        let digest =
-            hmac_sha256(key.expose(), &[token.as_bytes(), &[0], pin_block.trim().as_bytes()]);
-        base64::engine::general_purpose::STANDARD.encode(digest)
+        self.authorizer().card_pin_hash(token, pin_block)
     }
-}
-
-/// The counter key of `profile` for `card` at `now_ms`.
-fn velocity_key(profile: &VelocityProfile, card: &Card, now_ms: EpochMs) -> VelocityKey {
-    let scope = match profile.scope {
-        VelocityScope::Card => format!("card:{}", card.token),
-        VelocityScope::Account => format!("account:{}", card.account_id),
-    };
-    VelocityKey { profile_id: profile.id, scope, window_start_ms: profile.window_start(now_ms) }
 }
 
 /// 32 random hex digits: a card's token, unrelated to its number.

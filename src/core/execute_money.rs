@@ -255,7 +255,7 @@ impl GroupContext<'_> {
             self.state.next_tranlog_id =
                 self.state.next_tranlog_id.max(tranlog.id.saturating_add(1));
         }
-        self.written.tranlogs.insert(tranlog.id, tranlog.clone());
+        self.written.tranlogs.insert(tranlog.id, Arc::new(tranlog.clone()));
         Ok(())
     }
 
@@ -273,7 +273,7 @@ impl GroupContext<'_> {
         let mut records = Vec::with_capacity(ids.len());
         for id in ids {
             let record = match self.written.tranlogs.get(&id) {
-                Some(record) => record.clone(),
+                Some(record) => Tranlog::clone(record),
                 None => self.store.get::<Tranlog>(&schema::tranlog_key(id))?.ok_or_else(|| {
                     CoreError::Corrupt(format!("RRN index names missing tranlog {id}"))
                 })?,
@@ -375,7 +375,7 @@ impl GroupContext<'_> {
         }
         gl_original.reversal_count = gl_original.reversal_count.saturating_add(1);
         self.batch.put(schema::transaction_key(gl_original.id), &gl_original)?;
-        self.written.transactions.insert(gl_original.id, gl_original);
+        self.written.transactions.insert(gl_original.id, Arc::new(gl_original));
         let record = Tranlog {
             id: record_id,
             date_ms: self.now_ms,

@@ -83,9 +83,13 @@ pub struct WrappedSecret {
 impl MasterKey {
     /// Reads `DIR/master.key`.
     pub fn load(dir: &Path) -> Result<MasterKey, KeyError> {
-        let path = dir.join(MASTER_KEY_FILE);
+        MasterKey::load_file(&dir.join(MASTER_KEY_FILE))
+    }
+
+    /// Reads a master key file wherever it is kept (`restore` takes the operator's copy).
+    pub fn load_file(path: &Path) -> Result<MasterKey, KeyError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(&path)
+        let text = std::fs::read_to_string(path)
             .map_err(|source| KeyError::Io { path: shown.clone(), source })?;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(text.trim())
@@ -116,6 +120,12 @@ impl MasterKey {
     /// A key for testing, from fixed bytes.
     pub fn from_bytes(bytes: [u8; MASTER_KEY_BYTES]) -> MasterKey {
         MasterKey(SecretBytes(bytes.to_vec()))
+    }
+
+    /// A one-way name of this key: a backup records it, so a restore can tell whether it was
+    /// given the key the backed-up store was written with. It reveals nothing of the key.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        hmac_sha256(self.0.expose(), &[b"cardswitch/key-fingerprint/v1"])
     }
 
     /// A sub-key for one purpose; `label` names the purpose and its version.
@@ -219,6 +229,13 @@ pub fn shared_mode(path: &Path) -> std::io::Result<Option<u32>> {
 
 /// Writes a file readable and writable by its owner only (0600), durably.
 pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut file = create_private_file(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+/// Creates a new file (never replacing one) readable and writable by its owner only (0600).
+pub fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -226,9 +243,7 @@ pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path)?;
-    file.write_all(contents)?;
-    file.sync_all()
+    options.open(path)
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 //! touches HTTP or the storage engine directly.
 
 pub mod auth;
+pub mod authorize;
+pub mod backup;
 pub mod bootstrap;
 pub mod command;
 mod execute;
@@ -34,13 +36,13 @@ use tokio::sync::{mpsc, oneshot};
 use self::auth::{AuthFailure, JcardCredentials, NonceCache};
 use self::command::{Command, Consumer, NewConsumer, Outcome};
 use self::keys::{KeyError, MasterKey};
-use self::state::{NonceRecord, State};
+use self::state::{NonceRecord, State, StoredNonces};
 use self::writer::{Job, Writer};
 use crate::bearer::{self, BearerClaims, BearerFailure, BearerKey};
 use crate::clock::{Clock, EpochMs};
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::store::{schema, Keyspace, Store, StoreError};
+use crate::store::{schema, Engine, Keyspace, SledEngine, Store, StoreError, STORE_DIR_NAME};
 
 /// The core could not decide. Declines are not errors; see `command::Decline`.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +55,10 @@ pub enum CoreError {
     Corrupt(String),
     #[error("the commit failed; the request's outcome is unknown until checked: {0}")]
     CommitFailed(String),
+    /// Storage failed and the request was not applied: nothing changed. The switch refuses
+    /// changes until a flush succeeds again.
+    #[error("the request was not applied (nothing changed); changes are refused until the store can make them durable: {0}")]
+    NotStored(String),
     #[error("the switch is stopping")]
     ShuttingDown,
 }
@@ -165,7 +171,8 @@ impl Core {
         let window_ms = settings.timestamp_skew_ms_max;
         let nonces = NonceCache::new(settings.nonce_cache_entries_max, window_ms);
         load_nonces(&store, &nonces, clock.now_ms(), window_ms)?;
-        let published = Arc::new(ArcSwap::from_pointee(state));
+        let current = Arc::new(state);
+        let published = Arc::new(ArcSwap::new(Arc::clone(&current)));
         let (sender, receiver) = mpsc::channel(settings.queue_commands_max);
         let writer = Writer {
             receiver,
@@ -177,10 +184,15 @@ impl Core {
             group_commands_max: settings.group_commands_max,
             wallet_settings: settings.wallets.clone(),
             nonce_retention_ms: window_ms.saturating_mul(2),
+            current,
+            degraded: false,
         };
+        // The writer logs where its starter logs (the global subscriber in the binary, a
+        // test's own subscriber in a test).
+        let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
         let thread = std::thread::Builder::new()
             .name("cardswitch-writer".to_owned())
-            .spawn(move || writer.run())
+            .spawn(move || tracing::dispatcher::with_default(&dispatch, || writer.run()))
             .map_err(|error| CoreError::Store(StoreError::Io(error.to_string())))?;
         let inner = Inner {
             sender,
@@ -204,9 +216,22 @@ impl Core {
         metrics: Arc<Metrics>,
         settings: CoreSettings,
     ) -> Result<Core, CoreError> {
-        keys::create_private_dir(data_dir).map_err(|error| StoreError::Io(error.to_string()))?;
+        Core::open_with_engine(data_dir, |engine| engine, clock, metrics, settings)
+    }
+
+    /// `open`, with the directory's engine passed through `wrap` first: the seam where tests
+    /// put a fault-injecting engine (`store::fault`) under a real switch.
+    pub fn open_with_engine(
+        data_dir: &Path,
+        wrap: impl FnOnce(Arc<dyn Engine>) -> Arc<dyn Engine>,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+        settings: CoreSettings,
+    ) -> Result<Core, CoreError> {
+        keys::create_private_dir(data_dir).map_err(|error| StoreError::from_io(&error))?;
         let keys = MasterKey::load_or_create(data_dir)?;
-        let store = Store::open_sled(&data_dir.join("store"))?;
+        let engine = SledEngine::open(&data_dir.join(STORE_DIR_NAME))?;
+        let store = Store::with_engine(wrap(Arc::new(engine)));
         Core::start(store, keys, clock, metrics, settings)
     }
 
@@ -239,6 +264,11 @@ impl Core {
             }
         }
         Ok(())
+    }
+
+    /// Commands waiting for the writer (sent, not yet taken into a commit group).
+    pub fn queued_commands(&self) -> usize {
+        self.inner.sender.max_capacity().saturating_sub(self.inner.sender.capacity())
     }
 
     /// True once the default chart exists.
@@ -285,6 +315,12 @@ impl Core {
     /// and quiet moments: it reads everything and is not isolated from concurrent commits.
     pub fn audit(&self) -> Result<verify::AuditReport, CoreError> {
         verify::audit_store(&self.inner.store, &self.inner.keys)
+    }
+
+    /// The state as the store holds it, loaded afresh: what a restart would start from. Tests
+    /// compare it with `snapshot` to prove that memory and the store agree.
+    pub fn stored_state(&self) -> Result<State, CoreError> {
+        State::load(&self.inner.store, &self.inner.keys, self.now_ms())
     }
 
     pub(crate) fn store(&self) -> &Store {
@@ -338,11 +374,17 @@ fn load_nonces(
     let (_, recent_start) =
         schema::nonces_before(now_ms.saturating_sub(window_ms.saturating_mul(2)));
     let end = schema::prefix_end(&Keyspace::Nonce.prefix());
-    for item in store.scan_range::<NonceRecord>(&recent_start, &end, false) {
-        let (_, record) = item?;
-        // A full cache only means older nonces rely on the timestamp check alone.
-        let _ =
-            nonces.check_and_insert(record.consumer, &record.nonce, record.timestamp_ms, now_ms);
+    for item in store.scan_range::<StoredNonces>(&recent_start, &end, false) {
+        let (_, stored) = item?;
+        for record in stored.into_records() {
+            // A full cache only means older nonces rely on the timestamp check alone.
+            let _ = nonces.check_and_insert(
+                record.consumer,
+                &record.nonce,
+                record.timestamp_ms,
+                now_ms,
+            );
+        }
     }
     Ok(())
 }

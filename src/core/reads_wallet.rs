@@ -239,6 +239,14 @@ impl Core {
         auth_id: &str,
         request_id: &str,
     ) -> Result<Option<super::execute_partner::RequestRecord>, ReadError> {
+        if self.metrics().is_degraded() {
+            // The store may hold a failed group's record that is not durable yet, and the
+            // record carries nothing to compare with the published state: say nothing until a
+            // flush succeeds.
+            return Err(ReadError::Core(CoreError::NotStored(
+                "a request's status is not known while storage fails".to_owned(),
+            )));
+        }
         Ok(self.store().get(&schema::partner_request_key(auth_id, request_id))?)
     }
 }

@@ -94,6 +94,24 @@ pub struct NonceRecord {
     pub timestamp_ms: EpochMs,
 }
 
+/// A nonce record as stored: the nonces of one commit group (written since the writer groups
+/// them), or one nonce (how earlier versions wrote them; still read).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StoredNonces {
+    Group(Vec<NonceRecord>),
+    One(NonceRecord),
+}
+
+impl StoredNonces {
+    pub fn into_records(self) -> Vec<NonceRecord> {
+        match self {
+            Self::Group(records) => records,
+            Self::One(record) => vec![record],
+        }
+    }
+}
+
 /// How far back velocity counters are kept in memory: longer than any period.
 const VELOCITY_MEMORY_MS: i64 = 62 * 86_400_000;
 

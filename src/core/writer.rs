@@ -2,6 +2,13 @@
 //! the group limit), decides each against a working copy of the state, writes the whole group
 //! as one batch, makes it durable with one flush, publishes the new state, and only then
 //! answers (group commit). Nothing is acknowledged before it is durable.
+//!
+//! When storage fails the writer keeps two things true. What it decides against equals what
+//! the store holds: a group that was applied but not flushed stays in its state, because the
+//! engine may still persist it, and a retry must find it (an RRN, a request id, a ticket runs
+//! at most once). Readers see only what is durable: that state is published once a flush
+//! succeeds. After any failed apply or flush the switch is degraded: each next group first
+//! tries a flush, and until one succeeds every command is refused unapplied (`NotStored`).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -17,7 +24,7 @@ use super::state::{NonceRecord, State};
 use super::{CoreError, WalletSettings};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
-use crate::store::{schema, Batch, Store};
+use crate::store::{schema, Batch, Store, StoreError};
 
 /// A unit of work for the writer.
 pub enum Job {
@@ -42,6 +49,11 @@ pub struct Writer {
     pub wallet_settings: WalletSettings,
     /// Nonces older than this are dropped from the store as the writer goes.
     pub nonce_retention_ms: i64,
+    /// What the store holds, applied groups included: the state each group is decided
+    /// against. Ahead of `published` only while an applied group waits for a good flush.
+    pub current: Arc<State>,
+    /// An apply or flush failed and no flush has succeeded since: refuse, do not decide.
+    pub degraded: bool,
 }
 
 type Reply = oneshot::Sender<Result<Outcome, CoreError>>;
@@ -73,8 +85,11 @@ impl Writer {
         &mut self,
         group: &mut Vec<Job>,
     ) -> Option<oneshot::Sender<Result<(), CoreError>>> {
+        if let Err(error) = self.recover() {
+            return self.refuse(group, &error);
+        }
         let now_ms = self.clock.now_ms();
-        let mut working: State = State::clone(&self.published.load());
+        let mut working: State = State::clone(&self.current);
         let mut batch = Batch::new();
         let mut written = GroupWrites::default();
         let mut replies: Vec<(Reply, Result<Outcome, CoreError>)> = Vec::with_capacity(group.len());
@@ -88,36 +103,31 @@ impl Writer {
             settings: &self.wallet_settings,
             now_ms,
         };
+        let mut nonces = Vec::new();
         for job in group.drain(..) {
             match job {
                 Job::Execute { command, nonce, reply } => {
-                    let mut result = context.execute(*command);
+                    let result = context.execute(*command);
                     if let (Ok(_), Some(nonce)) = (&result, nonce) {
-                        if let Err(error) = context.record_nonce(&nonce) {
-                            result = Err(error);
-                        }
+                        nonces.push(nonce);
                     }
                     replies.push((reply, result));
                 }
                 Job::Stop { reply } => stop = Some(reply),
             }
         }
+        // Without its nonces the group could be replayed after a restart: then none of it is
+        // written (the failure counts as not applied).
+        let nonces_recorded = context.record_nonces(&nonces).map_err(DurabilityFailure::NotApplied);
         self.prune_nonces(&mut batch, now_ms);
         batch.coalesce();
         let commands = replies.len();
-        match self.make_durable(&batch) {
-            Ok(()) => self.published.store(Arc::new(working)),
-            Err(DurabilityFailure { applied, error }) => {
-                // Applied but not flushed: the store's view includes the group, so the state
-                // must too, or the next group would decide against a stale copy.
-                if applied {
-                    self.published.store(Arc::new(working));
-                }
-                tracing::error!(%error, commands, "commit group failed; its requests are answered with an error");
-                for (_, result) in &mut replies {
-                    *result = Err(CoreError::CommitFailed(error.to_string()));
-                }
+        match nonces_recorded.and_then(|()| self.make_durable(&batch)) {
+            Ok(()) => {
+                self.current = Arc::new(working);
+                self.published.store(Arc::clone(&self.current));
             }
+            Err(failure) => self.fail_group(failure, working, &mut replies),
         }
         self.metrics
             .commit_group_commands
@@ -129,31 +139,91 @@ impl Writer {
         stop
     }
 
+    /// Answers every request of a group whose batch did not become durable with an error,
+    /// keeps the group's state as the decision base if the store took the batch, and
+    /// degrades the switch. Logged here once per group (each dialect logs its own answers).
+    fn fail_group(
+        &mut self,
+        failure: DurabilityFailure,
+        working: State,
+        replies: &mut [(Reply, Result<Outcome, CoreError>)],
+    ) {
+        let (error, applied) = match failure {
+            DurabilityFailure::NotApplied(error) => (error, false),
+            DurabilityFailure::NotFlushed(error) => (error, true),
+        };
+        if applied {
+            // The engine holds the batch and may persist it yet: decide the next groups
+            // against it, so a retry finds what its first attempt wrote and runs once.
+            // Readers keep the last durable state until a flush succeeds.
+            self.current = Arc::new(working);
+        }
+        self.degraded = true;
+        self.metrics.commit_failures.inc();
+        self.metrics.store_degraded.store(true, Ordering::Relaxed);
+        tracing::error!(%error, commands = replies.len(), applied,
+            "commit group failed; its requests are answered with an error and changes are refused until a flush succeeds");
+        let message = error.to_string();
+        for (_, result) in replies.iter_mut() {
+            *result = Err(if applied {
+                CoreError::CommitFailed(message.clone())
+            } else {
+                CoreError::NotStored(message.clone())
+            });
+        }
+    }
+
+    /// While degraded, tries a flush: once one succeeds every applied group is durable, the
+    /// writer's state is published and changes are taken again.
+    fn recover(&mut self) -> Result<(), StoreError> {
+        if !self.degraded {
+            return Ok(());
+        }
+        self.store.flush()?;
+        self.degraded = false;
+        self.metrics.commit_flushes.inc();
+        self.metrics.store_degraded.store(false, Ordering::Relaxed);
+        self.published.store(Arc::clone(&self.current));
+        tracing::warn!("the store flushed again; the switch takes changes again");
+        Ok(())
+    }
+
+    /// Refuses every command of a group unapplied because the store cannot make anything
+    /// durable; returns the reply channel of a `Stop` job found in it.
+    fn refuse(
+        &self,
+        group: &mut Vec<Job>,
+        error: &StoreError,
+    ) -> Option<oneshot::Sender<Result<(), CoreError>>> {
+        let message = error.to_string();
+        let mut stop = None;
+        for job in group.drain(..) {
+            match job {
+                Job::Execute { reply, .. } => {
+                    self.metrics.commands_refused.inc();
+                    let _ = reply.send(Err(CoreError::NotStored(message.clone())));
+                }
+                Job::Stop { reply } => stop = Some(reply),
+            }
+        }
+        tracing::debug!(%error, "store still failing; commands refused");
+        stop
+    }
+
     fn make_durable(&self, batch: &Batch) -> Result<(), DurabilityFailure> {
         if batch.is_empty() {
             return Ok(());
         }
-        self.store
-            .apply(batch)
-            .map_err(|error| DurabilityFailure { applied: false, error: error.into() })?;
+        self.store.apply(batch).map_err(DurabilityFailure::NotApplied)?;
         self.metrics.commit_groups.inc();
         self.metrics.store_records_written.inc_by(u64::try_from(batch.len()).unwrap_or(u64::MAX));
         self.metrics.store_bytes_written.inc_by(u64::try_from(batch.bytes()).unwrap_or(u64::MAX));
         let started = Instant::now();
         let flushed = self.store.flush();
         self.metrics.commit_flush_seconds.observe(started.elapsed().as_secs_f64());
-        match flushed {
-            Ok(()) => {
-                self.metrics.commit_flushes.inc();
-                self.metrics.store_degraded.store(false, Ordering::Relaxed);
-                Ok(())
-            }
-            Err(error) => {
-                self.metrics.commit_failures.inc();
-                self.metrics.store_degraded.store(true, Ordering::Relaxed);
-                Err(DurabilityFailure { applied: true, error: error.into() })
-            }
-        }
+        flushed.map_err(DurabilityFailure::NotFlushed)?;
+        self.metrics.commit_flushes.inc();
+        Ok(())
     }
 
     /// Deletes a bounded number of expired nonce records with the group's batch.
@@ -170,7 +240,10 @@ impl Writer {
     }
 }
 
-struct DurabilityFailure {
-    applied: bool,
-    error: CoreError,
+/// Why a group's batch is not durable.
+enum DurabilityFailure {
+    /// The engine refused the batch: none of it was written.
+    NotApplied(StoreError),
+    /// The batch was applied but the flush failed: the engine may persist it or lose it.
+    NotFlushed(StoreError),
 }

@@ -2,8 +2,10 @@
 //! ordered key space split into keyspaces by a leading byte, so that one commit group is one
 //! atomic batch on one tree followed by one flush.
 
+pub mod backup;
 mod codec;
 mod error;
+pub mod fault;
 pub mod schema;
 mod sled_engine;
 
@@ -17,6 +19,9 @@ use serde::Serialize;
 pub use error::StoreError;
 pub use schema::Keyspace;
 pub use sled_engine::SledEngine;
+
+/// The store's directory inside a data directory.
+pub const STORE_DIR_NAME: &str = "store";
 
 /// One change in a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]

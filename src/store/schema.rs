@@ -22,7 +22,8 @@ pub enum Keyspace {
     Sysconfig,
     /// API consumers: `k` + consumer UUID.
     Consumer,
-    /// Nonces of mutating jCard requests: `n` + timestamp + consumer UUID + nonce.
+    /// Nonces of mutating jCard requests, one record per commit group: `n` + the group's newest
+    /// timestamp + that request's consumer UUID + nonce.
     Nonce,
     /// Wallets: `W` + code.
     Wallet,

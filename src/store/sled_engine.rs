@@ -19,10 +19,22 @@ impl SledEngine {
     }
 }
 
+/// sled's error as a storage error. sled reports a held directory lock as an `Other` I/O
+/// error with this text (0.34, `Config::try_lock`); it is told apart so that `backup`,
+/// `verify` and `consumer add` can say that a switch is running.
 fn io(error: sled::Error) -> StoreError {
-    StoreError::Io(error.to_string())
+    match error {
+        sled::Error::Io(error) if error.to_string().contains("could not acquire lock") => {
+            StoreError::Locked(error.to_string())
+        }
+        sled::Error::Io(error) => StoreError::from_io(&error),
+        other => StoreError::Io(other.to_string()),
+    }
 }
 
+// `apply` is all or nothing on disk (sled seals the batch in its log), and when sled's log
+// write or flush fails it keeps the error and refuses every later write until the process
+// restarts, so a batch it failed to take can never be made durable by a later flush.
 impl Engine for SledEngine {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.db.get(key).map_err(io)?.map(|value| value.to_vec()))
@@ -65,6 +77,22 @@ impl Drop for SledEngine {
         // Last chance to persist anything applied; errors have nowhere to go but the log.
         if let Err(error) = self.db.flush() {
             tracing::error!(%error, "final flush of the store failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_open_elsewhere_is_reported_as_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = SledEngine::open(dir.path()).unwrap();
+        match SledEngine::open(dir.path()) {
+            Err(StoreError::Locked(_)) => {}
+            Err(other) => panic!("expected Locked, got {other}"),
+            Ok(_) => panic!("a second open of a locked store succeeded"),
         }
     }
 }

@@ -100,6 +100,35 @@ async fn a_replayed_request_is_refused_even_after_a_restart() {
     assert_eq!(again.json["error"], "replayed.nonce");
 }
 
+/// The writer stores the nonces of a commit group as one record: every request of a group of
+/// concurrent writes must stay refused after a restart, not only the record's key nonce.
+#[tokio::test]
+async fn every_nonce_of_a_concurrent_group_is_refused_after_a_restart() {
+    const WRITES: usize = 24;
+    let switch = TestSwitch::start().await;
+    let writes: Vec<(String, Vec<(String, String)>)> = (0..WRITES)
+        .map(|index| {
+            let body =
+                format!(r#"{{"id":"group.{index}","value":"v","readPerm":"","writePerm":""}}"#);
+            let headers = signed_headers(&switch.admin, now_ms(), &fresh_nonce(), body.as_bytes());
+            (body, headers)
+        })
+        .collect();
+    let sends = writes.iter().map(|(body, headers)| {
+        switch.raw("POST", "/jcard/api/sysconfig", headers, body.as_bytes().to_vec())
+    });
+    for reply in futures::future::join_all(sends).await {
+        assert_eq!(reply.status, 201, "{}", reply.text);
+    }
+    let switch = switch.restart().await;
+    for (body, headers) in &writes {
+        let again =
+            switch.raw("POST", "/jcard/api/sysconfig", headers, body.as_bytes().to_vec()).await;
+        assert_eq!(again.status, 401, "{}", again.text);
+        assert_eq!(again.json["error"], "replayed.nonce");
+    }
+}
+
 #[tokio::test]
 async fn permissions_are_enforced_per_route() {
     let switch = TestSwitch::start().await;

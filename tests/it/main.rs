@@ -7,6 +7,8 @@
 /// Starting switches, signing requests, reading answers.
 mod support;
 
+/// Backups: round trip through the binary, damaged and cut files refused, secrets left out.
+mod backup;
 /// The card-issuing API: signatures, single-use request ids, status, every method.
 mod card_api;
 /// The partner guide's Python signing example, run against a switch.
@@ -57,6 +59,9 @@ mod secrets;
 /// Security checks the dialect tests leave out: a JWS for another method, a request id
 /// replayed after a restart, bearer tokens of other algorithms, a foreign gift-card token.
 mod security;
+/// Failed applies and flushes, a full disk: errors in each dialect's shape, consistency,
+/// recovery, retries that run once.
+mod storage_faults;
 /// Stored record shapes old and new read the same.
 mod storage_format;
 /// Architecture boundaries and hygiene, enforced.

@@ -88,13 +88,22 @@ impl TestSwitch {
 
     /// A fresh, initialized switch with `adjust` applied to the configuration.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestSwitch {
+        TestSwitch::start_over(adjust, open_core_with).await
+    }
+
+    /// A fresh, initialized switch whose core `open` opens over the configuration (with its
+    /// data directory set) and the switch's clock: e.g. over a fault-injecting engine.
+    pub async fn start_over(
+        adjust: impl FnOnce(&mut Config),
+        open: impl FnOnce(&Config, Arc<dyn Clock>) -> Core,
+    ) -> TestSwitch {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         let mut config = test_config();
         adjust(&mut config);
         config.data_dir = dir.path().to_owned();
         let admin = Credentials { id: Uuid::new_v4(), key: b"test admin key bytes".to_vec() };
         let clock = Arc::new(ShiftedClock::default());
-        let core = open_core_with(&config, clock.clone());
+        let core = open(&config, clock.clone());
         let initialized = core
             .initialize(NewConsumer::unscoped(
                 admin.id,
@@ -117,6 +126,15 @@ impl TestSwitch {
         let switch = server::start(core, &config).await.expect("start switch");
         let client = Client::builder(TokioExecutor::new()).build_http();
         TestSwitch { switch, dir, config, admin, clock, client }
+    }
+
+    /// A switch over `dir`, a data directory initialized elsewhere (a restored backup) whose
+    /// admin consumer is `admin`.
+    pub async fn open_dir(dir: Arc<TempDir>, admin: Credentials) -> TestSwitch {
+        let config = Config { data_dir: dir.path().to_owned(), ..test_config() };
+        let clock = Arc::new(ShiftedClock::default());
+        let core = open_core_with(&config, clock.clone());
+        TestSwitch::serve(core, dir, config, admin, clock).await
     }
 
     /// Stops the switch gracefully and starts it again on the same data directory.

@@ -66,12 +66,16 @@ fn token_status(failure: BearerFailure) -> (StatusCode, &'static str, String) {
     (status, code, failure.to_string())
 }
 
-/// Internal errors, all 500 as the document says: CARD-1 the store or a key failed, CARD-4
-/// the commit failed (outcome unknown: repeat the same ticket), CARD-11 the switch is
-/// stopping. CARD-10 is the request timeout (see `transport_status`).
+/// Internal errors, all 500 as the document says: CARD-1 the store or a key failed (also a
+/// change refused unapplied while the store cannot make changes durable), CARD-4 the commit
+/// failed (outcome unknown: repeat the same ticket), CARD-11 the switch is stopping. CARD-10
+/// is the request timeout (see `transport_status`).
 fn core_status(error: CoreError) -> (StatusCode, &'static str, String) {
     let code = match error {
-        CoreError::Store(_) | CoreError::Key(_) | CoreError::Corrupt(_) => "CARD-1",
+        CoreError::Store(_)
+        | CoreError::Key(_)
+        | CoreError::Corrupt(_)
+        | CoreError::NotStored(_) => "CARD-1",
         CoreError::CommitFailed(_) => "CARD-4",
         CoreError::ShuttingDown => "CARD-11",
     };
@@ -149,6 +153,8 @@ mod tests {
         assert_eq!(code_of(CashbackError::Core(corrupt)), (500, "CARD-1"));
         let commit = CoreError::CommitFailed("flush failed".to_owned());
         assert_eq!(code_of(CashbackError::Core(commit)), (500, "CARD-4"));
+        let refused = CoreError::NotStored("disk full".to_owned());
+        assert_eq!(code_of(CashbackError::Core(refused)), (500, "CARD-1"));
         assert_eq!(code_of(CashbackError::Core(CoreError::ShuttingDown)), (500, "CARD-11"));
         let timeout = CashbackError::Transport(TransportError::Timeout);
         assert_eq!(code_of(timeout), (500, "CARD-10"));

@@ -77,6 +77,11 @@ impl GiftcardError {
             GiftcardError::HistoryFailed => {
                 (StatusCode::OK, CODE_HISTORY_FAILED, MESSAGE_HISTORY_FAILED, Vec::new())
             }
+            // Storage failed: the reason goes in `messages`, so a client's log says why.
+            GiftcardError::Core(error @ (CoreError::CommitFailed(_) | CoreError::NotStored(_))) => {
+                let (status, code, message, _) = try_later();
+                (status, code, message, vec![error.to_string()])
+            }
             GiftcardError::Read(_) | GiftcardError::Core(_) => try_later(),
             GiftcardError::Transport(error) => transport_status(error),
         }

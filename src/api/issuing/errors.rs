@@ -95,6 +95,9 @@ fn core_status(error: CoreError) -> (StatusCode, &'static str, String) {
         CoreError::CommitFailed(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "COMMIT_FAILED", error.to_string())
         }
+        CoreError::NotStored(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "STORAGE_UNAVAILABLE", error.to_string())
+        }
         CoreError::Store(_) | CoreError::Key(_) | CoreError::Corrupt(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", error.to_string())
         }

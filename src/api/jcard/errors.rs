@@ -414,6 +414,9 @@ fn core_status(error: CoreError) -> (StatusCode, &'static str, String) {
         CoreError::CommitFailed(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "commit.failed", error.to_string())
         }
+        CoreError::NotStored(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "storage.unavailable", error.to_string())
+        }
         CoreError::Store(_) | CoreError::Key(_) | CoreError::Corrupt(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "system.error", error.to_string())
         }

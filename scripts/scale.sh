@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# scale.sh: how the switch behaves as the data set grows. For each card count it populates a
+# fresh data directory through the load generator, measures closed-loop card debits and balance
+# enquiries, the server's resident memory, the data directory's size, and the time a restart
+# takes until the switch answers; then writes the table to target/scale-table.md and appends
+# everything, with revision and date, to target/scale-results.txt (or $SCALE_RESULTS).
+#
+# Usage: scripts/scale.sh [--cards "10000 100000 1000000"]
+# Settings: SCALE_CONNECTIONS (32), SCALE_SECONDS (5), SCALE_WARMUP_SECONDS (1),
+# SCALE_POPULATE_CONCURRENCY (16), SCALE_DIR (where data directories go). The switch runs on
+# core 0 and the generator on core 1, as in scripts/bench.sh. Populating a million cards takes
+# a few million durable requests: expect about 20 minutes for that step alone.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+card_counts="10000 100000 1000000"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --cards) card_counts="$2"; shift 2 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
+    esac
+done
+
+target_dir="${CARGO_TARGET_DIR:-target}"
+results="${SCALE_RESULTS:-$target_dir/scale-results.txt}"
+table="$target_dir/scale-table.md"
+connections="${SCALE_CONNECTIONS:-32}"
+seconds="${SCALE_SECONDS:-5}"
+warmup="${SCALE_WARMUP_SECONDS:-1}"
+populate_concurrency="${SCALE_POPULATE_CONCURRENCY:-16}"
+mkdir -p "$target_dir"
+revision="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+    revision="$revision-dirty"
+fi
+
+cargo build --release --quiet
+binary="$target_dir/release/cardswitch"
+if [ "$(nproc)" -ge 2 ]; then server_cpu=0; client_cpu=1; else server_cpu=0; client_cpu=0; fi
+
+work="$(mktemp -d "${SCALE_DIR:-${TMPDIR:-/tmp}}/cardswitch-scale.XXXXXX")"
+server_pid=""
+stop_server() {
+    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    server_pid=""
+}
+cleanup() { stop_server; rm -rf "$work"; }
+trap cleanup EXIT
+
+# Starts the switch on $1; sets $url, $server_pid and $startup_s (seconds until it listens).
+# Not called in a subshell: the variables must reach the caller.
+start_server() {
+    local data="$1" log="$1.log" started
+    : >"$log"
+    started="$(date +%s.%N)"
+    taskset -c "$server_cpu" "$binary" serve --data "$data" --listen 127.0.0.1:0 >"$log" 2>&1 &
+    server_pid=$!
+    url=""
+    while [ -z "$url" ]; do
+        kill -0 "$server_pid" 2>/dev/null || { cat "$log" >&2; echo "the switch stopped" >&2; exit 1; }
+        url="$(sed -n 's/^cardswitch listening on \(http:[^ ]*\).*/\1/p' "$log" | head -1)"
+        [ -n "$url" ] || sleep 0.05
+    done
+    startup_s="$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')"
+}
+
+rss_mib() {
+    awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$server_pid/status"
+}
+
+rows="$work/rows.tsv"
+: >"$rows"
+output="$work/output.txt"
+{
+    echo "=== cardswitch scale, revision $revision, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "machine: $(nproc) cores, $(uname -srm), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "settings: cards=[$card_counts] connections=$connections seconds=$seconds warmup=$warmup"
+    for cards in $card_counts; do
+        data="$work/data-$cards"
+        mkdir -p "$data"
+        start_server "$data"
+        empty_rss="$(rss_mib)"
+        common=(--url "$url" --credentials "$data/admin-credentials")
+        populate_started="$(date +%s)"
+        taskset -c "$client_cpu" "$binary" load populate "${common[@]}" --cards "$cards" \
+            --concurrency "$populate_concurrency"
+        populate_s=$(( $(date +%s) - populate_started ))
+        populated_rss="$(rss_mib)"
+        for kind in debit balance; do
+            json="$work/$kind-$cards.json"
+            taskset -c "$client_cpu" "$binary" load run "${common[@]}" --mix "$kind=1" \
+                --connections "$connections" --duration-s "$seconds" --warmup-s "$warmup" \
+                --json "$json"
+            read -r rps _ p99 <<<"$(python3 scripts/plot_latency.py --summary "$json")"
+            eval "${kind}_rps=\$rps ${kind}_p99=\$p99"
+        done
+        stop_server
+        data_mib="$(du -sm "$data" | cut -f1)"
+        start_server "$data"
+        restart_s="$startup_s"
+        restarted_rss="$(rss_mib)"
+        stop_server
+        echo "cards $cards: populate ${populate_s} s; debit ${debit_rps}/s p99 ${debit_p99} ms; balance ${balance_rps}/s p99 ${balance_p99} ms; RSS empty ${empty_rss} MiB, populated ${populated_rss} MiB, after restart ${restarted_rss} MiB; data ${data_mib} MiB; restart ${restart_s} s"
+        echo "$cards $populate_s $debit_rps $debit_p99 $balance_rps $balance_p99 $empty_rss $populated_rss $restarted_rss $data_mib $restart_s" >>"$rows"
+        rm -rf "$data"
+    done
+} 2>&1 | tee "$output"
+
+awk -v rev="$revision" -v date="$(date -u +%Y-%m-%d)" '
+    NR == 1 { base_debit = $3; base_debit_p99 = $4; base_balance = $5 }
+    {
+        per_card = ($9 - $7) * 1048576 / $1
+        rows[NR] = sprintf("| %d | %d s | %.0f/s (%.2f) | %s ms (%.2f) | %.0f/s (%.2f) | %s ms | %s MiB | %.0f B | %s MiB | %s s |",
+            $1, $2, $3, $3 / base_debit, $4, $4 / base_debit_p99, $5, $5 / base_balance, $6, $9, per_card, $10, $11)
+    }
+    END {
+        printf "Revision %s, %s. Ratios in brackets against the first row.\n\n", rev, date
+        print "| cards | populate | card debit (ratio) | debit p99 (ratio) | balance (ratio) | balance p99 | RSS after restart | memory per card | data dir | restart until listening |"
+        print "|---|---|---|---|---|---|---|---|---|---|"
+        for (i = 1; i <= NR; i++) print rows[i]
+    }' "$rows" >"$table"
+cat "$table"
+{ cat "$output"; echo; cat "$table"; echo; } >>"$results"
+echo "table in $table; appended to $results"
