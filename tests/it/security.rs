@@ -10,8 +10,7 @@ use base64::Engine as _;
 use cardswitch::api::issuing::jws;
 use cardswitch::bearer::{BearerClaims, BearerKey, BearerScope};
 use cardswitch::clock::Clock;
-use cardswitch::core::command::{Command, Outcome};
-use cardswitch::core::keys::{hmac_sha256, MasterKey, SecretBytes};
+use cardswitch::core::keys::{hmac_sha256, MasterKey};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha512;
@@ -24,9 +23,7 @@ const KEY: &[u8] = b"security partner key";
 /// A switch with a card-issuing partner and a product to issue cards from.
 async fn switch_with_partner() -> TestSwitch {
     let switch = TestSwitch::start().await;
-    let command =
-        Command::AddPartner { auth_id: PARTNER.to_owned(), key: SecretBytes::new(KEY.to_vec()) };
-    assert_eq!(switch.core().execute(command, None).await.unwrap(), Outcome::PartnerAdded);
+    switch.add_partner(PARTNER, KEY).await;
     let product = r#"{"name": "Prepaid", "code": "PP", "issuer": 1, "bin": "455566"}"#;
     assert_eq!(switch.admin_call("POST", "/jcard/api/cardproducts", product).await.status, 201);
     switch
