@@ -48,10 +48,17 @@ mod openapi_card_api;
 mod openapi_cashback;
 /// Helpers every OpenAPI document test shares.
 mod openapi_common;
+/// Regressions of schemathesis's findings: 405 with `Allow`, null members read as absent.
+mod openapi_findings;
 /// The gift-card history API's OpenAPI document agrees with its route table and is served.
 mod openapi_giftcard;
 /// Health, metrics, limits, unknown routes, graceful stop.
 mod ops;
+/// Card data and secrets in neither the logs nor the data directory (the binary at trace level).
+mod secrets;
+/// Security checks the dialect tests leave out: a JWS for another method, a request id
+/// replayed after a restart, bearer tokens of other algorithms, a foreign gift-card token.
+mod security;
 /// Failed applies and flushes, a full disk: errors in each dialect's shape, consistency,
 /// recovery, retries that run once.
 mod storage_faults;

@@ -190,6 +190,18 @@ impl TestSwitch {
         credentials
     }
 
+    /// Registers a card-issuing partner with its HS512 key.
+    pub async fn add_partner(&self, auth_id: &str, key: &[u8]) {
+        let command = Command::AddPartner {
+            auth_id: auth_id.to_owned(),
+            key: SecretBytes::new(key.to_vec()),
+        };
+        assert_eq!(
+            self.core().execute(command, None).await.expect("add partner"),
+            Outcome::PartnerAdded
+        );
+    }
+
     /// A request signed by `credentials` with a fresh nonce and the current time.
     pub async fn call(
         &self,
