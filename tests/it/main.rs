@@ -7,6 +7,8 @@
 /// Starting switches, signing requests, reading answers.
 mod support;
 
+/// The bank test: concurrent transfers, debits and credits conserve the total at every read.
+mod bank;
 /// The card-issuing API: signatures, single-use request ids, status, every method.
 mod card_api;
 /// The partner guide's Python signing example, run against a switch.
@@ -17,6 +19,8 @@ mod cashback;
 mod cashback_demo;
 /// The command line: serve, consumer add, verify.
 mod cli;
+/// kill -9 under load: the served binary killed and restarted, nothing lost or posted twice.
+mod crash;
 /// The gift-card history API: history, paging, dates, failures, PIN lockout.
 mod giftcard;
 /// jCard authentication: signatures, timestamps, replays, permissions.
@@ -50,6 +54,8 @@ mod openapi_common;
 mod openapi_giftcard;
 /// Health, metrics, limits, unknown routes, graceful stop.
 mod ops;
+/// Races: concurrent copies of one RRN, request id or ticket post once; no overdraft.
+mod races;
 /// Stored record shapes old and new read the same.
 mod storage_format;
 /// Architecture boundaries and hygiene, enforced.
