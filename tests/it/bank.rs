@@ -16,7 +16,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-use crate::support::{Reply, TestSwitch};
+use crate::support::{amount_units, Reply, TestSwitch};
 
 const WALLETS: usize = 8;
 const CARDS: usize = 6;
@@ -212,8 +212,7 @@ async fn reader(switch: &TestSwitch, bank: &Bank, stop: &AtomicBool, seed: u64) 
 }
 
 fn units(value: &Value) -> i64 {
-    let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
-    cardswitch::money::Amount::parse(&text).unwrap().units()
+    amount_units(value).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -25,10 +25,11 @@ use cardswitch::http::client::{IncomingAnswer, OutgoingRequest};
 use cardswitch::load::client::{Session, Signer};
 use cardswitch::load::target::read_credentials;
 use cardswitch::load::{populate, PopulateOptions};
-use cardswitch::money::Amount;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
+
+use crate::support::amount_units as units;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_cardswitch");
 /// 1/10000 units in one whole currency unit.
@@ -384,12 +385,6 @@ impl Checker {
             (status, json) => Err(format!("GET {} answered {status}: {json}", request.path)),
         }
     }
-}
-
-/// A JSON amount (number or decimal text) in 1/10000 units.
-fn units(value: &Value) -> Result<i64, String> {
-    let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
-    Amount::parse(&text).map(Amount::units).map_err(|error| format!("amount {value}: {error:?}"))
 }
 
 /// Looks `sent` up by RRN: absent, or exactly one record whose amount is the request's and,

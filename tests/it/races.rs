@@ -41,12 +41,17 @@ async fn logged_once(switch: &TestSwitch, rrn: &str) {
     assert_eq!(reply.json["tranlogs"].as_array().map(Vec::len), Some(1), "{}", reply.text);
 }
 
+/// Wallet `a`, holding 100.00.
+async fn funded_wallet(switch: &TestSwitch) {
+    switch.open_wallet("a").await;
+    assert_eq!(switch.move_money("a/credit", "100", "fund", "t").await.status, 200);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn copies_of_one_rrn_post_once_on_transfers_and_card_credits() {
     let switch = TestSwitch::start().await;
-    switch.open_wallet("a").await;
+    funded_wallet(&switch).await;
     switch.open_wallet("b").await;
-    assert_eq!(switch.move_money("a/credit", "100", "fund", "t").await.status, 200);
     let copies = (0..COPIES).map(|_| switch.move_money("a/transfer/b", "10", "wt1", "t"));
     posted_once(&join_all(copies).await, 200);
     assert_eq!(
@@ -80,8 +85,7 @@ async fn copies_of_one_rrn_post_once_on_transfers_and_card_credits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_rrn_with_different_bodies_at_once_posts_one_of_them() {
     let switch = TestSwitch::start().await;
-    switch.open_wallet("a").await;
-    assert_eq!(switch.move_money("a/credit", "100", "fund", "t").await.status, 200);
+    funded_wallet(&switch).await;
     let amounts: Vec<String> = (1..=12).map(|whole| whole.to_string()).collect();
     let debits = amounts.iter().map(|amount| switch.move_money("a/debit", amount, "same1", "t"));
     let replies = join_all(debits).await;
@@ -104,8 +108,7 @@ async fn one_rrn_with_different_bodies_at_once_posts_one_of_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reversals_and_voids_of_one_rrn_at_once_undo_it_once() {
     let switch = TestSwitch::start().await;
-    switch.open_wallet("a").await;
-    assert_eq!(switch.move_money("a/credit", "100", "fund", "t").await.status, 200);
+    funded_wallet(&switch).await;
     assert_eq!(switch.move_money("a/credit", "40", "undo1", "t").await.status, 200);
     let undos = (0..COPIES).map(|copy| {
         if copy % 2 == 0 {
@@ -129,13 +132,26 @@ fn issuing_error(reply: &Reply) -> (u16, Value) {
     (reply.status, card_api::error_code(reply))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn card_issuing_copies_of_one_request_id_process_once() {
+/// A switch with a partner and one of its cards, funded with 100.
+async fn funded_partner_card() -> (TestSwitch, String) {
     let switch = card_api::switch_with_partner().await;
     let token = card_api::issue(&switch).await;
-    let fund = json!({"request_id": card_api::request_id(), "card_token": token, "amount": 100, "currency": 840});
+    let fund = json!({"request_id": card_api::request_id(), "card_token": token,
+        "amount": 100, "currency": 840});
     assert_eq!(card_api::post(&switch, "transactions/fund", fund).await.status, 200);
-    let debit = json!({"request_id": card_api::request_id(), "card_token": token, "amount": 10, "currency": 840});
+    (switch, token)
+}
+
+/// A card-issuing debit of `amount` with a new request id.
+fn issuing_debit(token: &str, amount: u32) -> Value {
+    json!({"request_id": card_api::request_id(), "card_token": token, "amount": amount,
+        "currency": 840})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn card_issuing_copies_of_one_request_id_process_once() {
+    let (switch, token) = funded_partner_card().await;
+    let debit = issuing_debit(&token, 10);
     let copies = (0..COPIES).map(|_| card_api::post(&switch, "transactions/debit", debit.clone()));
     let replies = join_all(copies).await;
     assert_eq!(replies.iter().filter(|reply| reply.status == 200).count(), 1, "one copy processed");
@@ -148,14 +164,9 @@ async fn card_issuing_copies_of_one_request_id_process_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn card_issuing_debits_at_once_never_overdraw_a_card() {
-    let switch = card_api::switch_with_partner().await;
-    let token = card_api::issue(&switch).await;
-    let fund = json!({"request_id": card_api::request_id(), "card_token": token, "amount": 100, "currency": 840});
-    assert_eq!(card_api::post(&switch, "transactions/fund", fund).await.status, 200);
-    let debits = (0..20).map(|_| {
-        let body = json!({"request_id": card_api::request_id(), "card_token": token, "amount": 7, "currency": 840});
-        card_api::post(&switch, "transactions/debit", body)
-    });
+    let (switch, token) = funded_partner_card().await;
+    let debits =
+        (0..20).map(|_| card_api::post(&switch, "transactions/debit", issuing_debit(&token, 7)));
     let replies = join_all(debits).await;
     assert_eq!(
         replies.iter().filter(|reply| reply.status == 200).count(),
