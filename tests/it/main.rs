@@ -9,6 +9,8 @@ mod support;
 
 /// Backups: round trip through the binary, damaged and cut files refused, secrets left out.
 mod backup;
+/// The bank test: concurrent transfers, debits and credits conserve the total at every read.
+mod bank;
 /// The card-issuing API: signatures, single-use request ids, status, every method.
 mod card_api;
 /// The partner guide's Python signing example, run against a switch.
@@ -19,6 +21,8 @@ mod cashback;
 mod cashback_demo;
 /// The command line: serve, consumer add, verify.
 mod cli;
+/// kill -9 under load: the served binary killed and restarted, nothing lost or posted twice.
+mod crash;
 /// The gift-card history API: history, paging, dates, failures, PIN lockout.
 mod giftcard;
 /// jCard authentication: signatures, timestamps, replays, permissions.
@@ -54,6 +58,8 @@ mod openapi_findings;
 mod openapi_giftcard;
 /// Health, metrics, limits, unknown routes, graceful stop.
 mod ops;
+/// Races: concurrent copies of one RRN, request id or ticket post once; no overdraft.
+mod races;
 /// Card data and secrets in neither the logs nor the data directory (the binary at trace level).
 mod secrets;
 /// Security checks the dialect tests leave out: a JWS for another method, a request id

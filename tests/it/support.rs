@@ -360,3 +360,11 @@ pub async fn send_json(
     let bytes = response.into_body().collect().await.expect("body").to_bytes();
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
+
+/// A JSON amount as the switch writes it (a number, or decimal text) in 1/10000 units.
+pub fn amount_units(value: &Value) -> Result<i64, String> {
+    let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+    cardswitch::money::Amount::parse(&text)
+        .map(cardswitch::money::Amount::units)
+        .map_err(|error| format!("amount {value}: {error:?}"))
+}
