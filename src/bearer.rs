@@ -16,7 +16,7 @@ use crate::clock::EpochMs;
 use crate::core::keys::{MasterKey, SecretBytes};
 
 /// Label of the signing key derived from the master key.
-const KEY_LABEL: &str = "cardswitch bearer token HS256 v1";
+pub const KEY_LABEL: &str = "cardswitch bearer token HS256 v1";
 
 /// The one header every token carries; any other `alg` is refused.
 const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;

@@ -230,6 +230,7 @@ async fn serve(
     }
     init_tracing(&config.log_filter);
     let core = open_core(&config.data_dir, &config)?;
+    warn_if_shared(&config.data_dir);
     if !core.is_initialized() {
         initialize(&core, &config.data_dir).await?;
     }
@@ -253,7 +254,7 @@ fn token_issue(
     store_ids: Vec<u64>,
     ttl_s: i64,
 ) -> anyhow::Result<()> {
-    std::fs::create_dir_all(data)
+    keys::create_private_dir(data)
         .with_context(|| format!("cannot create the data directory {}", data.display()))?;
     let master = MasterKey::load_or_create(data)
         .with_context(|| format!("cannot read the key of {}", data.display()))?;
@@ -268,6 +269,22 @@ fn token_issue(
     };
     println!("{}", bearer::issue(&BearerKey::derive(&master), &claims));
     Ok(())
+}
+
+/// One log line when the data directory lets its group or others in: the switch still starts
+/// (the operator may mean it), but says which directory and which mode.
+fn warn_if_shared(data_dir: &Path) {
+    match keys::shared_mode(data_dir) {
+        Ok(Some(mode)) => tracing::warn!(
+            data_dir = %data_dir.display(),
+            mode = %format!("{mode:o}"),
+            "the data directory is open to its group or others (mode {mode:o}); it holds the master key and the store: chmod 700 it"
+        ),
+        Ok(None) => {}
+        Err(error) => {
+            tracing::warn!(data_dir = %data_dir.display(), %error, "cannot read the data directory's mode")
+        }
+    }
 }
 
 fn open_core(data_dir: &Path, config: &Config) -> anyhow::Result<Core> {
@@ -423,7 +440,13 @@ fn restore(from: &Path, data: &Path, master_key: &Path) -> anyhow::Result<()> {
 fn init_tracing(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    // Logs go to stderr: stdout carries only what `serve` prints for the operator (the
+    // listening address, the first start's credentials), so the two never mix.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// A future that completes on SIGINT or SIGTERM. The handlers are installed before this

@@ -199,6 +199,34 @@ pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// Creates a directory (and its missing parents) that only its owner can enter, read or write
+/// (0700): the data directory holds the master key and the store.
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path)
+}
+
+/// The permission bits of `path` that let its group or others in (`mode & 0o077`), if any:
+/// a data directory others can read exposes the store; one they can write, the keys.
+pub fn shared_mode(path: &Path) -> std::io::Result<Option<u32>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+        Ok((mode & 0o077 != 0).then_some(mode))
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::metadata(path).map(|_| None)
+    }
+}
+
 /// Writes a file readable and writable by its owner only (0600), durably.
 pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let mut file = create_private_file(path)?;
@@ -242,6 +270,22 @@ mod tests {
     fn secrets_do_not_print() {
         let secret = SecretBytes::new(b"hunter2".to_vec());
         assert!(!format!("{secret:?}").contains("hunter2"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_private_dir_is_0700_and_a_shared_one_is_noticed() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let data = root.path().join("a").join("data");
+        create_private_dir(&data).unwrap();
+        let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        assert_eq!(shared_mode(&data).unwrap(), None);
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o750)).unwrap();
+        assert_eq!(shared_mode(&data).unwrap(), Some(0o750));
+        create_private_dir(&data).unwrap();
+        assert_eq!(shared_mode(&data).unwrap(), Some(0o750), "an existing directory is kept as is");
     }
 
     #[test]

@@ -228,7 +228,7 @@ impl Core {
         metrics: Arc<Metrics>,
         settings: CoreSettings,
     ) -> Result<Core, CoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|error| StoreError::from_io(&error))?;
+        keys::create_private_dir(data_dir).map_err(|error| StoreError::from_io(&error))?;
         let keys = MasterKey::load_or_create(data_dir)?;
         let engine = SledEngine::open(&data_dir.join(STORE_DIR_NAME))?;
         let store = Store::with_engine(wrap(Arc::new(engine)));

@@ -50,6 +50,7 @@ pub async fn handle(
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
     let started = Instant::now();
+    let mut allow = None;
     let (label, response) = match app.router.find(request.method(), request.uri().path()) {
         Ok(matched) => {
             let label = matched.template;
@@ -61,7 +62,8 @@ pub async fn handle(
         Err(Miss::NotFound(dialect)) => {
             ("unmatched", transport_error(dialect, TransportError::NotFound))
         }
-        Err(Miss::MethodNotAllowed(dialect)) => {
+        Err(Miss::MethodNotAllowed(dialect, methods)) => {
+            allow = Some(methods);
             ("unmatched", transport_error(dialect, TransportError::MethodNotAllowed))
         }
     };
@@ -70,7 +72,12 @@ pub async fn handle(
         response.status.as_u16(),
         started.elapsed().as_secs_f64(),
     );
-    Ok(to_hyper(response))
+    let mut response = to_hyper(response);
+    // A 405 names the methods the path has (a dialect may answer its own way, e.g. 404).
+    if let Some(methods) = allow.filter(|_| response.status() == StatusCode::METHOD_NOT_ALLOWED) {
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(methods));
+    }
+    Ok(response)
 }
 
 /// Answers a request on a connection over `http.connections_max`: 503 in the dialect's shape,

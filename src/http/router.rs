@@ -54,11 +54,19 @@ pub struct Matched {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Miss {
     NotFound(Dialect),
-    MethodNotAllowed(Dialect),
+    /// The path exists but not with this method; the second field is the path's methods, as
+    /// an `Allow` header lists them (RFC 9110 wants one on every 405).
+    MethodNotAllowed(Dialect, &'static str),
+}
+
+/// The routes of one path: a target per method, and those methods as an `Allow` value.
+struct PathRoutes {
+    by_method: HashMap<Method, (Target, &'static str)>,
+    allow: &'static str,
 }
 
 pub struct Router {
-    paths: matchit::Router<HashMap<Method, (Target, &'static str)>>,
+    paths: matchit::Router<PathRoutes>,
 }
 
 const OPS_ROUTES: [(&str, &str, OpsRoute); 6] = [
@@ -146,8 +154,9 @@ impl Router {
             by_path.entry(path).or_default().insert(method, (target, template));
         }
         let mut paths = matchit::Router::new();
-        for (path, methods) in by_path {
-            if let Err(error) = paths.insert(path, methods) {
+        for (path, by_method) in by_path {
+            let routes = PathRoutes { allow: allow_header(&by_method), by_method };
+            if let Err(error) = paths.insert(path, routes) {
                 panic!("route table is inconsistent: {error}");
             }
         }
@@ -169,7 +178,9 @@ impl Router {
         };
         let trimmed = if path.len() > 1 { path.strip_suffix('/').unwrap_or(path) } else { path };
         let found = self.paths.at(trimmed).map_err(|_| Miss::NotFound(dialect))?;
-        let (target, template) = found.value.get(method).ok_or(Miss::MethodNotAllowed(dialect))?;
+        let routes = found.value;
+        let (target, template) =
+            routes.by_method.get(method).ok_or(Miss::MethodNotAllowed(dialect, routes.allow))?;
         let params =
             found.params.iter().map(|(name, value)| (name.to_owned(), decode(value))).collect();
         Ok(Matched { target: *target, template, params })
@@ -180,6 +191,14 @@ impl Default for Router {
     fn default() -> Router {
         Router::new()
     }
+}
+
+/// The methods of one path, sorted and comma-separated, leaked once at start like the
+/// templates.
+fn allow_header(by_method: &HashMap<Method, (Target, &'static str)>) -> &'static str {
+    let mut methods: Vec<&str> = by_method.keys().map(Method::as_str).collect();
+    methods.sort_unstable();
+    Box::leak(methods.join(", ").into_boxed_str())
 }
 
 /// Percent-decodes a path segment and trims the spaces the document's examples carry
@@ -204,7 +223,7 @@ mod tests {
         assert_eq!(found.target, Target::Jcard(jcard::Route::SysconfigDelete));
         assert_eq!(
             router.find(&Method::PATCH, "/jcard/api/echo").unwrap_err(),
-            Miss::MethodNotAllowed(Dialect::Jcard)
+            Miss::MethodNotAllowed(Dialect::Jcard, "GET, POST")
         );
         let found = router.find(&Method::POST, "/cardapi/admin/passes/abc/credit").unwrap();
         assert_eq!(found.target, Target::Cashback(cashback::Route::AdminCredit));
@@ -229,7 +248,7 @@ mod tests {
         );
         assert_eq!(
             router.find(&Method::GET, "/rest/v3/order/abc/cards").unwrap_err(),
-            Miss::MethodNotAllowed(Dialect::Giftcard)
+            Miss::MethodNotAllowed(Dialect::Giftcard, "POST")
         );
     }
 }

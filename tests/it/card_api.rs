@@ -16,7 +16,7 @@ const PARTNER: &str = "123456";
 const KEY: &[u8] = b"secret";
 
 /// A switch with partner 123456 (key `secret`) and a prepaid product with a BIN.
-async fn switch_with_partner() -> TestSwitch {
+pub(crate) async fn switch_with_partner() -> TestSwitch {
     let switch = TestSwitch::start().await;
     for (auth_id, key) in [(PARTNER, KEY), ("other", b"other key".as_slice())] {
         let command = Command::AddPartner {
@@ -43,19 +43,19 @@ async fn post_as(
     switch.raw("POST", &path, &[("x-jws-signature".to_owned(), signature)], raw.into_bytes()).await
 }
 
-async fn post(switch: &TestSwitch, method: &str, body: Value) -> Reply {
+pub(crate) async fn post(switch: &TestSwitch, method: &str, body: Value) -> Reply {
     post_as(switch, PARTNER, KEY, method, &body).await
 }
 
-fn request_id() -> String {
+pub(crate) fn request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-fn error_code(reply: &Reply) -> Value {
+pub(crate) fn error_code(reply: &Reply) -> Value {
     reply.json["error"]["code"].clone()
 }
 
-async fn issue(switch: &TestSwitch) -> String {
+pub(crate) async fn issue(switch: &TestSwitch) -> String {
     let body = json!({"request_id": request_id(), "first_name": "Jane", "last_name": "Doe", "phone": "+598 99 123 456",
         "email": "jane@example.com", "card_product": "Prepaid", "currency": "840"});
     let reply = post(switch, "cards/issue", body).await;
@@ -63,7 +63,7 @@ async fn issue(switch: &TestSwitch) -> String {
     reply.json["card_token"].as_str().unwrap().to_owned()
 }
 
-async fn balance(switch: &TestSwitch, token: &str) -> Value {
+pub(crate) async fn balance(switch: &TestSwitch, token: &str) -> Value {
     let reply =
         post(switch, "cards/balance", json!({"request_id": request_id(), "card_token": token}))
             .await;

@@ -12,11 +12,11 @@ use crate::support::{Reply, TestSwitch};
 const TICKET: &str = "9ffa8d1d-0765-11f1-88b3-0cc47a065898";
 
 /// What `setup` created.
-struct Programme {
+pub(crate) struct Programme {
     group_id: u64,
     store_id: u64,
     pos_id: u64,
-    pass_id: String,
+    pub(crate) pass_id: String,
     /// A second group with its own store, point of sale and pass.
     other_group_id: u64,
     other_pos_id: u64,
@@ -49,14 +49,19 @@ async fn created(switch: &TestSwitch, path: &str, body: Value) -> Value {
     reply.json
 }
 
-async fn credit(switch: &TestSwitch, pass_id: &str, request_id: &str, amount: &str) -> Reply {
+pub(crate) async fn credit(
+    switch: &TestSwitch,
+    pass_id: &str,
+    request_id: &str,
+    amount: &str,
+) -> Reply {
     let body = json!({"request_id": request_id, "amount": amount, "currency": "978"});
     admin(switch, &format!("/passes/{pass_id}/credit"), body).await
 }
 
 /// Two groups (currency 978), each with a store, a point of sale and a pass; the first pass
 /// credited with 20.00.
-async fn setup(switch: &TestSwitch) -> Programme {
+pub(crate) async fn setup(switch: &TestSwitch) -> Programme {
     let mut ids = Vec::new();
     for (name, nfc, barcode, manual) in [
         ("Bakeries", "04A1B2C3D4E5F6", "3701234567890", "CB-1001"),
@@ -101,7 +106,7 @@ async fn setup(switch: &TestSwitch) -> Programme {
     }
 }
 
-fn pos_token(switch: &TestSwitch, programme: &Programme) -> String {
+pub(crate) fn pos_token(switch: &TestSwitch, programme: &Programme) -> String {
     switch.bearer_token(BearerScope::Cashback, Some(programme.group_id), &[programme.store_id])
 }
 
@@ -109,7 +114,7 @@ async fn search(switch: &TestSwitch, token: &str, query: &str) -> Reply {
     call(switch, Some(token), "GET", &format!("/cardapi/cards?{query}"), &Value::Null).await
 }
 
-fn debit_body(programme: &Programme, ticket: &str, amount: &str) -> Value {
+pub(crate) fn debit_body(programme: &Programme, ticket: &str, amount: &str) -> Value {
     json!({
         "ticket_id": ticket,
         "ticket_number": "T-0042",
@@ -120,11 +125,11 @@ fn debit_body(programme: &Programme, ticket: &str, amount: &str) -> Value {
     })
 }
 
-async fn debit(switch: &TestSwitch, token: &str, body: &Value) -> Reply {
+pub(crate) async fn debit(switch: &TestSwitch, token: &str, body: &Value) -> Reply {
     call(switch, Some(token), "POST", "/cardapi/cards/cashback/debit", body).await
 }
 
-async fn balance(switch: &TestSwitch, token: &str, programme: &Programme) -> String {
+pub(crate) async fn balance(switch: &TestSwitch, token: &str, programme: &Programme) -> String {
     let reply = search(
         switch,
         token,

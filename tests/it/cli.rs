@@ -1,5 +1,6 @@
 //! The `cardswitch` binary: first start initializes the data directory (private key and
-//! credential files, credentials printed once), SIGTERM stops it cleanly, `consumer add` and
+//! credential files, credentials printed once; every command creates the directory 0700, and
+//! `serve` warns about one open to others), SIGTERM stops it cleanly, `consumer add` and
 //! `verify` work on a stopped directory, `verify` finds a broken ledger, and `token issue`
 //! prints bearer tokens signed with the directory's key, and `load populate` / `load run`
 //! drive a served switch.
@@ -12,14 +13,14 @@ use std::process::{Child, Command, Stdio};
 use base64::Engine as _;
 use cardswitch::store::{schema, Batch, Store};
 
-use crate::support::{send_detached, send_json, Credentials};
+use crate::support::{send_detached, Credentials};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_cardswitch");
+pub(crate) const BINARY: &str = env!("CARGO_BIN_EXE_cardswitch");
 
 /// A `cardswitch serve` child process and what it printed before listening.
-struct Served {
+pub(crate) struct Served {
     child: Child,
-    address: SocketAddr,
+    pub(crate) address: SocketAddr,
     printed: String,
 }
 
@@ -28,7 +29,7 @@ fn serve(data: &Path) -> Served {
 }
 
 /// `cardswitch serve` with `RUST_LOG=filter`, its log (stderr) going to `log`.
-fn serve_logging(data: &Path, filter: &str, log: Stdio) -> Served {
+pub(crate) fn serve_logging(data: &Path, filter: &str, log: Stdio) -> Served {
     let mut child = Command::new(BINARY)
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
@@ -56,7 +57,7 @@ fn serve_logging(data: &Path, filter: &str, log: Stdio) -> Served {
     panic!("cardswitch serve exited before listening:\n{printed}\n{errors}");
 }
 
-fn terminate(mut served: Served) {
+pub(crate) fn terminate(mut served: Served) {
     let pid = served.child.id().to_string();
     let status = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
     assert!(status.success());
@@ -64,7 +65,7 @@ fn terminate(mut served: Served) {
     assert!(exit.success(), "cardswitch serve exited with {exit}");
 }
 
-fn admin_credentials(data: &Path) -> Credentials {
+pub(crate) fn admin_credentials(data: &Path) -> Credentials {
     let text = std::fs::read_to_string(data.join("admin-credentials")).expect("admin-credentials");
     let field = |name: &str| {
         text.lines()
@@ -118,6 +119,75 @@ async fn first_start_initializes_and_sigterm_stops_cleanly() {
     let report = String::from_utf8_lossy(&verified.stdout);
     assert!(verified.status.success(), "{report}");
     assert!(report.contains("transactions: 1") && report.contains("verify: ok"), "{report}");
+}
+
+/// Every command that can create a data directory creates it 0700 with `master.key` 0600
+/// (created with that mode, never widened first); `serve` adds `admin-credentials`, 0600.
+#[cfg(unix)]
+#[test]
+fn every_command_creates_the_data_directory_and_its_key_files_private() {
+    let root = tempfile::tempdir().unwrap();
+    let commands: [&[&str]; 3] = [
+        &["partner", "add", "--auth-id", "p1", "--key", "k"],
+        &[
+            "consumer",
+            "add",
+            "--id",
+            "6e2b0a8e-1d8c-4a53-9d55-2c1f0b7e4a10",
+            "--secret",
+            "c2VjcmV0",
+            "--permissions",
+            "admin",
+        ],
+        &["token", "issue", "--scope", "giftcard", "--ttl-s", "60"],
+    ];
+    for (index, arguments) in commands.iter().enumerate() {
+        let data = root.path().join(format!("parent{index}")).join("data");
+        let output =
+            Command::new(BINARY).args(*arguments).arg("--data").arg(&data).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{arguments:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(mode(&data), 0o700, "{arguments:?}");
+        assert_eq!(mode(&data.join("master.key")), 0o600, "{arguments:?}");
+    }
+    let data = root.path().join("served");
+    terminate(serve(&data));
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("master.key")), 0o600);
+    assert_eq!(mode(&data.join("admin-credentials")), 0o600);
+}
+
+/// A data directory its group or others can read or enter is named in one warning at start,
+/// with its mode; a private one is not.
+#[cfg(unix)]
+#[test]
+fn a_data_directory_open_to_others_is_warned_about_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log_path = dir.path().join("serve.log");
+    let warnings = |mode: u32| {
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(mode)).unwrap();
+        let log = std::fs::File::create(&log_path).unwrap();
+        terminate(serve_logging(&data, "warn", Stdio::from(log)));
+        let logged = std::fs::read_to_string(&log_path).unwrap();
+        logged
+            .lines()
+            .filter(|line| line.contains("open to its group or others"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    terminate(serve(&data));
+    for mode in [0o755, 0o750, 0o707] {
+        let lines = warnings(mode);
+        assert_eq!(lines.len(), 1, "{mode:o}: {lines:?}");
+        assert!(lines[0].contains(&data.display().to_string()), "{}", lines[0]);
+        assert!(lines[0].contains(&format!("mode {mode:o}")), "{}", lines[0]);
+    }
+    assert_eq!(warnings(0o700), Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -183,68 +253,6 @@ fn verify_finds_a_balance_that_its_entries_do_not_explain() {
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(!output.status.success(), "{report}");
     assert!(report.contains("VIOLATION: account 11.001.00 layer 840"), "{report}");
-}
-
-#[tokio::test]
-async fn a_card_number_and_pin_reach_neither_the_logs_nor_the_disk() {
-    const PAN: &str = "4555660000000002";
-    const PIN_BLOCK: &str = "9876ABCD5432EF01";
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let log_path = dir.path().join("serve.log");
-    let served =
-        serve_logging(&data, "trace", Stdio::from(std::fs::File::create(&log_path).unwrap()));
-    let admin = admin_credentials(&data);
-    let call = |method: &str, path: String, body: String| {
-        send_json(served.address, admin.clone(), method.to_owned(), path, body)
-    };
-    let setup = [
-        ("/jcard/api/cardproducts", r#"{"name": "P", "code": "P", "issuer": 1, "allowPos": true}"#.to_owned()),
-        ("/jcard/api/customers", r#"{"realId": "1", "firstName": "A", "lastName": "B", "institutionId": "1", "phone": "1"}"#.to_owned()),
-    ];
-    for (path, body) in setup {
-        assert_eq!(call("POST", path.to_owned(), body).await.0, 201);
-    }
-    let card = format!(
-        r#"{{"cardHolder": "1", "cardProduct": "P", "pan": "{PAN}", "expiration": "203001", "serviceCode": "101"}}"#
-    );
-    let (status, issued) = call("POST", "/jcard/api/cards".to_owned(), card).await;
-    assert_eq!(status, 201, "{issued}");
-    let token = issued["token"].as_str().unwrap().to_owned();
-    let steps = [
-        ("PUT", "activate", String::new()),
-        ("PUT", "pin", format!(r#"{{"newPIN": "{PIN_BLOCK}"}}"#)),
-        ("POST", "credit", r#"{"amount": 10, "currency": 840, "rrn": "c1"}"#.to_owned()),
-        (
-            "POST",
-            "debit",
-            format!(
-                r#"{{"amount": 1, "currency": 840, "rrn": "d1", "channel": "pos", "pinblk": "{PIN_BLOCK}", "ksn": "K"}}"#
-            ),
-        ),
-    ];
-    for (method, action, body) in steps {
-        let (status, answer) =
-            call(method, format!("/jcard/api/cards/{token}/{action}"), body).await;
-        assert!(matches!(status, 200 | 201), "{action}: {answer}");
-    }
-    terminate(served);
-    let logged = std::fs::read_to_string(&log_path).unwrap();
-    assert!(logged.len() > 1000, "trace logging was on: {} bytes", logged.len());
-    for needle in [PAN, PIN_BLOCK] {
-        assert!(!logged.contains(needle), "{needle} is in the log");
-        let mut stack = vec![data.clone()];
-        while let Some(path) = stack.pop() {
-            if path.is_dir() {
-                stack.extend(std::fs::read_dir(&path).unwrap().map(|entry| entry.unwrap().path()));
-            } else {
-                let bytes = std::fs::read(&path).unwrap();
-                let found = bytes.windows(needle.len()).any(|window| window == needle.as_bytes());
-                assert!(!found, "{needle} in {}", path.display());
-            }
-        }
-    }
 }
 
 #[tokio::test]

@@ -375,6 +375,9 @@ async fn lengths_types_and_limits_are_checked() {
         ("", json!({"cards": [card], "offset": "many"})),
         ("?limit=abc", json!({"cards": [card]})),
         ("?offset=-3", json!({"cards": [card]})),
+        // The query's values win, but a bad one in the body is still refused.
+        ("?offset=0", json!({"cards": [card], "offset": -1})),
+        ("?limit=5", json!({"cards": [card], "limit": 0})),
         ("?limit=70000", json!({"cards": [card]})),
         ("", json!({"cards": [card], "startDate": "yesterday"})),
         ("", json!({"cards": [card], "endDate": 20200101})),

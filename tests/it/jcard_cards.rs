@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::support::{Reply, TestSwitch};
 
-const PRODUCT_EXAMPLE: &str = r#"{
+pub(crate) const PRODUCT_EXAMPLE: &str = r#"{
   "name": "TestCardProduct2",
   "code": "4569",
   "active": true,
@@ -26,13 +26,13 @@ const PRODUCT_EXAMPLE: &str = r#"{
 
 const DAY_MS: i64 = 86_400_000;
 
-async fn product(switch: &TestSwitch, body: &str) -> u64 {
+pub(crate) async fn product(switch: &TestSwitch, body: &str) -> u64 {
     let reply = switch.admin_call("POST", "/jcard/api/cardproducts", body).await;
     assert_eq!(reply.status, 201, "{}", reply.text);
     reply.json["cardproduct"]["id"].as_u64().unwrap()
 }
 
-async fn customer(switch: &TestSwitch, real_id: &str) {
+pub(crate) async fn customer(switch: &TestSwitch, real_id: &str) {
     let body = format!(
         r#"{{"realId": "{real_id}", "firstName": "John", "lastName": "Doe", "institutionId": "1", "phone": "{real_id}"}}"#
     );
@@ -40,7 +40,7 @@ async fn customer(switch: &TestSwitch, real_id: &str) {
 }
 
 /// Issues and activates a card of `product` for `holder` from BIN 455566; returns its token.
-async fn active_card(switch: &TestSwitch, product: &str, holder: &str) -> String {
+pub(crate) async fn active_card(switch: &TestSwitch, product: &str, holder: &str) -> String {
     let body = format!(
         r#"{{"cardHolder": "{holder}", "cardProduct": "{product}", "bin": "455566", "expiration": "203012", "serviceCode": "220"}}"#
     );
@@ -54,7 +54,7 @@ async fn active_card(switch: &TestSwitch, product: &str, holder: &str) -> String
     token
 }
 
-async fn card_money(
+pub(crate) async fn card_money(
     switch: &TestSwitch,
     token: &str,
     kind: &str,
@@ -68,7 +68,7 @@ async fn card_money(
     switch.admin_call("POST", &format!("/jcard/api/cards/{token}/{kind}"), &body).await
 }
 
-async fn card_balance(switch: &TestSwitch, token: &str) -> Value {
+pub(crate) async fn card_balance(switch: &TestSwitch, token: &str) -> Value {
     let reply = switch.admin_call("GET", &format!("/jcard/api/cards/{token}/balance"), "").await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     reply.json["balance"].clone()

@@ -9,6 +9,8 @@ mod support;
 
 /// Backups: round trip through the binary, damaged and cut files refused, secrets left out.
 mod backup;
+/// The bank test: concurrent transfers, debits and credits conserve the total at every read.
+mod bank;
 /// The card-issuing API: signatures, single-use request ids, status, every method.
 mod card_api;
 /// The partner guide's Python signing example, run against a switch.
@@ -19,6 +21,8 @@ mod cashback;
 mod cashback_demo;
 /// The command line: serve, consumer add, verify.
 mod cli;
+/// kill -9 under load: the served binary killed and restarted, nothing lost or posted twice.
+mod crash;
 /// The fuzz targets' seeds and past findings, replayed through their property checks.
 mod fuzz_regressions;
 /// The gift-card history API: history, paging, dates, failures, PIN lockout.
@@ -54,10 +58,19 @@ mod openapi_card_api;
 mod openapi_cashback;
 /// Helpers every OpenAPI document test shares.
 mod openapi_common;
+/// Regressions of schemathesis's findings: 405 with `Allow`, null members read as absent.
+mod openapi_findings;
 /// The gift-card history API's OpenAPI document agrees with its route table and is served.
 mod openapi_giftcard;
 /// Health, metrics, limits, unknown routes, graceful stop.
 mod ops;
+/// Races: concurrent copies of one RRN, request id or ticket post once; no overdraft.
+mod races;
+/// Card data and secrets in neither the logs nor the data directory (the binary at trace level).
+mod secrets;
+/// Security checks the dialect tests leave out: a JWS for another method, a request id
+/// replayed after a restart, bearer tokens of other algorithms, a foreign gift-card token.
+mod security;
 /// Failed applies and flushes, a full disk: errors in each dialect's shape, consistency,
 /// recovery, retries that run once.
 mod storage_faults;

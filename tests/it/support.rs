@@ -190,6 +190,18 @@ impl TestSwitch {
         credentials
     }
 
+    /// Registers a card-issuing partner with its HS512 key.
+    pub async fn add_partner(&self, auth_id: &str, key: &[u8]) {
+        let command = Command::AddPartner {
+            auth_id: auth_id.to_owned(),
+            key: SecretBytes::new(key.to_vec()),
+        };
+        assert_eq!(
+            self.core().execute(command, None).await.expect("add partner"),
+            Outcome::PartnerAdded
+        );
+    }
+
     /// A request signed by `credentials` with a fresh nonce and the current time.
     pub async fn call(
         &self,
@@ -347,4 +359,12 @@ pub async fn send_json(
     let status = response.status().as_u16();
     let bytes = response.into_body().collect().await.expect("body").to_bytes();
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// A JSON amount as the switch writes it (a number, or decimal text) in 1/10000 units.
+pub fn amount_units(value: &Value) -> Result<i64, String> {
+    let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+    cardswitch::money::Amount::parse(&text)
+        .map(cardswitch::money::Amount::units)
+        .map_err(|error| format!("amount {value}: {error:?}"))
 }

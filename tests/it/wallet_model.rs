@@ -1,7 +1,9 @@
 //! Model test of wallet money: random credits, debits and transfers (with a fee), retries of
 //! earlier RRNs with the same or different content, reversals, voids, blocks and restarts,
 //! run against the core and against a reference model in plain maps. After every step each
-//! wallet's balance must equal the model's and the full ledger audit must pass.
+//! wallet's balance, and that of every account money comes from or goes to (cash in
+//! `11.001.00`, cash out `12.001.00`, fees `31.001.00`), must equal the model's, and the full
+//! ledger audit must pass.
 
 use std::collections::BTreeMap;
 
@@ -43,6 +45,12 @@ struct Logged {
 #[derive(Default)]
 struct Model {
     balances: [i64; 4],
+    /// `11.001.00` (a debit account): debited by every credit's amount.
+    cash_in: i64,
+    /// `12.001.00` (a debit account): credited by every debit's amount.
+    cash_out: i64,
+    /// `31.001.00`: every movement's fee.
+    fees: i64,
     blocked: [bool; 4],
     by_rrn: BTreeMap<String, Logged>,
 }
@@ -82,6 +90,12 @@ impl Model {
         for (wallet, delta) in Model::deltas(request) {
             self.balances[wallet] += sign * delta;
         }
+        match request.movement {
+            Movement::Credit => self.cash_in += sign * request.units,
+            Movement::Debit => self.cash_out -= sign * request.units,
+            Movement::Transfer => {}
+        }
+        self.fees += sign * FEE;
     }
 
     /// Whether undoing `request` would leave a wallet below zero.
@@ -204,6 +218,12 @@ fn check(core: &Core, model: &Model, step: usize) {
             core.balance("jcard", &format!("23.{code}"), &[840, 1840], None).unwrap().balance;
         assert_eq!(balance.units(), model.balances[index], "step {step}: wallet {code}");
         assert!(balance.units() >= 0, "step {step}: wallet {code} overdrawn");
+    }
+    for (code, expected) in
+        [("11.001.00", model.cash_in), ("12.001.00", model.cash_out), ("31.001.00", model.fees)]
+    {
+        let balance = core.balance("jcard", code, &[840, 1840], None).unwrap().balance;
+        assert_eq!(balance.units(), expected, "step {step}: {code}");
     }
     let report = core.audit().unwrap();
     assert!(report.is_clean(), "step {step}: {:?}", report.problems);

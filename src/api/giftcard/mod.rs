@@ -124,6 +124,7 @@ fn store_of(claims: &BearerClaims) -> u64 {
 }
 
 /// Dates, limit and offset of a request: the query's `limit`/`offset` win over the body's.
+/// Both are checked, so a bad value is refused even where the other one would be used.
 fn history_query(
     request: &ApiRequest,
     body: &wire::HistoryRequest,
@@ -134,20 +135,24 @@ fn history_query(
         let text = request.query(name).map(|text| Value::String(text.to_owned()));
         wire::short(text.as_ref(), name, &mut problems)
     };
-    let limit = from_query("limit").or(body.limit);
-    let offset = from_query("offset").or(body.offset);
+    let (query_limit, query_offset) = (from_query("limit"), from_query("offset"));
     let limit_max = i64::from(settings.history_limit_max);
-    let limit = limit.unwrap_or(i64::from(settings.history_limit_default));
-    if !(1..=limit_max).contains(&limit) {
-        problems.push(format!("limit must be 1 to {limit_max}"));
+    for limit in [query_limit, body.limit].into_iter().flatten() {
+        if !(1..=limit_max).contains(&limit) {
+            problems.push(format!("limit must be 1 to {limit_max}"));
+        }
     }
-    let offset = offset.unwrap_or(0);
-    if offset < 0 {
-        problems.push("offset must not be negative".to_owned());
+    for offset in [query_offset, body.offset].into_iter().flatten() {
+        if offset < 0 {
+            problems.push("offset must not be negative".to_owned());
+        }
     }
     if !problems.is_empty() {
+        problems.dedup();
         return Err(GiftcardError::Invalid(problems));
     }
+    let limit = query_limit.or(body.limit).unwrap_or(i64::from(settings.history_limit_default));
+    let offset = query_offset.or(body.offset).unwrap_or(0);
     Ok(GiftHistoryQuery {
         from_ms: body.from_ms.unwrap_or(i64::MIN),
         to_ms: body.to_ms.unwrap_or(i64::MAX),

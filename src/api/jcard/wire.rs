@@ -110,6 +110,12 @@ pub fn parse_json(body: &[u8]) -> Result<Value, JcardError> {
     })
 }
 
+/// Removes members whose value is `null`: like jCard's own JSON binding, the switch reads a
+/// null as an absent member, in every body (a required one is then missing).
+pub fn drop_nulls(members: &mut serde_json::Map<String, Value>) {
+    members.retain(|_, value| !value.is_null());
+}
+
 /// An exact amount from a JSON number.
 pub fn amount(number: &serde_json::Number, field: &str) -> Result<Amount, JcardError> {
     Amount::parse(&number.to_string()).map_err(|error| {

@@ -336,6 +336,7 @@ pub fn card_movement(
     let Value::Object(members) = &mut value else {
         return Err(JcardError::bad_request("invalid.request", "the body must be a JSON object"));
     };
+    wire::drop_nulls(members);
     if transfer && !members.contains_key("rrn") {
         if let Some(id) = members.remove("id") {
             members.insert("rrn".to_owned(), id);

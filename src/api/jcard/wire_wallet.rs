@@ -270,10 +270,12 @@ fn extra_movement_fields(movement: Movement) -> &'static [&'static str] {
 /// Checks a movement body against its schema (required fields, types, patterns, no unknown
 /// fields).
 pub fn movement_body(movement: Movement, body: &[u8]) -> Result<MovementBody, JcardError> {
-    let value = wire::parse_json(body)?;
-    let Value::Object(members) = &value else {
+    let mut value = wire::parse_json(body)?;
+    let Value::Object(members) = &mut value else {
         return Err(JcardError::bad_request("invalid.request", "the body must be a JSON object"));
     };
+    wire::drop_nulls(members);
+    let members = &*members;
     let allowed = |key: &str| {
         COMMON_MOVEMENT_FIELDS.contains(&key) || extra_movement_fields(movement).contains(&key)
     };
