@@ -88,7 +88,7 @@ pub async fn refuse(
 ) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
     let dialect = match app.router.find(request.method(), request.uri().path()) {
         Ok(matched) => dialect_of(matched.target),
-        Err(Miss::NotFound(dialect) | Miss::MethodNotAllowed(dialect)) => dialect,
+        Err(Miss::NotFound(dialect) | Miss::MethodNotAllowed(dialect, _)) => dialect,
     };
     let response = transport_error(dialect, TransportError::Overloaded);
     app.core.metrics().record_request("overloaded", response.status.as_u16(), 0.0);
