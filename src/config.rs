@@ -121,10 +121,23 @@ impl Default for WalletConfig {
 pub struct HttpConfig {
     /// Largest request body accepted; larger ones get 413 before any parsing.
     pub body_bytes_max: usize,
-    /// Open connections at once; further connections wait in the kernel's backlog.
+    /// Deepest nesting of JSON arrays and objects in a body; deeper ones get 400 before any
+    /// parsing (serde_json's own limit, 128, is the ceiling).
+    pub json_depth_max: usize,
+    /// Open connections served at once.
     pub connections_max: usize,
-    /// A client that has not sent its whole header block by then is disconnected.
+    /// Connections beyond `connections_max` accepted only to be answered 503 (in the dialect's
+    /// error shape) and closed; past both limits, clients wait in the kernel's backlog.
+    pub overload_connections_max: usize,
+    /// A client that has not sent its whole header block by then is disconnected (also the
+    /// longest a kept-alive connection may sit idle).
     pub header_read_timeout_ms: u64,
+    /// Headers one request may carry; more get 431 and the connection is closed.
+    pub headers_max: usize,
+    /// Largest request line plus header block, in bytes; larger get 431 and a close.
+    pub header_bytes_max: usize,
+    /// The whole body must arrive within this time once the headers are in, or 408.
+    pub body_read_timeout_ms: u64,
     /// A request that is not answered by then gets 503.
     pub request_timeout_ms: u64,
     /// How long a graceful stop waits for in-flight requests.
@@ -184,8 +197,13 @@ impl Default for HttpConfig {
     fn default() -> HttpConfig {
         HttpConfig {
             body_bytes_max: 64 * 1024,
+            json_depth_max: 32,
             connections_max: 1024,
+            overload_connections_max: 64,
             header_read_timeout_ms: 5_000,
+            headers_max: 64,
+            header_bytes_max: 16 * 1024,
+            body_read_timeout_ms: 10_000,
             request_timeout_ms: 30_000,
             shutdown_grace_ms: 10_000,
         }
@@ -242,12 +260,7 @@ impl Config {
                 "http.body_bytes_max must be at least 1024 (the largest valid request)",
             );
         }
-        if self.http.connections_max == 0 {
-            return invalid("http.connections_max must be positive");
-        }
-        if self.http.header_read_timeout_ms == 0 || self.http.request_timeout_ms == 0 {
-            return invalid("http timeouts must be positive");
-        }
+        self.http.validate()?;
         if self.writer.group_commands_max == 0 || self.writer.queue_commands_max == 0 {
             return invalid("writer limits must be positive");
         }
@@ -290,6 +303,43 @@ impl Config {
         self.giftcard.validate()
     }
 }
+
+impl HttpConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |message: &str| Err(ConfigError::Invalid(message.to_owned()));
+        if !(JSON_DEPTH_MIN..=JSON_DEPTH_CEILING).contains(&self.json_depth_max) {
+            return invalid("http.json_depth_max must be 4 to 128 (serde_json's own limit)");
+        }
+        if self.connections_max == 0 {
+            return invalid("http.connections_max must be positive");
+        }
+        if self.header_read_timeout_ms == 0
+            || self.request_timeout_ms == 0
+            || self.body_read_timeout_ms == 0
+        {
+            return invalid("http timeouts must be positive");
+        }
+        if self.body_read_timeout_ms > self.request_timeout_ms {
+            return invalid("http.body_read_timeout_ms must not exceed http.request_timeout_ms");
+        }
+        if self.headers_max < 16 {
+            return invalid("http.headers_max must be at least 16");
+        }
+        if self.header_bytes_max < HEADER_BYTES_MIN {
+            return invalid(
+                "http.header_bytes_max must be at least 8192 (room for a bearer token)",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The shallowest `http.json_depth_max`: the dialects' own bodies nest up to three levels.
+const JSON_DEPTH_MIN: usize = 4;
+/// The deepest `http.json_depth_max`: serde_json refuses anything deeper anyway.
+const JSON_DEPTH_CEILING: usize = 128;
+/// The smallest `http.header_bytes_max`: a 4096-byte bearer token and the usual headers fit.
+const HEADER_BYTES_MIN: usize = 8192;
 
 impl GiftcardConfig {
     fn validate(&self) -> Result<(), ConfigError> {
@@ -335,6 +385,25 @@ mod tests {
         let mut config = Config::default();
         config.cashback.amount_whole_max = 0;
         assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn http_limits_are_checked() {
+        let broken: [fn(&mut HttpConfig); 5] = [
+            |http| http.json_depth_max = 3,
+            |http| http.json_depth_max = 129,
+            |http| http.body_read_timeout_ms = http.request_timeout_ms + 1,
+            |http| http.header_bytes_max = 8191,
+            |http| http.headers_max = 15,
+        ];
+        for (index, breaking) in broken.into_iter().enumerate() {
+            let mut config = Config::default();
+            breaking(&mut config.http);
+            assert!(config.validate().is_err(), "case {index} accepted");
+        }
+        let mut config = Config::default();
+        config.http.overload_connections_max = 0;
+        assert!(config.validate().is_ok(), "no overload slots is a valid choice");
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct Metrics {
     pub http_requests: Family<RequestLabels, Counter>,
     pub http_request_seconds: Family<RouteLabels, Histogram>,
     pub http_connections_open: Gauge,
+    /// Connections over `http.connections_max`, answered 503 and closed.
+    pub http_connections_refused: Counter,
     pub commit_group_commands: Histogram,
     pub commit_flush_seconds: Histogram,
     pub commit_failures: Counter,
@@ -53,74 +55,85 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Metrics {
-        let mut registry = Registry::with_prefix("cardswitch");
-        let http_requests = Family::<RequestLabels, Counter>::default();
-        let http_request_seconds = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(exponential_buckets(0.000_05, 2.0, 18))
-        });
-        let http_connections_open = Gauge::default();
-        let commit_group_commands = Histogram::new(exponential_buckets(1.0, 2.0, 12));
-        let commit_flush_seconds = Histogram::new(exponential_buckets(0.000_01, 2.0, 20));
-        let commit_failures = Counter::default();
-        let commands_refused = Counter::default();
-        let commit_groups = Counter::default();
-        let commit_flushes = Counter::default();
-        let store_records_written = Counter::default();
-        let store_bytes_written = Counter::default();
+        let metrics = Metrics {
+            registry: Registry::with_prefix("cardswitch"),
+            http_requests: Family::default(),
+            http_request_seconds: Family::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.000_05, 2.0, 18))
+            }),
+            http_connections_open: Gauge::default(),
+            http_connections_refused: Counter::default(),
+            commit_group_commands: Histogram::new(exponential_buckets(1.0, 2.0, 12)),
+            commit_flush_seconds: Histogram::new(exponential_buckets(0.000_01, 2.0, 20)),
+            commit_failures: Counter::default(),
+            commands_refused: Counter::default(),
+            commit_groups: Counter::default(),
+            commit_flushes: Counter::default(),
+            store_records_written: Counter::default(),
+            store_bytes_written: Counter::default(),
+            store_degraded: AtomicBool::new(false),
+        };
+        metrics.registered()
+    }
+
+    /// The metrics with every one of them registered under its name and help text.
+    fn registered(mut self) -> Metrics {
+        let registry = &mut self.registry;
         registry.register(
             "http_requests",
             "HTTP requests answered, by route and status",
-            http_requests.clone(),
+            self.http_requests.clone(),
         );
         registry.register(
             "http_request_seconds",
             "Time to answer a request, by route",
-            http_request_seconds.clone(),
+            self.http_request_seconds.clone(),
         );
         registry.register(
             "http_connections_open",
             "Connections currently open",
-            http_connections_open.clone(),
+            self.http_connections_open.clone(),
         );
         registry.register(
             "commit_group_commands",
             "Commands per commit group",
-            commit_group_commands.clone(),
+            self.commit_group_commands.clone(),
         );
         registry.register(
             "commit_flush_seconds",
             "Time to make one commit group durable",
-            commit_flush_seconds.clone(),
+            self.commit_flush_seconds.clone(),
         );
-        registry.register(
-            "commit_failures",
-            "Commit groups whose write or flush failed",
-            commit_failures.clone(),
-        );
-        registry.register(
-            "commands_refused",
-            "Commands refused unapplied while the store could not make changes durable",
-            commands_refused.clone(),
+        register_counters(
+            registry,
+            [
+                (
+                    "http_connections_refused",
+                    "Connections over the limit, answered 503 and closed",
+                    &self.http_connections_refused,
+                ),
+                (
+                    "commit_failures",
+                    "Commit groups whose write or flush failed",
+                    &self.commit_failures,
+                ),
+                (
+                    "commands_refused",
+                    "Commands refused unapplied while the store could not make changes durable",
+                    &self.commands_refused,
+                ),
+            ],
         );
         register_store_counters(
-            &mut registry,
-            [&commit_groups, &commit_flushes, &store_records_written, &store_bytes_written],
-        );
-        Metrics {
             registry,
-            http_requests,
-            http_request_seconds,
-            http_connections_open,
-            commit_group_commands,
-            commit_flush_seconds,
-            commit_failures,
-            commands_refused,
-            commit_groups,
-            commit_flushes,
-            store_records_written,
-            store_bytes_written,
-            store_degraded: AtomicBool::new(false),
-        }
+            [
+                &self.commit_groups,
+                &self.commit_flushes,
+                &self.store_records_written,
+                &self.store_bytes_written,
+            ],
+        );
+        self
     }
 
     /// Counts one answered request.
@@ -142,6 +155,16 @@ impl Metrics {
             text.clear();
         }
         text
+    }
+}
+
+/// Registers counters by name and help text.
+fn register_counters<const N: usize>(
+    registry: &mut Registry,
+    counters: [(&str, &str, &Counter); N],
+) {
+    for (name, help, counter) in counters {
+        registry.register(name, help, counter.clone());
     }
 }
 

@@ -80,5 +80,11 @@ pub enum TransportError {
     MethodNotAllowed,
     BodyTooLarge,
     BodyUnreadable,
+    /// The body did not arrive within `http.body_read_timeout_ms` (a client trickling it).
+    BodyTimeout,
+    /// The body nests JSON arrays and objects deeper than `http.json_depth_max`.
+    BodyTooDeep,
     Timeout,
+    /// The switch is at `http.connections_max`: this connection is answered and closed.
+    Overloaded,
 }

@@ -3,6 +3,7 @@
 //! timeout, and records metrics per route. The only module (with `server.rs`) that knows hyper.
 
 pub mod client;
+pub mod limits;
 pub mod router;
 
 use std::sync::Arc;
@@ -79,6 +80,21 @@ pub async fn handle(
     Ok(response)
 }
 
+/// Answers a request on a connection over `http.connections_max`: 503 in the dialect's shape,
+/// without reading the body or calling the dialect; the connection closes after it.
+pub async fn refuse(
+    app: Arc<App>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    let dialect = match app.router.find(request.method(), request.uri().path()) {
+        Ok(matched) => dialect_of(matched.target),
+        Err(Miss::NotFound(dialect) | Miss::MethodNotAllowed(dialect, _)) => dialect,
+    };
+    let response = transport_error(dialect, TransportError::Overloaded);
+    app.core.metrics().record_request("overloaded", response.status.as_u16(), 0.0);
+    Ok(to_hyper(response))
+}
+
 fn dialect_of(target: Target) -> Dialect {
     match target {
         Target::Jcard(_) => Dialect::Jcard,
@@ -91,7 +107,7 @@ fn dialect_of(target: Target) -> Dialect {
 
 async fn answer(app: &App, matched: Matched, request: Request<Incoming>) -> ApiResponse {
     let dialect = dialect_of(matched.target);
-    let api_request = match read_request(matched.params, request, app.config.body_bytes_max).await {
+    let api_request = match read_request(matched.params, request, &app.config).await {
         Ok(api_request) => api_request,
         Err(error) => return transport_error(dialect, error),
     };
@@ -104,12 +120,13 @@ async fn answer(app: &App, matched: Matched, request: Request<Incoming>) -> ApiR
     }
 }
 
-/// Reads the body within the limit and decodes the query.
+/// Reads the body within the size, time and nesting limits and decodes the query.
 async fn read_request(
     params: Vec<(String, String)>,
     request: Request<Incoming>,
-    body_bytes_max: usize,
+    config: &HttpConfig,
 ) -> Result<ApiRequest, TransportError> {
+    let body_bytes_max = config.body_bytes_max;
     let (parts, body) = request.into_parts();
     let declared = parts
         .headers
@@ -119,13 +136,21 @@ async fn read_request(
     if declared.is_some_and(|length| length > body_bytes_max) {
         return Err(TransportError::BodyTooLarge);
     }
-    let body = match Limited::new(body, body_bytes_max).collect().await {
+    let body_read_timeout = Duration::from_millis(config.body_read_timeout_ms);
+    let collected =
+        tokio::time::timeout(body_read_timeout, Limited::new(body, body_bytes_max).collect())
+            .await
+            .map_err(|_| TransportError::BodyTimeout)?;
+    let body = match collected {
         Ok(collected) => collected.to_bytes(),
         Err(error) if error.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
             return Err(TransportError::BodyTooLarge);
         }
         Err(_) => return Err(TransportError::BodyUnreadable),
     };
+    if limits::json_too_deep(&body, config.json_depth_max) {
+        return Err(TransportError::BodyTooDeep);
+    }
     let query = parts
         .uri
         .query()

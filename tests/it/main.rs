@@ -23,8 +23,12 @@ mod cashback_demo;
 mod cli;
 /// kill -9 under load: the served binary killed and restarted, nothing lost or posted twice.
 mod crash;
+/// The fuzz targets' seeds and past findings, replayed through their property checks.
+mod fuzz_regressions;
 /// The gift-card history API: history, paging, dates, failures, PIN lockout.
 mod giftcard;
+/// Mutated fuzz seeds through every route of every dialect: never a server error.
+mod hostile_bodies;
 /// jCard authentication: signatures, timestamps, replays, permissions.
 mod jcard_auth;
 /// Card products, velocity profiles, cards and the card authorization path.
@@ -42,6 +46,8 @@ mod jcard_sysconfig;
 mod jcard_wallets;
 /// Random postings and restarts against a reference ledger.
 mod ledger_model;
+/// Hostile clients against every HTTP limit, each refused while others are served.
+mod limits;
 /// The load generator: populate, each request kind, open and closed loop, JSON results.
 mod load;
 /// The OpenAPI document agrees with the route table and is served.

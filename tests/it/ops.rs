@@ -82,6 +82,9 @@ async fn oversized_bodies_are_refused_and_the_switch_keeps_serving() {
 async fn idle_and_slow_connections_cannot_starve_the_switch() {
     let switch = TestSwitch::start_with(|config| {
         config.http.connections_max = 2;
+        // No overload slots: past the limit clients wait in the backlog (see limits.rs for
+        // the 503 answered with overload slots).
+        config.http.overload_connections_max = 0;
         config.http.header_read_timeout_ms = 300;
     })
     .await;

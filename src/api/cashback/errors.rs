@@ -32,8 +32,10 @@ impl From<CoreError> for CashbackError {
 
 impl CashbackError {
     pub fn into_response(self) -> ApiResponse {
+        let overload = matches!(self, CashbackError::Transport(TransportError::Overloaded));
         let (status, code, message) = self.classify();
-        if status.is_server_error() {
+        // Overload refusals are counted by the server, not logged one by one.
+        if status.is_server_error() && !overload {
             tracing::error!(status = status.as_u16(), code, %message, "cardapi request failed");
         }
         ApiResponse::json(status, &json!({"code": code, "message": message}))
@@ -95,6 +97,22 @@ pub fn transport_status(error: TransportError) -> (StatusCode, &'static str, Str
         TransportError::BodyUnreadable => {
             (StatusCode::UNPROCESSABLE_ENTITY, "CARD-3", "the body could not be read".to_owned())
         }
+        TransportError::BodyTimeout => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "CARD-3",
+            "the body did not arrive in time".to_owned(),
+        ),
+        TransportError::BodyTooDeep => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "CARD-3",
+            "the body nests deeper than the configured limit".to_owned(),
+        ),
+        // The document allows internal codes only with 500; CARD-11 is "not taking requests".
+        TransportError::Overloaded => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "CARD-11",
+            "too many connections; nothing was done, retry later".to_owned(),
+        ),
         TransportError::Timeout => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "CARD-10",

@@ -16,6 +16,9 @@ use crate::money::Amount;
 /// Decimal places an amount may have (cents).
 const AMOUNT_PLACES: u32 = 2;
 
+/// Ledger units (1/10000) in one cent: an amount with at most two decimals is a multiple.
+const CENT_UNITS: i64 = 100;
+
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, CashbackError> {
     serde_json::from_slice(body)
         .map_err(|error| CashbackError::Invalid(format!("invalid body: {error}")))
@@ -124,7 +127,8 @@ pub fn amount(name: &str, value: &Value, whole_max: i64) -> Result<Amount, Cashb
         return Err(invalid());
     }
     let amount = Amount::parse(&text).map_err(|_| invalid())?;
-    if amount <= Amount::ZERO {
+    // The text's places are not enough: `1E-4` has none yet means 0.0001 (a fuzz finding).
+    if amount <= Amount::ZERO || amount.units() % CENT_UNITS != 0 {
         return Err(invalid());
     }
     let max = Amount::from_whole(whole_max).unwrap_or(Amount::ZERO);

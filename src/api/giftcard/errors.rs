@@ -49,9 +49,11 @@ impl From<ReadError> for GiftcardError {
 
 impl GiftcardError {
     pub fn into_response(self) -> ApiResponse {
+        let overload = matches!(self, GiftcardError::Transport(TransportError::Overloaded));
         let cause = format!("{self:?}");
         let (status, code, message, messages) = self.classify();
-        if status.is_server_error() {
+        // Overload refusals are counted by the server, not logged one by one.
+        if status.is_server_error() && !overload {
             tracing::error!(status = status.as_u16(), code, %cause, "gift-card history failed");
         }
         ApiResponse::json(status, &json!({"code": code, "message": message, "messages": messages}))
@@ -116,7 +118,19 @@ fn transport_status(
             MESSAGE_HISTORY_FAILED,
             vec!["the body could not be read".to_owned()],
         ),
-        TransportError::Timeout => {
+        TransportError::BodyTimeout => (
+            StatusCode::REQUEST_TIMEOUT,
+            CODE_HISTORY_FAILED,
+            MESSAGE_HISTORY_FAILED,
+            vec!["the body did not arrive in time".to_owned()],
+        ),
+        TransportError::BodyTooDeep => (
+            StatusCode::BAD_REQUEST,
+            CODE_HISTORY_FAILED,
+            MESSAGE_HISTORY_FAILED,
+            vec!["the body nests deeper than the configured limit".to_owned()],
+        ),
+        TransportError::Timeout | TransportError::Overloaded => {
             (StatusCode::SERVICE_UNAVAILABLE, CODE_TRY_LATER, MESSAGE_TRY_LATER, Vec::new())
         }
     }

@@ -41,8 +41,10 @@ impl IssuingError {
             IssuingError::Declined(decline) => Some(decline.result_code()),
             _ => None,
         };
+        let overload = matches!(self, IssuingError::Transport(TransportError::Overloaded));
         let (status, code, message) = self.classify();
-        if status.is_server_error() {
+        // Overload refusals are counted by the server, not logged one by one.
+        if status.is_server_error() && !overload {
             tracing::error!(status = status.as_u16(), code, %message, "card-api request failed");
         }
         let mut error = json!({"code": code, "message": message});
@@ -122,10 +124,25 @@ pub fn transport_status(error: TransportError) -> (StatusCode, &'static str, Str
         TransportError::BodyUnreadable => {
             (StatusCode::BAD_REQUEST, "BAD_REQUEST", "the body could not be read".to_owned())
         }
+        TransportError::BodyTimeout => (
+            StatusCode::REQUEST_TIMEOUT,
+            "BAD_REQUEST",
+            "the body did not arrive in time".to_owned(),
+        ),
+        TransportError::BodyTooDeep => (
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "the body nests deeper than the configured limit".to_owned(),
+        ),
         TransportError::Timeout => (
             StatusCode::SERVICE_UNAVAILABLE,
             "TIMEOUT",
             "not answered in time; ask request/status before retrying".to_owned(),
+        ),
+        TransportError::Overloaded => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "OVERLOADED",
+            "too many connections; nothing was done, retry later".to_owned(),
         ),
     }
 }

@@ -47,8 +47,10 @@ impl JcardError {
             JcardError::Declined(decline) => Some(decline.result_code()),
             _ => None,
         };
+        let overload = matches!(self, JcardError::Transport(TransportError::Overloaded));
         let (status, code, message) = self.classify();
-        if status.is_server_error() {
+        // Overload refusals are counted by the server, not logged one by one.
+        if status.is_server_error() && !overload {
             tracing::error!(status = status.as_u16(), code, %message, "jcard request failed");
         }
         // The document spells the key both `error` and `errors`; both are sent.
@@ -444,10 +446,25 @@ pub fn transport_status(error: TransportError) -> (StatusCode, &'static str, Str
             "invalid.request",
             "the request body could not be read".to_owned(),
         ),
+        TransportError::BodyTimeout => (
+            StatusCode::REQUEST_TIMEOUT,
+            "request.timeout",
+            "the request body did not arrive in time".to_owned(),
+        ),
+        TransportError::BodyTooDeep => (
+            StatusCode::BAD_REQUEST,
+            "invalid.json",
+            "the body nests deeper than the configured limit".to_owned(),
+        ),
         TransportError::Timeout => (
             StatusCode::SERVICE_UNAVAILABLE,
             "timeout",
             "the request was not answered in time; check its outcome before retrying".to_owned(),
+        ),
+        TransportError::Overloaded => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "too many connections; nothing was done, retry later".to_owned(),
         ),
     }
 }

@@ -35,7 +35,9 @@ pub async fn post_transaction(
     }
 }
 
-fn transaction_request(
+/// A posted transaction's body checked and turned into the core's request (public for the
+/// fuzz targets).
+pub fn transaction_request(
     body: wire::GlTransaction,
     entries_max: usize,
 ) -> Result<TransactionRequest, JcardError> {

@@ -5,7 +5,7 @@ mod cards;
 mod customers;
 pub mod dates;
 pub mod errors;
-mod gl;
+pub mod gl;
 pub mod lenient;
 mod movements;
 mod render;
