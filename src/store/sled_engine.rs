@@ -2,8 +2,13 @@
 //! transactions measured ~10k/s here against ~140k/s for one batch and one flush per group.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use super::{Engine, KeyValueIter, StoreError, WriteOp};
+
+/// How long an open waits for a lock its own process is releasing (see `SledEngine::open`).
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+const LOCK_RETRY_PAUSE: Duration = Duration::from_millis(20);
 
 pub struct SledEngine {
     db: sled::Db,
@@ -11,6 +16,22 @@ pub struct SledEngine {
 
 impl SledEngine {
     pub fn open(dir: &Path) -> Result<SledEngine, StoreError> {
+        // sled's I/O threads can hold the directory's file (and its lock) for a moment after
+        // the last handle of a closed store is dropped, so a reopen in the same process (a
+        // restart in tests, restore's audit) may find it still locked: wait that out, briefly.
+        // A directory held by another running switch stays locked and is refused after it.
+        let started = Instant::now();
+        loop {
+            match Self::open_once(dir) {
+                Err(StoreError::Locked(_)) if started.elapsed() < LOCK_WAIT => {
+                    std::thread::sleep(LOCK_RETRY_PAUSE);
+                }
+                opened => return opened,
+            }
+        }
+    }
+
+    fn open_once(dir: &Path) -> Result<SledEngine, StoreError> {
         // sled flushes on its own every 500 ms by default; the writer flushes explicitly
         // before acknowledging, so the background flush is only a backstop.
         let db =
