@@ -7,8 +7,7 @@ use std::collections::BTreeSet;
 use cardswitch::http::router::jcard_templates;
 use serde_json::{Map, Value};
 
-use crate::openapi_common::{listing, references, resolve};
-use crate::support::TestSwitch;
+use crate::openapi_common::{assert_references_resolve, assert_served, listing, resolve};
 
 /// The document as the binary embeds it.
 const DOCUMENT: &str = include_str!("../../openapi/jcard.json");
@@ -141,20 +140,10 @@ fn every_path_parameter_is_declared() {
 
 #[test]
 fn every_reference_resolves() {
-    let document = document();
-    let mut found = Vec::new();
-    references(&document, &mut found);
-    assert!(!found.is_empty(), "the document uses components");
-    let problems: Vec<String> =
-        found.into_iter().filter_map(|node| resolve(&document, node).err()).collect();
-    assert!(problems.is_empty(), "unresolved references:\n  {}", problems.join("\n  "));
+    assert_references_resolve(&document());
 }
 
 #[tokio::test]
 async fn the_switch_serves_the_document() {
-    let switch = TestSwitch::start().await;
-    let reply = switch.raw("GET", "/openapi/jcard.json", &[], Vec::new()).await;
-    assert_eq!(reply.status, 200, "GET /openapi/jcard.json: {}", reply.text);
-    assert!(reply.json == document(), "the served document differs from openapi/jcard.json");
-    switch.stop().await;
+    assert_served("jcard.json", &document()).await;
 }

@@ -3,14 +3,13 @@
 //! a signature example the switch's own signer reproduces, and is what the switch serves at
 //! `GET /openapi/card-api.json`.
 
-use std::collections::BTreeSet;
-
 use cardswitch::api::issuing::jws;
 use cardswitch::http::router::issuing_templates;
 use serde_json::Value;
 
-use crate::openapi_common::{listing, operations, parse, references, resolve};
-use crate::support::TestSwitch;
+use crate::openapi_common::{
+    assert_lists_the_routes, assert_references_resolve, assert_served, operations, parse, resolve,
+};
 
 /// The document as the binary embeds it.
 const DOCUMENT: &str = include_str!("../../openapi/card-api.json");
@@ -21,35 +20,17 @@ fn document() -> Value {
 
 #[test]
 fn the_document_and_the_route_table_list_the_same_operations() {
-    let document = document();
-    assert_eq!(document["openapi"], "3.0.3", "the document declares OpenAPI 3.0.3");
-    let documented: BTreeSet<(String, String)> =
-        operations(&document).into_iter().map(|(method, path, _)| (method, path)).collect();
-    let routed: BTreeSet<(String, String)> = issuing_templates()
-        .into_iter()
-        .map(|(method, path)| (method.to_uppercase(), path))
-        .collect();
-    assert_eq!(routed.len(), issuing_templates().len(), "the route table lists a method twice");
-    let undocumented: BTreeSet<_> = routed.difference(&documented).collect();
-    let unrouted: BTreeSet<_> = documented.difference(&routed).collect();
-    assert!(
-        undocumented.is_empty() && unrouted.is_empty(),
-        "openapi/card-api.json and the card-issuing route table (src/api/issuing/routes.rs) \
-         disagree.\nRouted but not documented:\n{}\nDocumented but not routed:\n{}",
-        listing(&undocumented),
-        listing(&unrouted),
+    assert_lists_the_routes(
+        &document(),
+        &issuing_templates(),
+        "card-api.json",
+        "src/api/issuing/routes.rs",
     );
 }
 
 #[test]
 fn every_reference_resolves() {
-    let document = document();
-    let mut found = Vec::new();
-    references(&document, &mut found);
-    assert!(!found.is_empty(), "the document uses components");
-    let problems: Vec<String> =
-        found.into_iter().filter_map(|node| resolve(&document, node).err()).collect();
-    assert!(problems.is_empty(), "unresolved references:\n  {}", problems.join("\n  "));
+    assert_references_resolve(&document());
 }
 
 /// What is wrong with one operation's request body and answers, if anything.
@@ -112,9 +93,5 @@ fn the_signature_example_is_what_the_switch_signs() {
 
 #[tokio::test]
 async fn the_switch_serves_the_document() {
-    let switch = TestSwitch::start().await;
-    let reply = switch.raw("GET", "/openapi/card-api.json", &[], Vec::new()).await;
-    assert_eq!(reply.status, 200, "GET /openapi/card-api.json: {}", reply.text);
-    assert!(reply.json == document(), "the served document differs from openapi/card-api.json");
-    switch.stop().await;
+    assert_served("card-api.json", &document()).await;
 }

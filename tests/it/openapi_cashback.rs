@@ -3,13 +3,12 @@
 //! operation with the codes the switch answers, and is what the switch serves at
 //! `GET /openapi/cashback.json`.
 
-use std::collections::BTreeSet;
-
 use cardswitch::http::router::cashback_templates;
 use serde_json::Value;
 
-use crate::openapi_common::{listing, operations, parse, references, resolve};
-use crate::support::TestSwitch;
+use crate::openapi_common::{
+    assert_lists_the_routes, assert_references_resolve, assert_served, operations, parse, resolve,
+};
 
 /// The document as the binary embeds it.
 const DOCUMENT: &str = include_str!("../../openapi/cashback.json");
@@ -20,35 +19,17 @@ fn document() -> Value {
 
 #[test]
 fn the_document_and_the_route_table_list_the_same_operations() {
-    let document = document();
-    assert_eq!(document["openapi"], "3.0.3", "the document declares OpenAPI 3.0.3");
-    let documented: BTreeSet<(String, String)> =
-        operations(&document).into_iter().map(|(method, path, _)| (method, path)).collect();
-    let routed: BTreeSet<(String, String)> = cashback_templates()
-        .into_iter()
-        .map(|(method, path)| (method.to_uppercase(), path))
-        .collect();
-    assert_eq!(routed.len(), cashback_templates().len(), "the route table lists a route twice");
-    let undocumented: BTreeSet<_> = routed.difference(&documented).collect();
-    let unrouted: BTreeSet<_> = documented.difference(&routed).collect();
-    assert!(
-        undocumented.is_empty() && unrouted.is_empty(),
-        "openapi/cashback.json and the cashback route table (src/api/cashback/routes.rs) \
-         disagree.\nRouted but not documented:\n{}\nDocumented but not routed:\n{}",
-        listing(&undocumented),
-        listing(&unrouted),
+    assert_lists_the_routes(
+        &document(),
+        &cashback_templates(),
+        "cashback.json",
+        "src/api/cashback/routes.rs",
     );
 }
 
 #[test]
 fn every_reference_resolves() {
-    let document = document();
-    let mut found = Vec::new();
-    references(&document, &mut found);
-    assert!(!found.is_empty(), "the document uses components");
-    let problems: Vec<String> =
-        found.into_iter().filter_map(|node| resolve(&document, node).err()).collect();
-    assert!(problems.is_empty(), "unresolved references:\n  {}", problems.join("\n  "));
+    assert_references_resolve(&document());
 }
 
 /// The error code documented for `status` of an operation, from its example.
@@ -92,9 +73,5 @@ fn every_operation_documents_the_token_and_parameter_errors() {
 
 #[tokio::test]
 async fn the_switch_serves_the_document() {
-    let switch = TestSwitch::start().await;
-    let reply = switch.raw("GET", "/openapi/cashback.json", &[], Vec::new()).await;
-    assert_eq!(reply.status, 200, "GET /openapi/cashback.json: {}", reply.text);
-    assert!(reply.json == document(), "the served document differs from openapi/cashback.json");
-    switch.stop().await;
+    assert_served("cashback.json", &document()).await;
 }

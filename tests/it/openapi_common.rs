@@ -1,5 +1,6 @@
 //! What every OpenAPI document test needs: the document's paths and operations, a listing of
-//! (method, path) pairs for failure messages, and local `$ref` resolution.
+//! (method, path) pairs for failure messages, local `$ref` resolution, and the checks every
+//! document gets (its routes, its references, served as written).
 
 use std::collections::BTreeSet;
 
@@ -73,4 +74,49 @@ pub fn references<'a>(node: &'a Value, found: &mut Vec<&'a Value>) {
         Value::Array(items) => items.iter().for_each(|item| references(item, found)),
         _ => {}
     }
+}
+
+/// Every `$ref` of `document` resolves, and the document uses at least one.
+pub fn assert_references_resolve(document: &Value) {
+    let mut found = Vec::new();
+    references(document, &mut found);
+    assert!(!found.is_empty(), "the document uses components");
+    let problems: Vec<String> =
+        found.into_iter().filter_map(|node| resolve(document, node).err()).collect();
+    assert!(problems.is_empty(), "unresolved references:\n  {}", problems.join("\n  "));
+}
+
+/// `document` (the file `openapi/<file>`) is OpenAPI 3.0.3 and lists exactly the (method,
+/// path) pairs of `templates`, the route table at `table` (named in failure messages).
+pub fn assert_lists_the_routes(
+    document: &Value,
+    templates: &[(&str, String)],
+    file: &str,
+    table: &str,
+) {
+    assert_eq!(document["openapi"], "3.0.3", "the document declares OpenAPI 3.0.3");
+    let documented: BTreeSet<(String, String)> =
+        operations(document).into_iter().map(|(method, path, _)| (method, path)).collect();
+    let routed: BTreeSet<(String, String)> =
+        templates.iter().map(|(method, path)| (method.to_uppercase(), path.clone())).collect();
+    assert_eq!(routed.len(), templates.len(), "the route table lists a route twice");
+    let undocumented: BTreeSet<_> = routed.difference(&documented).collect();
+    let unrouted: BTreeSet<_> = documented.difference(&routed).collect();
+    assert!(
+        undocumented.is_empty() && unrouted.is_empty(),
+        "openapi/{file} and the route table ({table}) disagree.\nRouted but not documented:\n{}\n\
+         Documented but not routed:\n{}",
+        listing(&undocumented),
+        listing(&unrouted),
+    );
+}
+
+/// A switch serves `document` at `GET /openapi/<file>`.
+pub async fn assert_served(file: &str, document: &Value) {
+    let switch = crate::support::TestSwitch::start().await;
+    let path = format!("/openapi/{file}");
+    let reply = switch.raw("GET", &path, &[], Vec::new()).await;
+    assert_eq!(reply.status, 200, "GET {path}: {}", reply.text);
+    assert!(reply.json == *document, "the served document differs from openapi/{file}");
+    switch.stop().await;
 }
