@@ -118,7 +118,7 @@ impl Writer {
         }
         // Without its nonces the group could be replayed after a restart: then none of it is
         // written (the failure counts as not applied).
-        let nonces_recorded = context.record_nonces(&nonces).map_err(DurabilityFailure::NotApplied);
+        let nonces_recorded = context.record_nonces(nonces).map_err(DurabilityFailure::NotApplied);
         self.prune_nonces(&mut batch, now_ms);
         batch.coalesce();
         let commands = replies.len();
