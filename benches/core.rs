@@ -15,7 +15,7 @@ use cardswitch::card::{
     Card, CardKind, CardProduct, CardState, Channel, VelocityPeriod, VelocityProfile, VelocityScope,
 };
 use cardswitch::core::auth::{jcard_hash, verify_jcard_hash};
-use cardswitch::core::authorize::Authorizer;
+use cardswitch::core::authorize::{card_pin_hash, Authorizer};
 use cardswitch::core::command::{CardMovement, CardMovementKind, Decline};
 use cardswitch::core::keys::MasterKey;
 use cardswitch::core::state::State;
@@ -436,10 +436,9 @@ fn card_state(cards: u64, keys: &MasterKey) -> State {
             valid_on_credit: false,
         }),
     );
-    let authorizer_keys = Authorizer { state: &State::default(), keys, now_ms: 0 };
     for n in 0..cards {
         let token = format!("token{n:08}");
-        let pin_hash = authorizer_keys.card_pin_hash(&token, "1234ABCD1234ABCD");
+        let pin_hash = card_pin_hash(keys, &token, "1234ABCD1234ABCD");
         let card = payment_card(&state, n, Some(pin_hash));
         let account_id = card.account_id;
         state.insert_card(card);

@@ -111,10 +111,7 @@ impl Authorizer<'_> {
 
     /// The keyed hash a card's PIN block (or gift-card PIN) is kept as.
     pub fn card_pin_hash(&self, token: &str, pin_block: &str) -> String {
-        let key = self.keys.derive("cardswitch/card-pin/v1");
-        let digest =
-            hmac_sha256(key.expose(), &[token.as_bytes(), &[0], pin_block.trim().as_bytes()]);
-        base64::engine::general_purpose::STANDARD.encode(digest)
+        card_pin_hash(self.keys, token, pin_block)
     }
 
     /// The counter `profile` has for `card` in the current period.
@@ -204,6 +201,14 @@ impl Authorizer<'_> {
             (CardMovementKind::Transfer, None) => return Err(Decline::CardNotFound),
         })
     }
+}
+
+/// The keyed hash a card's PIN block (or gift-card PIN) is kept as: salted by the card's token,
+/// under a key derived from the master key; never the PIN block itself.
+pub fn card_pin_hash(keys: &MasterKey, token: &str, pin_block: &str) -> String {
+    let key = keys.derive("cardswitch/card-pin/v1");
+    let digest = hmac_sha256(key.expose(), &[token.as_bytes(), &[0], pin_block.trim().as_bytes()]);
+    base64::engine::general_purpose::STANDARD.encode(digest)
 }
 
 /// The counter key of `profile` for `card` at `now_ms`.
