@@ -50,12 +50,10 @@ cargo build --release --quiet
 binary="$target_dir/release/cardswitch"
 
 work="$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/cardswitch-bench.XXXXXX")"
-server_pid=""
+# shellcheck source=scripts/serve_lib.sh
+. scripts/serve_lib.sh
 cleanup() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
+    serve_stop
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -100,21 +98,9 @@ json_summary() {
 }
 
 run_with_load() {
-    local data="$work/data" log="$work/server.log" url="" kind json max_debit fraction rate
+    local data="$work/data" kind json max_debit fraction rate
     mkdir -p "$data"
-    # 3>&- : the server must not hold the tee pipe open, or the script waits for it forever.
-    taskset -c "$server_cpu" "$binary" serve --data "$data" --listen 127.0.0.1:0 >"$log" 2>&1 3>&- &
-    server_pid=$!
-    for _ in $(seq 1 100); do
-        url="$(sed -n 's/^cardswitch listening on \(http:[^ ]*\).*/\1/p' "$log" | head -1)"
-        [ -n "$url" ] && break
-        sleep 0.1
-    done
-    if [ -z "$url" ]; then
-        cat "$log" >&2
-        echo "the switch did not start" >&2
-        exit 1
-    fi
+    serve_start "$data" "$work/server.log"
     echo "switch (pid $server_pid, core $server_cpu) at $url; client on core $client_cpu"
     local common=(--url "$url" --credentials "$data/admin-credentials")
     taskset -c "$client_cpu" "$binary" load populate "${common[@]}" --cards "$cards"

@@ -41,33 +41,10 @@ binary="$target_dir/release/cardswitch"
 if [ "$(nproc)" -ge 2 ]; then server_cpu=0; client_cpu=1; else server_cpu=0; client_cpu=0; fi
 
 work="$(mktemp -d "${SCALE_DIR:-${TMPDIR:-/tmp}}/cardswitch-scale.XXXXXX")"
-server_pid=""
-stop_server() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    server_pid=""
-}
-cleanup() { stop_server; rm -rf "$work"; }
+# shellcheck source=scripts/serve_lib.sh
+. scripts/serve_lib.sh
+cleanup() { serve_stop; rm -rf "$work"; }
 trap cleanup EXIT
-
-# Starts the switch on $1; sets $url, $server_pid and $startup_s (seconds until it listens).
-# Not called in a subshell: the variables must reach the caller.
-start_server() {
-    local data="$1" log="$1.log" started
-    : >"$log"
-    started="$(date +%s.%N)"
-    taskset -c "$server_cpu" "$binary" serve --data "$data" --listen 127.0.0.1:0 >"$log" 2>&1 &
-    server_pid=$!
-    url=""
-    while [ -z "$url" ]; do
-        kill -0 "$server_pid" 2>/dev/null || { cat "$log" >&2; echo "the switch stopped" >&2; exit 1; }
-        url="$(sed -n 's/^cardswitch listening on \(http:[^ ]*\).*/\1/p' "$log" | head -1)"
-        [ -n "$url" ] || sleep 0.05
-    done
-    startup_s="$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')"
-}
 
 rss_mib() {
     awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$server_pid/status"
@@ -83,7 +60,7 @@ output="$work/output.txt"
     for cards in $card_counts; do
         data="$work/data-$cards"
         mkdir -p "$data"
-        start_server "$data"
+        serve_start "$data" "$data.log"
         empty_rss="$(rss_mib)"
         common=(--url "$url" --credentials "$data/admin-credentials")
         populate_started="$(date +%s)"
@@ -99,12 +76,12 @@ output="$work/output.txt"
             read -r rps _ p99 <<<"$(python3 scripts/plot_latency.py --summary "$json")"
             eval "${kind}_rps=\$rps ${kind}_p99=\$p99"
         done
-        stop_server
+        serve_stop
         data_mib="$(du -sm "$data" | cut -f1)"
-        start_server "$data"
+        serve_start "$data" "$data.log"
         restart_s="$startup_s"
         restarted_rss="$(rss_mib)"
-        stop_server
+        serve_stop
         echo "cards $cards: populate ${populate_s} s; debit ${debit_rps}/s p99 ${debit_p99} ms; balance ${balance_rps}/s p99 ${balance_p99} ms; RSS empty ${empty_rss} MiB, populated ${populated_rss} MiB, after restart ${restarted_rss} MiB; data ${data_mib} MiB; restart ${restart_s} s"
         echo "$cards $populate_s $debit_rps $debit_p99 $balance_rps $balance_p99 $empty_rss $populated_rss $restarted_rss $data_mib $restart_s" >>"$rows"
         rm -rf "$data"

@@ -1,0 +1,37 @@
+# serve_lib.sh: starting and stopping `cardswitch serve` for the measuring scripts (bench.sh,
+# scale.sh). Source it; it expects $binary (the cardswitch executable) and $server_cpu (the core
+# to pin the switch to), and keeps the running switch's pid in $server_pid.
+
+server_pid=""
+
+# Starts the switch on data directory $1, logging to $2; sets $url, $server_pid and $startup_s
+# (seconds until it listens). Call it in the script's own shell, not in $(...): the variables
+# must reach the caller.
+serve_start() {
+    local data="$1" log="$2" started
+    : >"$log"
+    started="$(date +%s.%N)"
+    # 3>&- : the switch must not hold a caller's tee pipe open, or the caller waits for it.
+    taskset -c "$server_cpu" "$binary" serve --data "$data" --listen 127.0.0.1:0 >"$log" 2>&1 3>&- &
+    server_pid=$!
+    url=""
+    while [ -z "$url" ]; do
+        if ! kill -0 "$server_pid" 2>/dev/null; then
+            cat "$log" >&2
+            echo "the switch did not start" >&2
+            exit 1
+        fi
+        url="$(sed -n 's/^cardswitch listening on \(http:[^ ]*\).*/\1/p' "$log" | head -1)"
+        [ -n "$url" ] || sleep 0.05
+    done
+    startup_s="$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')"
+}
+
+# Stops the switch started last (SIGTERM: a graceful stop), if it still runs.
+serve_stop() {
+    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    server_pid=""
+}
