@@ -29,6 +29,7 @@ pub struct Config {
     pub log_filter: String,
     pub http: HttpConfig,
     pub writer: WriterConfig,
+    pub store: StoreConfig,
     pub auth: AuthConfig,
     pub lists: ListConfig,
     pub wallets: WalletConfig,
@@ -155,6 +156,14 @@ pub struct WriterConfig {
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Memory sled may use to cache pages of the store, on top of the switch's own in-memory
+    /// state. Reads of history (statements, tranlog lookups, RRN checks) hit this cache.
+    pub cache_bytes_max: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
     /// Largest difference between a request's `timestamp` and the switch's clock.
     pub timestamp_skew_ms_max: i64,
@@ -184,6 +193,7 @@ impl Default for Config {
             log_filter: "info".to_owned(),
             http: HttpConfig::default(),
             writer: WriterConfig::default(),
+            store: StoreConfig::default(),
             auth: AuthConfig::default(),
             lists: ListConfig::default(),
             wallets: WalletConfig::default(),
@@ -213,6 +223,12 @@ impl Default for HttpConfig {
 impl Default for WriterConfig {
     fn default() -> WriterConfig {
         WriterConfig { queue_commands_max: 4096, group_commands_max: 256 }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> StoreConfig {
+        StoreConfig { cache_bytes_max: STORE_CACHE_BYTES_DEFAULT }
     }
 }
 
@@ -266,6 +282,9 @@ impl Config {
         }
         if self.writer.group_commands_max > self.writer.queue_commands_max {
             return invalid("writer.group_commands_max must not exceed writer.queue_commands_max");
+        }
+        if self.store.cache_bytes_max < STORE_CACHE_BYTES_MIN {
+            return invalid("store.cache_bytes_max must be at least 1 MiB (1048576)");
         }
         if self.auth.timestamp_skew_ms_max <= 0 {
             return invalid("auth.timestamp_skew_ms_max must be positive");
@@ -335,6 +354,11 @@ impl HttpConfig {
 }
 
 /// The shallowest `http.json_depth_max`: the dialects' own bodies nest up to three levels.
+/// sled's page cache by default. sled's own default is 1 GiB; see `docs/performance.md` for
+/// what the cache buys (history reads, RRN checks) against resident memory.
+const STORE_CACHE_BYTES_DEFAULT: u64 = 256 * 1024 * 1024;
+/// Below this sled thrashes on every write (a leaf is read back for each insert).
+const STORE_CACHE_BYTES_MIN: u64 = 1024 * 1024;
 const JSON_DEPTH_MIN: usize = 4;
 /// The deepest `http.json_depth_max`: serde_json refuses anything deeper anyway.
 const JSON_DEPTH_CEILING: usize = 128;
@@ -385,6 +409,11 @@ mod tests {
         let mut config = Config::default();
         config.cashback.amount_whole_max = 0;
         assert!(config.validate().is_err());
+        let mut config = Config::default();
+        config.store.cache_bytes_max = STORE_CACHE_BYTES_MIN - 1;
+        assert!(config.validate().is_err());
+        config.store.cache_bytes_max = STORE_CACHE_BYTES_MIN;
+        assert!(config.validate().is_ok());
     }
 
     #[test]

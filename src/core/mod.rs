@@ -68,6 +68,7 @@ pub enum CoreError {
 pub struct CoreSettings {
     pub queue_commands_max: usize,
     pub group_commands_max: usize,
+    pub store_cache_bytes_max: u64,
     pub timestamp_skew_ms_max: i64,
     pub nonce_cache_entries_max: usize,
     pub nonce_bytes_max: usize,
@@ -83,6 +84,7 @@ impl CoreSettings {
         CoreSettings {
             queue_commands_max: config.writer.queue_commands_max,
             group_commands_max: config.writer.group_commands_max,
+            store_cache_bytes_max: config.store.cache_bytes_max,
             timestamp_skew_ms_max: config.auth.timestamp_skew_ms_max,
             nonce_cache_entries_max: config.auth.nonce_cache_entries_max,
             nonce_bytes_max: config.auth.nonce_bytes_max,
@@ -230,7 +232,10 @@ impl Core {
     ) -> Result<Core, CoreError> {
         keys::create_private_dir(data_dir).map_err(|error| StoreError::from_io(&error))?;
         let keys = MasterKey::load_or_create(data_dir)?;
-        let engine = SledEngine::open(&data_dir.join(STORE_DIR_NAME))?;
+        let engine = SledEngine::open_with_cache(
+            &data_dir.join(STORE_DIR_NAME),
+            settings.store_cache_bytes_max,
+        )?;
         let store = Store::with_engine(wrap(Arc::new(engine)));
         Core::start(store, keys, clock, metrics, settings)
     }

@@ -14,15 +14,23 @@ pub struct SledEngine {
     db: sled::Db,
 }
 
+/// sled's page cache for the short-lived opens (verify, backup, restore's audit, tests).
+const CACHE_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
+
 impl SledEngine {
     pub fn open(dir: &Path) -> Result<SledEngine, StoreError> {
+        SledEngine::open_with_cache(dir, CACHE_BYTES_DEFAULT)
+    }
+
+    /// Opens with at most `cache_bytes_max` of sled's page cache (`store.cache_bytes_max`).
+    pub fn open_with_cache(dir: &Path, cache_bytes_max: u64) -> Result<SledEngine, StoreError> {
         // sled's I/O threads can hold the directory's file (and its lock) for a moment after
         // the last handle of a closed store is dropped, so a reopen in the same process (a
         // restart in tests, restore's audit) may find it still locked: wait that out, briefly.
         // A directory held by another running switch stays locked and is refused after it.
         let started = Instant::now();
         loop {
-            match Self::open_once(dir) {
+            match Self::open_once(dir, cache_bytes_max) {
                 Err(StoreError::Locked(_)) if started.elapsed() < LOCK_WAIT => {
                     std::thread::sleep(LOCK_RETRY_PAUSE);
                 }
@@ -31,11 +39,15 @@ impl SledEngine {
         }
     }
 
-    fn open_once(dir: &Path) -> Result<SledEngine, StoreError> {
+    fn open_once(dir: &Path, cache_bytes_max: u64) -> Result<SledEngine, StoreError> {
         // sled flushes on its own every 500 ms by default; the writer flushes explicitly
         // before acknowledging, so the background flush is only a backstop.
-        let db =
-            sled::Config::new().path(dir).mode(sled::Mode::HighThroughput).open().map_err(io)?;
+        let db = sled::Config::new()
+            .path(dir)
+            .mode(sled::Mode::HighThroughput)
+            .cache_capacity(cache_bytes_max)
+            .open()
+            .map_err(io)?;
         Ok(SledEngine { db })
     }
 }
@@ -105,6 +117,29 @@ impl Drop for SledEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_store_with_the_smallest_cache_keeps_what_it_was_given() {
+        // Far more than 1 MiB of records through a 1 MiB cache: pages are evicted and read
+        // back from the files.
+        let dir = tempfile::tempdir().unwrap();
+        let engine = SledEngine::open_with_cache(dir.path(), 1024 * 1024).unwrap();
+        let value = vec![7_u8; 1000];
+        for chunk in 0..40_u32 {
+            let ops: Vec<WriteOp> = (0..100_u32)
+                .map(|index| WriteOp::Put {
+                    key: (chunk * 100 + index).to_be_bytes().to_vec(),
+                    value: value.clone(),
+                })
+                .collect();
+            engine.apply(&ops).unwrap();
+        }
+        engine.flush().unwrap();
+        for key in (0..4000_u32).step_by(97) {
+            assert_eq!(engine.get(&key.to_be_bytes()).unwrap().as_deref(), Some(&value[..]));
+        }
+        assert_eq!(engine.range(&[], &[0xff; 5], false).count(), 4000);
+    }
 
     #[test]
     fn a_store_open_elsewhere_is_reported_as_locked() {
