@@ -353,12 +353,13 @@ impl HttpConfig {
     }
 }
 
-/// The shallowest `http.json_depth_max`: the dialects' own bodies nest up to three levels.
-/// sled's page cache by default. sled's own default is 1 GiB; see `docs/performance.md` for
-/// what the cache buys (history reads, RRN checks) against resident memory.
-const STORE_CACHE_BYTES_DEFAULT: u64 = 256 * 1024 * 1024;
-/// Below this sled thrashes on every write (a leaf is read back for each insert).
+/// sled's page cache by default: sled's own default, 1 GiB. Every debit inserts into leaves
+/// chosen by card (RRN, card and entry indexes, balances), so with many cards a smaller cache
+/// reads leaves back from the files on the hot path; see `docs/performance.md`.
+const STORE_CACHE_BYTES_DEFAULT: u64 = 1024 * 1024 * 1024;
+/// A floor, so that a slip of units (MiB written as bytes) is refused instead of run.
 const STORE_CACHE_BYTES_MIN: u64 = 1024 * 1024;
+/// The shallowest `http.json_depth_max`: the dialects' own bodies nest up to three levels.
 const JSON_DEPTH_MIN: usize = 4;
 /// The deepest `http.json_depth_max`: serde_json refuses anything deeper anyway.
 const JSON_DEPTH_CEILING: usize = 128;

@@ -2,7 +2,8 @@
 
 /// mimalloc instead of glibc's malloc: the writer allocates what sled's I/O threads free, and
 /// glibc's per-thread arenas then spent a fifth to a third of the switch's CPU in `_int_malloc`
-/// and consolidation under load (perf, `docs/performance.md`).
+/// and consolidation under load (perf, `docs/performance.md`). Built without transparent huge
+/// pages (`no_thp`): zeroing 2 MiB pages on first touch showed up in the writer's profile.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
