@@ -189,6 +189,7 @@ impl Core {
             group_commands_max: settings.group_commands_max,
             wallet_settings: settings.wallets.clone(),
             nonce_retention_ms: window_ms.saturating_mul(2),
+            nonce_prune_from: schema::Keyspace::Nonce.prefix(),
             current,
             degraded: false,
         };
