@@ -169,7 +169,7 @@ fn request(
         Workload::Post => ("POST", "/jcard/api/gl/transactions".to_owned(), post_body(now_ms)),
         Workload::Transfer => {
             let sequence = TRANSFERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let path = if sequence % 2 == 0 { TRANSFER_A_TO_B } else { TRANSFER_B_TO_A };
+            let path = if sequence.is_multiple_of(2) { TRANSFER_A_TO_B } else { TRANSFER_B_TO_A };
             let body = format!(
                 r#"{{"amount":1.00,"currency":"840","rrn":"b{sequence:011}","type":"bench"}}"#
             );

@@ -382,13 +382,12 @@ async fn partner_add(data: &Path, auth_id: String, key: String) -> anyhow::Resul
 }
 
 fn verify(data: &Path) -> anyhow::Result<ExitCode> {
-    let store_dir = data.join(crate::store::STORE_DIR_NAME);
-    if !store_dir.is_dir() {
-        bail!("{} holds no store", data.display());
-    }
     let keys = MasterKey::load(data)?;
-    let store = Store::open_sled(&store_dir)
-        .context("cannot open the store (is the switch still running?)")?;
+    let Some(store) = Store::open_existing(data)
+        .context("cannot open the store (is the switch still running?)")?
+    else {
+        bail!("{} holds no store", data.display());
+    };
     let report = verify::audit_store(&store, &keys)?;
     println!(
         "accounts: {}\ntransactions: {}\nentries: {}\nconsumers: {}\nsysconfig entries: {}",

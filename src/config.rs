@@ -157,6 +157,9 @@ pub struct WriterConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
+    /// The engine of a new store: `fjall` (default) or `sled`. An existing store keeps the
+    /// engine it was made with, whatever this says.
+    pub engine: crate::store::EngineKind,
     /// Memory sled may use to cache pages of the store, on top of the switch's own in-memory
     /// state. Reads of history (statements, tranlog lookups, RRN checks) hit this cache.
     pub cache_bytes_max: u64,
@@ -228,7 +231,10 @@ impl Default for WriterConfig {
 
 impl Default for StoreConfig {
     fn default() -> StoreConfig {
-        StoreConfig { cache_bytes_max: STORE_CACHE_BYTES_DEFAULT }
+        StoreConfig {
+            engine: crate::store::EngineKind::default(),
+            cache_bytes_max: STORE_CACHE_BYTES_DEFAULT,
+        }
     }
 }
 

@@ -120,7 +120,7 @@ fn luhn_sum(digits: &str, double_first: bool) -> u32 {
 
 /// True when the last digit is the Luhn check digit of the others.
 pub fn luhn_valid(digits: &str) -> bool {
-    luhn_sum(digits, false) % 10 == 0
+    luhn_sum(digits, false).is_multiple_of(10)
 }
 
 /// The digit that makes `digits` + it pass the Luhn check.

@@ -13,7 +13,10 @@ use super::keys::{self, KeyError, MasterKey, MASTER_KEY_FILE};
 use super::verify::{self, AuditReport};
 use super::CoreError;
 use crate::store::backup::{self, BackupError, BackupHeader, BackupSummary};
-use crate::store::{Store, StoreError, STORE_DIR_NAME};
+use crate::store::{EngineKind, Store, StoreError};
+
+/// sled's page cache while a restore writes (used only when the default engine is sled).
+const RESTORE_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Why a backup or restore did not happen. Nothing was written in any case.
 #[derive(Debug, thiserror::Error)]
@@ -57,8 +60,7 @@ pub fn backup_data_dir(
     out: &Path,
     now_ms: i64,
 ) -> Result<BackupSummary, BackupFailure> {
-    let store_dir = data.join(STORE_DIR_NAME);
-    if !store_dir.is_dir() {
+    if EngineKind::of_data_dir(data)?.is_none() {
         return Err(BackupFailure::Refused(format!("{} holds no store", data.display())));
     }
     if out.symlink_metadata().is_ok() {
@@ -68,7 +70,7 @@ pub fn backup_data_dir(
         )));
     }
     let keys = MasterKey::load(data)?;
-    let store = open_stopped(&store_dir, data)?;
+    let store = open_stopped(data)?;
     let header = BackupHeader { created_ms: now_ms, key_fingerprint: keys.fingerprint() };
     let partial = sibling(out, "partial");
     let written = write_checked(&store, &header, &partial).and_then(|summary| {
@@ -88,8 +90,11 @@ pub fn backup_data_dir(
 }
 
 /// Opens a stopped directory's store; a store held by a running switch is refused by name.
-fn open_stopped(store_dir: &Path, data: &Path) -> Result<Store, BackupFailure> {
-    Store::open_sled(store_dir).map_err(|error| match error {
+fn open_stopped(data: &Path) -> Result<Store, BackupFailure> {
+    let opened = Store::open_existing(data).and_then(|store| {
+        store.ok_or_else(|| StoreError::Io(format!("{} holds no store", data.display())))
+    });
+    opened.map_err(|error| match error {
         StoreError::Locked(_) => BackupFailure::Refused(format!(
             "{} is in use by a running switch (its store is locked); backups are taken of a \
              stopped switch: stop it (SIGTERM) and run the backup again",
@@ -190,7 +195,9 @@ fn build(
     let key_text = std::fs::read(master_key).map_err(io_error(master_key))?;
     let key_copy = staging.join(MASTER_KEY_FILE);
     keys::write_private_file(&key_copy, &key_text).map_err(io_error(&key_copy))?;
-    let store = Store::open_sled(&staging.join(STORE_DIR_NAME))?;
+    // A restored store is kept in the default engine, whatever the backed-up one used: the
+    // backup holds records, not engine files.
+    let store = Store::with_engine(EngineKind::default().open(staging, RESTORE_CACHE_BYTES)?);
     let (file, length) = open_backup(from)?;
     let restored = backup::restore(&store, BufReader::new(file), length)?;
     if &restored != checked {
@@ -249,7 +256,7 @@ mod tests {
         std::fs::create_dir(&empty).unwrap();
         assert!(check_target(&empty).is_ok());
         let data = tempfile::tempdir().unwrap();
-        std::fs::create_dir(data.path().join(STORE_DIR_NAME)).unwrap();
+        std::fs::create_dir(data.path().join(crate::store::STORE_DIR_NAME)).unwrap();
         let taken = dir.path().join("something");
         let refused = backup_data_dir(data.path(), &taken, 0).unwrap_err();
         assert!(refused.to_string().contains("already exists"), "{refused}");

@@ -42,7 +42,7 @@ use crate::bearer::{self, BearerClaims, BearerFailure, BearerKey};
 use crate::clock::{Clock, EpochMs};
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::store::{schema, Engine, Keyspace, SledEngine, Store, StoreError, STORE_DIR_NAME};
+use crate::store::{schema, Engine, EngineKind, Keyspace, Store, StoreError};
 
 /// The core could not decide. Declines are not errors; see `command::Decline`.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +69,8 @@ pub struct CoreSettings {
     pub queue_commands_max: usize,
     pub group_commands_max: usize,
     pub store_cache_bytes_max: u64,
+    /// The engine of a new store (an existing one keeps its own).
+    pub store_engine: EngineKind,
     pub timestamp_skew_ms_max: i64,
     pub nonce_cache_entries_max: usize,
     pub nonce_bytes_max: usize,
@@ -85,6 +87,7 @@ impl CoreSettings {
             queue_commands_max: config.writer.queue_commands_max,
             group_commands_max: config.writer.group_commands_max,
             store_cache_bytes_max: config.store.cache_bytes_max,
+            store_engine: config.store.engine,
             timestamp_skew_ms_max: config.auth.timestamp_skew_ms_max,
             nonce_cache_entries_max: config.auth.nonce_cache_entries_max,
             nonce_bytes_max: config.auth.nonce_bytes_max,
@@ -186,6 +189,7 @@ impl Core {
             group_commands_max: settings.group_commands_max,
             wallet_settings: settings.wallets.clone(),
             nonce_retention_ms: window_ms.saturating_mul(2),
+            nonce_prune_from: schema::Keyspace::Nonce.prefix(),
             current,
             degraded: false,
         };
@@ -232,11 +236,18 @@ impl Core {
     ) -> Result<Core, CoreError> {
         keys::create_private_dir(data_dir).map_err(|error| StoreError::from_io(&error))?;
         let keys = MasterKey::load_or_create(data_dir)?;
-        let engine = SledEngine::open_with_cache(
-            &data_dir.join(STORE_DIR_NAME),
-            settings.store_cache_bytes_max,
-        )?;
-        let store = Store::with_engine(wrap(Arc::new(engine)));
+        let kind = match EngineKind::of_data_dir(data_dir)? {
+            Some(existing) => {
+                if existing != settings.store_engine {
+                    tracing::info!(?existing, configured = ?settings.store_engine,
+                        "the store keeps the engine it was made with");
+                }
+                existing
+            }
+            None => settings.store_engine,
+        };
+        let engine = kind.open(data_dir, settings.store_cache_bytes_max)?;
+        let store = Store::with_engine(wrap(engine));
         Core::start(store, keys, clock, metrics, settings)
     }
 

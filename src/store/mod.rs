@@ -6,6 +6,7 @@ pub mod backup;
 mod codec;
 mod error;
 pub mod fault;
+mod fjall_engine;
 pub mod schema;
 mod sled_engine;
 
@@ -17,11 +18,67 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use error::StoreError;
+pub use fjall_engine::FjallEngine;
 pub use schema::Keyspace;
 pub use sled_engine::SledEngine;
 
-/// The store's directory inside a data directory.
+/// The sled store's directory inside a data directory (stores made before fjall, or with
+/// `store.engine = "sled"`).
 pub const STORE_DIR_NAME: &str = "store";
+/// The fjall store's directory inside a data directory.
+pub const FJALL_STORE_DIR_NAME: &str = "store-fjall";
+
+/// The storage engines a store can be kept in. A new store uses the configured one; an existing
+/// store is always opened with the engine it was made with (its directory's name says which).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    /// An LSM tree: a commit group is one journal append and one fsync.
+    #[default]
+    Fjall,
+    /// A B-link tree with a log: each record is a tree insert.
+    Sled,
+}
+
+impl EngineKind {
+    fn dir_name(self) -> &'static str {
+        match self {
+            EngineKind::Fjall => FJALL_STORE_DIR_NAME,
+            EngineKind::Sled => STORE_DIR_NAME,
+        }
+    }
+
+    /// The engine of the store in `data_dir`, if it has one; a directory with both is refused.
+    pub fn of_data_dir(data_dir: &Path) -> Result<Option<EngineKind>, StoreError> {
+        let present: Vec<EngineKind> = [EngineKind::Fjall, EngineKind::Sled]
+            .into_iter()
+            .filter(|kind| data_dir.join(kind.dir_name()).is_dir())
+            .collect();
+        match present.as_slice() {
+            [] => Ok(None),
+            [kind] => Ok(Some(*kind)),
+            _ => Err(StoreError::Io(format!(
+                "{} holds both a {STORE_DIR_NAME}/ and a {FJALL_STORE_DIR_NAME}/ store; \
+                 keep the one the switch should use and move the other away",
+                data_dir.display()
+            ))),
+        }
+    }
+
+    /// Opens (or creates) a store of this engine in `data_dir`. `cache_bytes_max` bounds
+    /// sled's page cache (fjall sizes its own caches).
+    pub fn open(
+        self,
+        data_dir: &Path,
+        cache_bytes_max: u64,
+    ) -> Result<Arc<dyn Engine>, StoreError> {
+        let dir = data_dir.join(self.dir_name());
+        Ok(match self {
+            EngineKind::Fjall => Arc::new(FjallEngine::open(&dir)?),
+            EngineKind::Sled => Arc::new(SledEngine::open_with_cache(&dir, cache_bytes_max)?),
+        })
+    }
+}
 
 /// One change in a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +121,16 @@ impl Store {
     /// Opens (or creates) the sled store under `dir`.
     pub fn open_sled(dir: &Path) -> Result<Store, StoreError> {
         Ok(Store::with_engine(Arc::new(SledEngine::open(dir)?)))
+    }
+
+    /// Opens the store of an existing data directory with its own engine; `None` if the
+    /// directory holds no store.
+    pub fn open_existing(data_dir: &Path) -> Result<Option<Store>, StoreError> {
+        const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+        match EngineKind::of_data_dir(data_dir)? {
+            None => Ok(None),
+            Some(kind) => Ok(Some(Store::with_engine(kind.open(data_dir, CACHE_BYTES)?))),
+        }
     }
 
     pub fn with_engine(engine: Arc<dyn Engine>) -> Store {

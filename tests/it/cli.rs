@@ -241,7 +241,8 @@ fn verify_finds_a_balance_that_its_entries_do_not_explain() {
     assert!(verify().status.success());
     {
         // Tamper with the ledger behind the switch's back: a balance no entry explains.
-        let store = Store::open_sled(&dir.path().join("store")).unwrap();
+        let store =
+            Store::open_existing(dir.path()).unwrap().expect("the data directory has a store");
         let mut batch = Batch::new();
         batch
             .put(schema::balance_key(3, 840), &cardswitch::money::Amount::from_units(10_000))

@@ -1,6 +1,8 @@
 //! jCard authentication over HTTP: every check of the HMAC scheme, replays (also across a
 //! restart), and permissions. A refused request changes nothing.
 
+use cardswitch::store::{Keyspace, Store};
+
 use crate::support::{fresh_nonce, now_ms, signed_headers, Credentials, TestSwitch};
 
 const ECHO: &str = "/jcard/api/echo";
@@ -127,6 +129,29 @@ async fn every_nonce_of_a_concurrent_group_is_refused_after_a_restart() {
         assert_eq!(again.status, 401, "{}", again.text);
         assert_eq!(again.json["error"], "replayed.nonce");
     }
+}
+
+/// Expired nonce records are deleted as the writer goes, at most 64 a group, each group going on
+/// where the last one stopped (an LSM store keeps deleted keys as tombstones until compaction,
+/// so a search from the keyspace's start would step over every nonce pruned so far).
+#[tokio::test]
+async fn expired_nonce_records_are_pruned_over_several_groups_and_none_is_skipped() {
+    const EXPIRED: usize = 150;
+    const LATER: usize = 4;
+    // Nonces are kept for twice the timestamp window: 800 ms here.
+    let switch = TestSwitch::start_with(|config| config.auth.timestamp_skew_ms_max = 400).await;
+    for index in 0..EXPIRED {
+        switch.set_sysconfig(&format!("early.{index}"), "v").await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
+    // 150 expired records take three groups of 64 at most; every write is its own group.
+    for index in 0..LATER {
+        switch.set_sysconfig(&format!("late.{index}"), "v").await;
+    }
+    let dir = switch.stop().await;
+    let store = Store::open_existing(dir.path()).unwrap().expect("a store");
+    let left = store.scan_prefix::<serde::de::IgnoredAny>(&Keyspace::Nonce.prefix(), false).count();
+    assert_eq!(left, LATER, "only the later writes' nonce records are left");
 }
 
 #[tokio::test]

@@ -37,9 +37,11 @@ fn offenders(allowed: impl Fn(&str) -> bool, needle: &str) -> Vec<String> {
 }
 
 #[test]
-fn only_the_store_knows_sled() {
-    let found = offenders(|path| path.starts_with("src/store/"), "sled::");
-    assert!(found.is_empty(), "sled used outside src/store/: {found:?}");
+fn only_the_store_knows_the_engines() {
+    for engine in ["sled::", "fjall::"] {
+        let found = offenders(|path| path.starts_with("src/store/"), engine);
+        assert!(found.is_empty(), "{engine} used outside src/store/: {found:?}");
+    }
 }
 
 #[test]

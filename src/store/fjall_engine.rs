@@ -1,0 +1,233 @@
+//! The fjall 2 engine (an LSM tree): the default for new stores. A commit group is one atomic
+//! batch appended to fjall's journal and one `persist(SyncAll)`; the sorted tables are written
+//! and compacted by fjall's background threads. Measured against sled in `docs/performance.md`.
+
+use std::fs::{File, TryLockError};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use super::{Engine, KeyValueIter, StoreError, WriteOp};
+
+/// The one partition: the schema's leading byte already separates the keyspaces.
+const PARTITION: &str = "records";
+/// The file whose exclusive lock says a process has this store open.
+const LOCK_FILE: &str = "cardswitch.lock";
+/// How long an open waits for a lock its own process is releasing (a reopen in tests, restore's
+/// audit): fjall's threads may finish a moment after the last handle is dropped.
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+const LOCK_RETRY_PAUSE: Duration = Duration::from_millis(20);
+
+pub struct FjallEngine {
+    // Declared before the lock file so that fjall is closed before the lock is released.
+    tree: fjall::PartitionHandle,
+    keyspace: fjall::Keyspace,
+    dir: PathBuf,
+    /// The first write or persist failure. fjall then poisons the keyspace and answers every
+    /// later write with `Poisoned`; those are reported as this failure (a full disk stays a
+    /// full disk) until a restart.
+    first_failure: Mutex<Option<StoreError>>,
+    _lock: File,
+}
+
+impl FjallEngine {
+    /// Opens (or creates) the store under `dir`; refused as `Locked` while another process has
+    /// it open. fjall replays its journal on open: every persisted batch is there, whole.
+    pub fn open(dir: &Path) -> Result<FjallEngine, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|error| StoreError::from_io(&error))?;
+        let lock = lock(&dir.join(LOCK_FILE))?;
+        let keyspace = fjall::Config::new(dir).open().map_err(store_error)?;
+        let tree = keyspace
+            .open_partition(PARTITION, fjall::PartitionCreateOptions::default())
+            .map_err(store_error)?;
+        Ok(FjallEngine {
+            tree,
+            keyspace,
+            dir: dir.to_path_buf(),
+            first_failure: Mutex::new(None),
+            _lock: lock,
+        })
+    }
+}
+
+/// Takes the store's lock, waiting briefly for this process to let go of it.
+fn lock(path: &Path) -> Result<File, StoreError> {
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|error| StoreError::from_io(&error))?;
+    let started = Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(LOCK_RETRY_PAUSE);
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked(format!("{} is locked", path.display())))
+            }
+            Err(TryLockError::Error(error)) => return Err(StoreError::from_io(&error)),
+        }
+    }
+}
+
+/// Whether the file system holding `dir` has (almost) no room left for an unprivileged writer.
+fn disk_is_full(dir: &Path) -> bool {
+    const FREE_BYTES_MIN: u64 = 1024 * 1024;
+    rustix::fs::statvfs(dir)
+        .is_ok_and(|stats| stats.f_bavail.saturating_mul(stats.f_frsize) < FREE_BYTES_MIN)
+}
+
+/// fjall's error as a storage error; an operating-system error keeps its kind (a full disk).
+fn store_error(error: fjall::Error) -> StoreError {
+    match error {
+        fjall::Error::Io(error) => StoreError::from_io(&error),
+        other => StoreError::Io(other.to_string()),
+    }
+}
+
+impl FjallEngine {
+    /// A write or persist failure as the switch reports it: the first as it was, later
+    /// `Poisoned` answers as the first failure, said to last until a restart.
+    fn write_failure(&self, error: fjall::Error) -> StoreError {
+        let mut first = self.first_failure.lock();
+        if matches!(error, fjall::Error::Poisoned) {
+            if let Some(failure) = first.as_ref() {
+                let text = format!("{failure}; the store refuses writes until the switch restarts");
+                return match failure {
+                    StoreError::DiskFull(_) => StoreError::DiskFull(text),
+                    _ => StoreError::Io(text),
+                };
+            }
+        }
+        let failure = match error {
+            // Poisoned by a background write (a table flush or compaction): the cause is not
+            // reported here, so a full file system is looked for.
+            fjall::Error::Poisoned if disk_is_full(&self.dir) => StoreError::DiskFull(format!(
+                "{} has no space left; the store refuses writes until the switch restarts",
+                self.dir.display()
+            )),
+            fjall::Error::Poisoned => StoreError::Io(
+                "a background write of the store failed; it refuses writes until the switch \
+                 restarts"
+                    .to_owned(),
+            ),
+            other => store_error(other),
+        };
+        if first.is_none() {
+            *first = Some(match &failure {
+                StoreError::DiskFull(text) => StoreError::DiskFull(text.clone()),
+                other => StoreError::Io(other.to_string()),
+            });
+        }
+        failure
+    }
+}
+
+// `apply` writes the batch to the journal and then to the memtable, all or nothing: a batch that
+// fails is not in the memtable and is not replayed. `flush` fsyncs the journal.
+impl Engine for FjallEngine {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tree.get(key).map_err(store_error)?.map(|value| value.to_vec()))
+    }
+
+    fn range(&self, start: &[u8], end: &[u8], reverse: bool) -> KeyValueIter<'_> {
+        let iter = self.tree.range(start.to_vec()..end.to_vec());
+        let convert = |item: fjall::Result<(fjall::Slice, fjall::Slice)>| {
+            item.map(|(key, value)| (key.to_vec(), value.to_vec())).map_err(store_error)
+        };
+        if reverse {
+            Box::new(iter.rev().map(convert))
+        } else {
+            Box::new(iter.map(convert))
+        }
+    }
+
+    fn apply(&self, ops: &[WriteOp]) -> Result<(), StoreError> {
+        let mut batch = self.keyspace.batch();
+        for op in ops {
+            match op {
+                WriteOp::Put { key, value } => {
+                    batch.insert(&self.tree, key.as_slice(), value.as_slice());
+                }
+                WriteOp::Delete { key } => batch.remove(&self.tree, key.as_slice()),
+            }
+        }
+        batch.commit().map_err(|error| self.write_failure(error))
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.keyspace
+            .persist(fjall::PersistMode::SyncAll)
+            .map_err(|error| self.write_failure(error))
+    }
+
+    fn size_on_disk_bytes(&self) -> Result<u64, StoreError> {
+        Ok(self.keyspace.disk_space())
+    }
+}
+
+impl Drop for FjallEngine {
+    fn drop(&mut self) {
+        // Last chance to persist anything applied; errors have nowhere to go but the log.
+        if let Err(error) = self.keyspace.persist(fjall::PersistMode::SyncAll) {
+            tracing::error!(%error, "final persist of the store failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(key: &[u8], value: &[u8]) -> WriteOp {
+        WriteOp::Put { key: key.to_vec(), value: value.to_vec() }
+    }
+
+    #[test]
+    fn a_persisted_batch_is_there_after_a_reopen_in_order_both_ways() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let engine = FjallEngine::open(dir.path()).unwrap();
+            engine.apply(&[put(b"a1", b"x"), put(b"a3", b"z"), put(b"a2", b"y")]).unwrap();
+            engine.apply(&[WriteOp::Delete { key: b"a3".to_vec() }, put(b"b", b"w")]).unwrap();
+            engine.flush().unwrap();
+        }
+        let engine = FjallEngine::open(dir.path()).unwrap();
+        let keys = |reverse| {
+            engine.range(b"a", b"b", reverse).map(|item| item.unwrap().0).collect::<Vec<_>>()
+        };
+        assert_eq!(keys(false), vec![b"a1".to_vec(), b"a2".to_vec()]);
+        assert_eq!(keys(true), vec![b"a2".to_vec(), b"a1".to_vec()]);
+        assert_eq!(engine.get(b"b").unwrap().as_deref(), Some(&b"w"[..]));
+        assert_eq!(engine.get(b"a3").unwrap(), None);
+    }
+
+    #[test]
+    fn a_poisoned_store_keeps_reporting_its_first_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = FjallEngine::open(dir.path()).unwrap();
+        let full = std::io::Error::from_raw_os_error(28);
+        assert!(matches!(engine.write_failure(fjall::Error::Io(full)), StoreError::DiskFull(_)));
+        match engine.write_failure(fjall::Error::Poisoned) {
+            StoreError::DiskFull(text) => {
+                assert!(text.contains("until the switch restarts"), "{text}")
+            }
+            other => panic!("expected the first failure, a full disk; got {other}"),
+        }
+    }
+
+    #[test]
+    fn a_store_open_elsewhere_is_reported_as_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = FjallEngine::open(dir.path()).unwrap();
+        match FjallEngine::open(dir.path()) {
+            Err(StoreError::Locked(_)) => {}
+            Err(other) => panic!("expected Locked, got {other}"),
+            Ok(_) => panic!("a second open of a locked store succeeded"),
+        }
+    }
+}
