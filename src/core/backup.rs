@@ -13,10 +13,7 @@ use super::keys::{self, KeyError, MasterKey, MASTER_KEY_FILE};
 use super::verify::{self, AuditReport};
 use super::CoreError;
 use crate::store::backup::{self, BackupError, BackupHeader, BackupSummary};
-use crate::store::{EngineKind, Store, StoreError};
-
-/// sled's page cache while a restore writes (used only when the default engine is sled).
-const RESTORE_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+use crate::store::{EngineKind, Store, StoreError, SHORT_OPEN_CACHE_BYTES};
 
 /// Why a backup or restore did not happen. Nothing was written in any case.
 #[derive(Debug, thiserror::Error)]
@@ -197,7 +194,7 @@ fn build(
     keys::write_private_file(&key_copy, &key_text).map_err(io_error(&key_copy))?;
     // A restored store is kept in the default engine, whatever the backed-up one used: the
     // backup holds records, not engine files.
-    let store = Store::with_engine(EngineKind::default().open(staging, RESTORE_CACHE_BYTES)?);
+    let store = Store::with_engine(EngineKind::default().open(staging, SHORT_OPEN_CACHE_BYTES)?);
     let (file, length) = open_backup(from)?;
     let restored = backup::restore(&store, BufReader::new(file), length)?;
     if &restored != checked {

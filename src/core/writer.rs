@@ -244,16 +244,13 @@ impl Writer {
             .store
             .scan_range::<serde::de::IgnoredAny>(from, &end, false)
             .take(NONCES_PRUNED_PER_GROUP_MAX);
-        let mut last = None;
-        for (key, _) in expired.flatten() {
-            batch.delete(key.clone());
-            last = Some(key);
-        }
+        let keys: Vec<Vec<u8>> = expired.flatten().map(|(key, _)| key).collect();
         // The smallest key after the last one deleted.
-        last.map(|mut key| {
-            key.push(0);
-            key
-        })
+        let next = keys.last().map(|last| [last.as_slice(), &[0]].concat());
+        for key in keys {
+            batch.delete(key);
+        }
+        next
     }
 }
 

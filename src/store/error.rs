@@ -1,7 +1,7 @@
 //! Errors of the storage layer.
 
 /// A storage failure. Every variant means "the switch could not decide", never a decline.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("storage I/O failed: {0}")]
     Io(String),

@@ -4,20 +4,15 @@
 
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::{Engine, KeyValueIter, StoreError, WriteOp};
+use super::{ordered, retry_while_locked, Engine, KeyValueIter, StoreError, WriteOp};
 
 /// The one partition: the schema's leading byte already separates the keyspaces.
 const PARTITION: &str = "records";
 /// The file whose exclusive lock says a process has this store open.
 const LOCK_FILE: &str = "cardswitch.lock";
-/// How long an open waits for a lock its own process is releasing (a reopen in tests, restore's
-/// audit): fjall's threads may finish a moment after the last handle is dropped.
-const LOCK_WAIT: Duration = Duration::from_secs(2);
-const LOCK_RETRY_PAUSE: Duration = Duration::from_millis(20);
 
 pub struct FjallEngine {
     // Declared before the lock file so that fjall is closed before the lock is released.
@@ -36,7 +31,8 @@ impl FjallEngine {
     /// it open. fjall replays its journal on open: every persisted batch is there, whole.
     pub fn open(dir: &Path) -> Result<FjallEngine, StoreError> {
         std::fs::create_dir_all(dir).map_err(|error| StoreError::from_io(&error))?;
-        let lock = lock(&dir.join(LOCK_FILE))?;
+        // fjall's threads may finish a moment after the last handle is dropped, hence the wait.
+        let lock = retry_while_locked(|| lock(&dir.join(LOCK_FILE)))?;
         let keyspace = fjall::Config::new(dir).open().map_err(store_error)?;
         let tree = keyspace
             .open_partition(PARTITION, fjall::PartitionCreateOptions::default())
@@ -51,7 +47,7 @@ impl FjallEngine {
     }
 }
 
-/// Takes the store's lock, waiting briefly for this process to let go of it.
+/// Takes the store's lock, or says who holds it.
 fn lock(path: &Path) -> Result<File, StoreError> {
     let file = File::options()
         .create(true)
@@ -59,18 +55,12 @@ fn lock(path: &Path) -> Result<File, StoreError> {
         .write(true)
         .open(path)
         .map_err(|error| StoreError::from_io(&error))?;
-    let started = Instant::now();
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(file),
-            Err(TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
-                std::thread::sleep(LOCK_RETRY_PAUSE);
-            }
-            Err(TryLockError::WouldBlock) => {
-                return Err(StoreError::Locked(format!("{} is locked", path.display())))
-            }
-            Err(TryLockError::Error(error)) => return Err(StoreError::from_io(&error)),
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => {
+            Err(StoreError::Locked(format!("{} is locked", path.display())))
         }
+        Err(TryLockError::Error(error)) => Err(StoreError::from_io(&error)),
     }
 }
 
@@ -94,14 +84,12 @@ impl FjallEngine {
     /// `Poisoned` answers as the first failure, said to last until a restart.
     fn write_failure(&self, error: fjall::Error) -> StoreError {
         let mut first = self.first_failure.lock();
-        if matches!(error, fjall::Error::Poisoned) {
-            if let Some(failure) = first.as_ref() {
-                let text = format!("{failure}; the store refuses writes until the switch restarts");
-                return match failure {
-                    StoreError::DiskFull(_) => StoreError::DiskFull(text),
-                    _ => StoreError::Io(text),
-                };
-            }
+        if let (fjall::Error::Poisoned, Some(failure)) = (&error, first.as_ref()) {
+            let lasting = "; the store refuses writes until the switch restarts";
+            return match failure {
+                StoreError::DiskFull(text) => StoreError::DiskFull(format!("{text}{lasting}")),
+                other => StoreError::Io(format!("{other}{lasting}")),
+            };
         }
         let failure = match error {
             // Poisoned by a background write (a table flush or compaction): the cause is not
@@ -117,12 +105,7 @@ impl FjallEngine {
             ),
             other => store_error(other),
         };
-        if first.is_none() {
-            *first = Some(match &failure {
-                StoreError::DiskFull(text) => StoreError::DiskFull(text.clone()),
-                other => StoreError::Io(other.to_string()),
-            });
-        }
+        first.get_or_insert_with(|| failure.clone());
         failure
     }
 }
@@ -135,15 +118,10 @@ impl Engine for FjallEngine {
     }
 
     fn range(&self, start: &[u8], end: &[u8], reverse: bool) -> KeyValueIter<'_> {
-        let iter = self.tree.range(start.to_vec()..end.to_vec());
-        let convert = |item: fjall::Result<(fjall::Slice, fjall::Slice)>| {
+        let pairs = self.tree.range(start.to_vec()..end.to_vec()).map(|item| {
             item.map(|(key, value)| (key.to_vec(), value.to_vec())).map_err(store_error)
-        };
-        if reverse {
-            Box::new(iter.rev().map(convert))
-        } else {
-            Box::new(iter.map(convert))
-        }
+        });
+        ordered(pairs, reverse)
     }
 
     fn apply(&self, ops: &[WriteOp]) -> Result<(), StoreError> {

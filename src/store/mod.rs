@@ -111,6 +111,41 @@ pub trait Engine: Send + Sync + 'static {
 
 pub type KeyValueIter<'a> = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + 'a>;
 
+/// An engine's range of converted pairs, in key order or reversed.
+fn ordered<'a, I>(pairs: I, reverse: bool) -> KeyValueIter<'a>
+where
+    I: DoubleEndedIterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + 'a,
+{
+    if reverse {
+        Box::new(pairs.rev())
+    } else {
+        Box::new(pairs)
+    }
+}
+
+/// The page cache of short-lived opens (`verify`, `backup`, `restore`, tests); sled stores only.
+pub const SHORT_OPEN_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// How long an open waits for a lock its own process is releasing: an engine's threads can
+/// hold the directory a moment after the last handle of a closed store is dropped, so a reopen
+/// in the same process (a restart in tests, restore's audit) may find it still locked. A
+/// directory held by another running switch stays locked and is refused after this.
+const OWN_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+const OWN_LOCK_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Runs `open` again while it fails `Locked`, for at most `OWN_LOCK_WAIT`.
+fn retry_while_locked<T>(mut open: impl FnMut() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        match open() {
+            Err(StoreError::Locked(_)) if started.elapsed() < OWN_LOCK_WAIT => {
+                std::thread::sleep(OWN_LOCK_RETRY_PAUSE);
+            }
+            opened => return opened,
+        }
+    }
+}
+
 /// Typed access to an engine: versioned, checksummed records under the schema's keys.
 #[derive(Clone)]
 pub struct Store {
@@ -126,10 +161,11 @@ impl Store {
     /// Opens the store of an existing data directory with its own engine; `None` if the
     /// directory holds no store.
     pub fn open_existing(data_dir: &Path) -> Result<Option<Store>, StoreError> {
-        const CACHE_BYTES: u64 = 64 * 1024 * 1024;
         match EngineKind::of_data_dir(data_dir)? {
             None => Ok(None),
-            Some(kind) => Ok(Some(Store::with_engine(kind.open(data_dir, CACHE_BYTES)?))),
+            Some(kind) => {
+                Ok(Some(Store::with_engine(kind.open(data_dir, SHORT_OPEN_CACHE_BYTES)?)))
+            }
         }
     }
 

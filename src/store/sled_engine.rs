@@ -2,41 +2,24 @@
 //! transactions measured ~10k/s here against ~140k/s for one batch and one flush per group.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
-use super::{Engine, KeyValueIter, StoreError, WriteOp};
-
-/// How long an open waits for a lock its own process is releasing (see `SledEngine::open`).
-const LOCK_WAIT: Duration = Duration::from_secs(2);
-const LOCK_RETRY_PAUSE: Duration = Duration::from_millis(20);
+use super::{
+    ordered, retry_while_locked, Engine, KeyValueIter, StoreError, WriteOp, SHORT_OPEN_CACHE_BYTES,
+};
 
 pub struct SledEngine {
     db: sled::Db,
 }
 
-/// sled's page cache for the short-lived opens (verify, backup, restore's audit, tests).
-const CACHE_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
-
 impl SledEngine {
     pub fn open(dir: &Path) -> Result<SledEngine, StoreError> {
-        SledEngine::open_with_cache(dir, CACHE_BYTES_DEFAULT)
+        SledEngine::open_with_cache(dir, SHORT_OPEN_CACHE_BYTES)
     }
 
     /// Opens with at most `cache_bytes_max` of sled's page cache (`store.cache_bytes_max`).
+    /// sled's I/O threads can hold the directory's lock a moment after a close, hence the wait.
     pub fn open_with_cache(dir: &Path, cache_bytes_max: u64) -> Result<SledEngine, StoreError> {
-        // sled's I/O threads can hold the directory's file (and its lock) for a moment after
-        // the last handle of a closed store is dropped, so a reopen in the same process (a
-        // restart in tests, restore's audit) may find it still locked: wait that out, briefly.
-        // A directory held by another running switch stays locked and is refused after it.
-        let started = Instant::now();
-        loop {
-            match Self::open_once(dir, cache_bytes_max) {
-                Err(StoreError::Locked(_)) if started.elapsed() < LOCK_WAIT => {
-                    std::thread::sleep(LOCK_RETRY_PAUSE);
-                }
-                opened => return opened,
-            }
-        }
+        retry_while_locked(|| Self::open_once(dir, cache_bytes_max))
     }
 
     fn open_once(dir: &Path, cache_bytes_max: u64) -> Result<SledEngine, StoreError> {
@@ -74,15 +57,11 @@ impl Engine for SledEngine {
     }
 
     fn range(&self, start: &[u8], end: &[u8], reverse: bool) -> KeyValueIter<'_> {
-        let iter = self.db.range(start.to_vec()..end.to_vec());
-        let convert = |item: sled::Result<(sled::IVec, sled::IVec)>| {
-            item.map(|(key, value)| (key.to_vec(), value.to_vec())).map_err(io)
-        };
-        if reverse {
-            Box::new(iter.rev().map(convert))
-        } else {
-            Box::new(iter.map(convert))
-        }
+        let pairs = self
+            .db
+            .range(start.to_vec()..end.to_vec())
+            .map(|item| item.map(|(key, value)| (key.to_vec(), value.to_vec())).map_err(io));
+        ordered(pairs, reverse)
     }
 
     fn apply(&self, ops: &[WriteOp]) -> Result<(), StoreError> {
