@@ -390,31 +390,14 @@ fn card_state(cards: u64, keys: &MasterKey) -> State {
     state.card_products.insert(
         1,
         Arc::new(CardProduct {
-            id: 1,
-            name: "bench".to_owned(),
-            code: "bench".to_owned(),
-            issuer: None,
-            institution_id: None,
-            issued_account: None,
-            fee_account: None,
-            losses_account: None,
-            external_account: None,
-            active: true,
-            anonymous: false,
             bin: Some("455566".to_owned()),
             card_number_length: Some(16),
-            random_card_number: true,
             allow_atm: true,
             allow_ecommerce: true,
             allow_moto: true,
             allow_pos: true,
             allow_tips: true,
-            smart: false,
-            start_date: None,
-            end_date: None,
-            start_ms: None,
-            end_ms: None,
-            issued_count: 0,
+            ..CardProduct::blank(1, "bench".to_owned(), "bench".to_owned())
         }),
     );
     state.velocity_profiles.insert(

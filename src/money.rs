@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 pub const AMOUNT_SCALE: u32 = 4;
 
 /// Units of 1/10000 in one whole unit.
-const UNITS_PER_WHOLE: i64 = 10_000;
+pub const UNITS_PER_WHOLE: i64 = 10_000;
 
 /// An exact amount in 1/10000 units. Negative amounts exist: miniGL reversals post negated
 /// copies of the original entries. Stored as its integer units.

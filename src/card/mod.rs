@@ -168,6 +168,38 @@ pub struct CardProduct {
 }
 
 impl CardProduct {
+    /// A product with only its identity: active, random card numbers, no channel allowed, no
+    /// accounts, dates or BIN. What a create request starts from before its fields apply.
+    pub fn blank(id: u64, name: String, code: String) -> CardProduct {
+        CardProduct {
+            id,
+            name,
+            code,
+            issuer: None,
+            institution_id: None,
+            issued_account: None,
+            fee_account: None,
+            losses_account: None,
+            external_account: None,
+            active: true,
+            anonymous: false,
+            bin: None,
+            card_number_length: None,
+            random_card_number: true,
+            allow_atm: false,
+            allow_ecommerce: false,
+            allow_moto: false,
+            allow_pos: false,
+            allow_tips: false,
+            smart: false,
+            start_date: None,
+            end_date: None,
+            start_ms: None,
+            end_ms: None,
+            issued_count: 0,
+        }
+    }
+
     pub fn allows(&self, channel: Channel) -> bool {
         match channel {
             Channel::Atm => self.allow_atm,

@@ -38,33 +38,7 @@ impl GroupContext<'_> {
         {
             return Ok(Outcome::Declined(Decline::CardProductExists));
         }
-        let blank = CardProduct {
-            id: self.state.next_card_product_id,
-            name,
-            code,
-            issuer: None,
-            institution_id: None,
-            issued_account: None,
-            fee_account: None,
-            losses_account: None,
-            external_account: None,
-            active: true,
-            anonymous: false,
-            bin: None,
-            card_number_length: None,
-            random_card_number: true,
-            allow_atm: false,
-            allow_ecommerce: false,
-            allow_moto: false,
-            allow_pos: false,
-            allow_tips: false,
-            smart: false,
-            start_date: None,
-            end_date: None,
-            start_ms: None,
-            end_ms: None,
-            issued_count: 0,
-        };
+        let blank = CardProduct::blank(self.state.next_card_product_id, name, code);
         let product = apply_product_fields(blank, fields);
         self.state.next_card_product_id = product.id.saturating_add(1);
         self.write_card_product(product)

@@ -25,7 +25,7 @@ const FUNDS_WHOLE: i64 = 100;
 const WRITERS: usize = 8;
 const WRITES_PER_WRITER: usize = 40;
 const AMOUNT_WHOLE_MAX: i64 = 40;
-const UNIT: i64 = 10_000;
+const UNIT: i64 = cardswitch::money::UNITS_PER_WHOLE;
 const LAYER: i16 = 840;
 
 /// The accounts of the bank.

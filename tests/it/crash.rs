@@ -32,8 +32,7 @@ use serde_json::Value;
 use crate::support::amount_units as units;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_cardswitch");
-/// 1/10000 units in one whole currency unit.
-const UNIT: i64 = 10_000;
+const UNIT: i64 = cardswitch::money::UNITS_PER_WHOLE;
 /// Customers populated: each has one card and one wallet.
 const CUSTOMERS: usize = 6;
 /// What each card and wallet starts with, in whole units: little, so overdrafts are tried.
