@@ -9,8 +9,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use cardswitch::core::backup::{backup_data_dir, restore_data_dir};
-use cardswitch::core::command::{Command as CoreCommand, Outcome};
-use cardswitch::core::keys::{MasterKey, SecretBytes, MASTER_KEY_FILE};
+use cardswitch::core::keys::{MasterKey, MASTER_KEY_FILE};
 use serde_json::json;
 
 use crate::support::TestSwitch;
@@ -148,11 +147,7 @@ async fn populate(switch: &TestSwitch) -> Populated {
     assert_eq!(login.status, 201, "{}", login.text);
     let login_secret = login.json["secret"].as_str().unwrap().to_owned();
 
-    let partner = CoreCommand::AddPartner {
-        auth_id: "backup-partner".to_owned(),
-        key: SecretBytes::new(PARTNER_KEY.as_bytes().to_vec()),
-    };
-    assert_eq!(switch.core().execute(partner, None).await.unwrap(), Outcome::PartnerAdded);
+    switch.add_partner("backup-partner", PARTNER_KEY.as_bytes()).await;
 
     let base64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
     let mut secrets = vec![

@@ -3,8 +3,6 @@
 //! and each method's success and decline paths, with the ledger balanced after each test.
 
 use cardswitch::api::issuing::jws;
-use cardswitch::core::command::{Command, Outcome};
-use cardswitch::core::keys::SecretBytes;
 use serde_json::{json, Value};
 
 use crate::support::{Reply, TestSwitch};
@@ -19,11 +17,7 @@ const KEY: &[u8] = b"secret";
 pub(crate) async fn switch_with_partner() -> TestSwitch {
     let switch = TestSwitch::start().await;
     for (auth_id, key) in [(PARTNER, KEY), ("other", b"other key".as_slice())] {
-        let command = Command::AddPartner {
-            auth_id: auth_id.to_owned(),
-            key: SecretBytes::new(key.to_vec()),
-        };
-        assert_eq!(switch.core().execute(command, None).await.unwrap(), Outcome::PartnerAdded);
+        switch.add_partner(auth_id, key).await;
     }
     let product = r#"{"name": "Prepaid", "code": "PP", "issuer": 1, "bin": "455566"}"#;
     assert_eq!(switch.admin_call("POST", "/jcard/api/cardproducts", product).await.status, 201);

@@ -6,9 +6,6 @@ use std::path::Path;
 use std::process::{Command as Process, Output};
 use std::time::Duration;
 
-use cardswitch::core::command::{Command, Outcome};
-use cardswitch::core::keys::SecretBytes;
-
 use crate::support::TestSwitch;
 
 /// The guide as it is in the repository.
@@ -71,11 +68,7 @@ fn the_snippets_sign_reproduces_the_documents_example() {
 #[tokio::test]
 async fn the_snippet_asks_a_switch_for_a_request_status() {
     let switch = TestSwitch::start().await;
-    let command = Command::AddPartner {
-        auth_id: AUTH_ID.to_owned(),
-        key: SecretBytes::new(KEY.as_bytes().to_vec()),
-    };
-    assert_eq!(switch.core().execute(command, None).await.unwrap(), Outcome::PartnerAdded);
+    switch.add_partner(AUTH_ID, KEY.as_bytes()).await;
     let dir = snippet();
     let url = switch.url("");
     let path = dir.path().to_owned();

@@ -6,8 +6,6 @@
 use cardswitch::api::issuing::jws;
 use cardswitch::bearer::BearerScope;
 use cardswitch::clock::Clock;
-use cardswitch::core::command::{Command, Outcome};
-use cardswitch::core::keys::SecretBytes;
 use serde_json::{json, Value};
 
 use crate::support::{Reply, TestSwitch};
@@ -18,9 +16,7 @@ const STORE: u64 = 7;
 
 async fn switch_with(adjust: impl FnOnce(&mut cardswitch::config::Config)) -> TestSwitch {
     let switch = TestSwitch::start_with(adjust).await;
-    let command =
-        Command::AddPartner { auth_id: PARTNER.to_owned(), key: SecretBytes::new(KEY.to_vec()) };
-    assert_eq!(switch.core().execute(command, None).await.unwrap(), Outcome::PartnerAdded);
+    switch.add_partner(PARTNER, KEY).await;
     let product = r#"{"name": "Gift", "code": "GF", "issuer": 1, "bin": "455567"}"#;
     assert_eq!(switch.admin_call("POST", "/jcard/api/cardproducts", product).await.status, 201);
     switch

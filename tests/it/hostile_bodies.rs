@@ -7,8 +7,6 @@ use std::path::Path;
 
 use cardswitch::api::issuing::jws;
 use cardswitch::bearer::BearerScope;
-use cardswitch::core::command::{Command, Outcome};
-use cardswitch::core::keys::SecretBytes;
 use cardswitch::http::router;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -99,11 +97,7 @@ fn assert_answered(reply: &Reply, method: &str, path: &str, body: &[u8]) {
 
 async fn switch_with_partner() -> TestSwitch {
     let switch = TestSwitch::start().await;
-    let command = Command::AddPartner {
-        auth_id: PARTNER.to_owned(),
-        key: SecretBytes::new(PARTNER_KEY.to_vec()),
-    };
-    assert_eq!(switch.core().execute(command, None).await.unwrap(), Outcome::PartnerAdded);
+    switch.add_partner(PARTNER, PARTNER_KEY).await;
     switch
 }
 

@@ -7,8 +7,6 @@ use std::path::Path;
 
 use base64::Engine as _;
 use cardswitch::cli::{Cli, CliCommand, LoadCommand};
-use cardswitch::core::command::{Command, Outcome};
-use cardswitch::core::keys::SecretBytes;
 use cardswitch::load::manifest::Manifest;
 use cardswitch::load::mix::{Distribution, Kind};
 use cardswitch::load::report::Results;
@@ -114,11 +112,7 @@ fn check_json(path: &Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn populate_then_each_kind_closed_loop_and_the_mix_open_loop() {
     let switch = TestSwitch::start().await;
-    let partner = Command::AddPartner {
-        auth_id: PARTNER.to_owned(),
-        key: SecretBytes::new(PARTNER_KEY.as_bytes().to_vec()),
-    };
-    assert_eq!(switch.core().execute(partner, None).await.unwrap(), Outcome::PartnerAdded);
+    switch.add_partner(PARTNER, PARTNER_KEY.as_bytes()).await;
     let dir = tempfile::tempdir().unwrap();
     let credentials = credentials_file(&switch, dir.path());
     let options = PopulateOptions {

@@ -10,8 +10,6 @@ use std::sync::Arc;
 
 use cardswitch::api::issuing::jws;
 use cardswitch::bearer::BearerScope;
-use cardswitch::core::command::{Command, Outcome};
-use cardswitch::core::keys::SecretBytes;
 use cardswitch::core::{Core, CoreSettings};
 use cardswitch::metrics::Metrics;
 use cardswitch::store::fault::{Failures, FaultEngine, FaultHandle, FaultKind, FaultOp};
@@ -64,11 +62,7 @@ struct Setup {
 async fn setup(switch: &TestSwitch) -> Setup {
     switch.open_wallet("w").await;
     assert_eq!(switch.move_money("w/credit", "100", "setup", "cashInA2W").await.status, 200);
-    let partner = Command::AddPartner {
-        auth_id: PARTNER.to_owned(),
-        key: SecretBytes::new(PARTNER_KEY.to_vec()),
-    };
-    assert_eq!(switch.core().execute(partner, None).await.unwrap(), Outcome::PartnerAdded);
+    switch.add_partner(PARTNER, PARTNER_KEY).await;
     let product = r#"{"name": "Prepaid", "code": "PP", "issuer": 1, "bin": "455566"}"#;
     assert_eq!(switch.admin_call("POST", "/jcard/api/cardproducts", product).await.status, 201);
     let issued = card_api(
