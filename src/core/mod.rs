@@ -175,7 +175,10 @@ impl Core {
         let state = State::load(&store, &keys, clock.now_ms())?;
         let window_ms = settings.timestamp_skew_ms_max;
         let nonces = NonceCache::new(settings.nonce_cache_entries_max, window_ms);
-        load_nonces(&store, &nonces, clock.now_ms(), window_ms)?;
+        // A nonce is kept in the store for twice the window: a request may be up to one window
+        // early or late.
+        let nonce_retention_ms = window_ms.saturating_mul(2);
+        load_nonces(&store, &nonces, clock.now_ms(), nonce_retention_ms)?;
         let current = Arc::new(state);
         let published = Arc::new(ArcSwap::new(Arc::clone(&current)));
         let (sender, receiver) = mpsc::channel(settings.queue_commands_max);
@@ -188,8 +191,8 @@ impl Core {
             metrics: Arc::clone(&metrics),
             group_commands_max: settings.group_commands_max,
             wallet_settings: settings.wallets.clone(),
-            nonce_retention_ms: window_ms.saturating_mul(2),
-            nonce_prune_from: schema::Keyspace::Nonce.prefix(),
+            nonce_retention_ms,
+            nonce_prune_from: Keyspace::Nonce.prefix(),
             current,
             degraded: false,
         };
@@ -380,15 +383,14 @@ impl Core {
     }
 }
 
-/// Fills the nonce cache with the nonces of mutating requests still within the window.
+/// Fills the nonce cache with the stored nonces not yet past `retention_ms`.
 fn load_nonces(
     store: &Store,
     nonces: &NonceCache,
     now_ms: EpochMs,
-    window_ms: i64,
+    retention_ms: i64,
 ) -> Result<(), CoreError> {
-    let (_, recent_start) =
-        schema::nonces_before(now_ms.saturating_sub(window_ms.saturating_mul(2)));
+    let (_, recent_start) = schema::nonces_before(now_ms.saturating_sub(retention_ms));
     let end = schema::prefix_end(&Keyspace::Nonce.prefix());
     for item in store.scan_range::<StoredNonces>(&recent_start, &end, false) {
         let (_, stored) = item?;
