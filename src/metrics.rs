@@ -31,13 +31,15 @@ pub struct Metrics {
     pub http_connections_refused: Counter,
     pub commit_group_commands: Histogram,
     pub commit_flush_seconds: Histogram,
+    /// Commands decided and applied, waiting for the flush that makes them durable.
+    pub commit_commands_unflushed: Gauge,
     pub commit_failures: Counter,
     /// Commands refused unapplied while the store was degraded (no flush succeeded since a
     /// failure).
     pub commands_refused: Counter,
     /// Commit groups that wrote something (one atomic batch each).
     pub commit_groups: Counter,
-    /// Successful flushes of the store by the writer.
+    /// Successful flushes of the store (by the syncer, or by the writer recovering).
     pub commit_flushes: Counter,
     /// Records (puts and deletes) applied to the store by the writer.
     pub store_records_written: Counter,
@@ -65,6 +67,7 @@ impl Metrics {
             http_connections_refused: Counter::default(),
             commit_group_commands: Histogram::new(exponential_buckets(1.0, 2.0, 12)),
             commit_flush_seconds: Histogram::new(exponential_buckets(0.000_01, 2.0, 20)),
+            commit_commands_unflushed: Gauge::default(),
             commit_failures: Counter::default(),
             commands_refused: Counter::default(),
             commit_groups: Counter::default(),
@@ -101,8 +104,13 @@ impl Metrics {
         );
         registry.register(
             "commit_flush_seconds",
-            "Time to make one commit group durable",
+            "Time of one flush of the store (it makes every commit group applied before it durable)",
             self.commit_flush_seconds.clone(),
+        );
+        registry.register(
+            "commit_commands_unflushed",
+            "Commands decided and applied, waiting for the flush that makes them durable",
+            self.commit_commands_unflushed.clone(),
         );
         register_counters(
             registry,
@@ -172,7 +180,7 @@ fn register_counters<const N: usize>(
 fn register_store_counters(registry: &mut Registry, counters: [&Counter; 4]) {
     const STORE_COUNTERS: [(&str, &str); 4] = [
         ("commit_groups", "Commit groups applied to the store as one batch"),
-        ("commit_flushes", "Successful flushes of the store by the writer"),
+        ("commit_flushes", "Successful flushes of the store"),
         ("store_records_written", "Records (puts and deletes) applied to the store by the writer"),
         ("store_bytes_written", "Key and value bytes applied to the store by the writer"),
     ];

@@ -22,6 +22,7 @@ pub mod reads_cashback;
 pub mod reads_giftcard;
 pub mod reads_wallet;
 pub mod state;
+mod syncer;
 pub mod tranlog;
 pub mod verify;
 mod writer;
@@ -37,7 +38,7 @@ use self::auth::{AuthFailure, JcardCredentials, NonceCache};
 use self::command::{Command, Consumer, NewConsumer, Outcome};
 use self::keys::{KeyError, MasterKey};
 use self::state::{NonceRecord, State, StoredNonces};
-use self::writer::{Job, Writer};
+use self::writer::{Job, Pipeline, Writer};
 use crate::bearer::{self, BearerClaims, BearerFailure, BearerKey};
 use crate::clock::{Clock, EpochMs};
 use crate::config::Config;
@@ -182,6 +183,8 @@ impl Core {
         let current = Arc::new(state);
         let published = Arc::new(ArcSwap::new(Arc::clone(&current)));
         let (sender, receiver) = mpsc::channel(settings.queue_commands_max);
+        let pipeline =
+            Pipeline::start(store.clone(), Arc::clone(&published), Arc::clone(&metrics))?;
         let writer = Writer {
             receiver,
             published: Arc::clone(&published),
@@ -201,7 +204,7 @@ impl Core {
         let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
         let thread = std::thread::Builder::new()
             .name("cardswitch-writer".to_owned())
-            .spawn(move || tracing::dispatcher::with_default(&dispatch, || writer.run()))
+            .spawn(move || tracing::dispatcher::with_default(&dispatch, || writer.run(pipeline)))
             .map_err(|error| CoreError::Store(StoreError::Io(error.to_string())))?;
         let inner = Inner {
             sender,
@@ -285,9 +288,10 @@ impl Core {
         Ok(())
     }
 
-    /// Commands waiting for the writer (sent, not yet taken into a commit group).
-    pub fn queued_commands(&self) -> usize {
-        self.inner.sender.max_capacity().saturating_sub(self.inner.sender.capacity())
+    /// Commands decided and applied, waiting for the flush that makes them durable (and
+    /// answers them).
+    pub fn commands_awaiting_flush(&self) -> i64 {
+        self.inner.metrics.commit_commands_unflushed.get()
     }
 
     /// True once the default chart exists.

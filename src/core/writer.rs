@@ -1,7 +1,9 @@
 //! The single writer: the only thread that changes state. It takes every queued command (up to
-//! the group limit), decides each against a working copy of the state, writes the whole group
-//! as one batch, makes it durable with one flush, publishes the new state, and only then
-//! answers (group commit). Nothing is acknowledged before it is durable.
+//! the group limit), decides each against a working copy of the state and applies the whole
+//! group to the store as one batch; the syncer (`syncer.rs`) then makes it durable with one
+//! flush, publishes the new state, and only then answers (pipelined group commit: the writer
+//! decides the next group while the last one flushes). Nothing is acknowledged before it is
+//! durable.
 //!
 //! When storage fails the writer keeps two things true. What it decides against equals what
 //! the store holds: a group that was applied but not flushed stays in its state, because the
@@ -10,31 +12,39 @@
 //! succeeds. After any failed apply or flush the switch is degraded: each next group first
 //! tries a flush, and until one succeeds every command is refused unapplied (`NotStored`).
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
-use std::time::Instant;
+use std::thread::JoinHandle;
 
 use arc_swap::ArcSwap;
 use tokio::sync::{mpsc, oneshot};
 
-use super::command::{Command, Outcome};
+use super::command::Command;
 use super::execute::{GroupContext, GroupWrites};
 use super::keys::MasterKey;
 use super::state::{NonceRecord, State};
+use super::syncer::{Answer, AppliedGroup, Reply, Settle, Syncer};
 use super::{CoreError, WalletSettings};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
-use crate::store::{schema, Batch, Store, StoreError};
+use crate::store::{schema, Batch, Keyspace, Store, StoreError};
+
+/// Applied groups that may wait for the syncer before the writer waits too: enough to keep
+/// deciding through a slow flush, few enough to bound the states held.
+const GROUPS_UNFLUSHED_MAX: usize = 64;
 
 /// A unit of work for the writer.
 pub enum Job {
     Execute {
         command: Box<Command>,
         nonce: Option<NonceRecord>,
-        reply: oneshot::Sender<Result<Outcome, CoreError>>,
+        reply: Reply,
     },
     /// Finish what is queued before it, flush, and stop.
-    Stop { reply: oneshot::Sender<Result<(), CoreError>> },
+    Stop {
+        reply: oneshot::Sender<Result<(), CoreError>>,
+    },
 }
 
 /// What the writer needs, moved onto its thread.
@@ -55,17 +65,33 @@ pub struct Writer {
     /// ever pruned (it did: a million-card populate slowed to a few requests a second).
     pub nonce_prune_from: Vec<u8>,
     /// What the store holds, applied groups included: the state each group is decided
-    /// against. Ahead of `published` only while an applied group waits for a good flush.
+    /// against. Ahead of `published` while applied groups wait for their flush.
     pub current: Arc<State>,
     /// An apply or flush failed and no flush has succeeded since: refuse, do not decide.
     pub degraded: bool,
 }
 
-type Reply = oneshot::Sender<Result<Outcome, CoreError>>;
-
 impl Writer {
-    /// Runs until a `Stop` job arrives or every sender is gone.
-    pub fn run(mut self) {
+    /// Runs until a `Stop` job arrives or every sender is gone; then lets the syncer finish
+    /// and joins it.
+    pub fn run(mut self, pipeline: Pipeline) {
+        let stop = self.commit_until_stopped(&pipeline);
+        pipeline.wait_until_settled();
+        let flushed = self.store.flush().map_err(CoreError::from);
+        if let Err(error) = &flushed {
+            tracing::error!(%error, "flush at writer exit failed");
+        }
+        if let Some(stop) = stop {
+            let _ = stop.send(flushed);
+        }
+        pipeline.close();
+    }
+
+    /// Commits groups until a `Stop` job (returned) or the end of the queue.
+    fn commit_until_stopped(
+        &mut self,
+        pipeline: &Pipeline,
+    ) -> Option<oneshot::Sender<Result<(), CoreError>>> {
         let mut group = Vec::with_capacity(self.group_commands_max);
         while let Some(first) = self.receiver.blocking_recv() {
             group.push(first);
@@ -75,29 +101,31 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            if let Some(stop) = self.commit_group(&mut group) {
-                let _ = stop.send(self.store.flush().map_err(CoreError::from));
-                return;
+            if let Some(stop) = self.commit_group(&mut group, pipeline) {
+                return Some(stop);
             }
         }
-        if let Err(error) = self.store.flush() {
-            tracing::error!(%error, "flush at writer exit failed");
-        }
+        None
     }
 
-    /// Commits one group; returns the reply channel of a `Stop` job found in it.
+    /// Decides and applies one group and hands it to the syncer; returns the reply channel of
+    /// a `Stop` job found in it.
     fn commit_group(
         &mut self,
         group: &mut Vec<Job>,
+        pipeline: &Pipeline,
     ) -> Option<oneshot::Sender<Result<(), CoreError>>> {
-        if let Err(error) = self.recover() {
+        if pipeline.failed.swap(false, Ordering::AcqRel) {
+            self.degraded = true;
+        }
+        if let Err(error) = self.recover(pipeline) {
             return self.refuse(group, &error);
         }
         let now_ms = self.clock.now_ms();
         let mut working: State = State::clone(&self.current);
         let mut batch = Batch::new();
         let mut written = GroupWrites::default();
-        let mut replies: Vec<(Reply, Result<Outcome, CoreError>)> = Vec::with_capacity(group.len());
+        let mut answers: Vec<Answer> = Vec::with_capacity(group.len());
         let mut stop = None;
         let mut context = GroupContext {
             state: &mut working,
@@ -116,79 +144,76 @@ impl Writer {
                     if let (Ok(_), Some(nonce)) = (&result, nonce) {
                         nonces.push(nonce);
                     }
-                    replies.push((reply, result));
+                    answers.push((reply, result));
                 }
                 Job::Stop { reply } => stop = Some(reply),
             }
         }
         // Without its nonces the group could be replayed after a restart: then none of it is
         // written (the failure counts as not applied).
-        let nonces_recorded = context.record_nonces(nonces).map_err(DurabilityFailure::NotApplied);
+        let nonces_recorded = context.record_nonces(nonces);
         let nonce_prune_from = self.prune_nonces(&mut batch, now_ms);
         batch.coalesce();
-        let commands = replies.len();
-        match nonces_recorded.and_then(|()| self.make_durable(&batch)) {
+        self.metrics
+            .commit_group_commands
+            .observe(f64::from(u32::try_from(answers.len()).unwrap_or(u32::MAX)));
+        match nonces_recorded.and_then(|()| self.apply(&batch)) {
             Ok(()) => {
                 self.current = Arc::new(working);
-                self.published.store(Arc::clone(&self.current));
                 if let Some(from) = nonce_prune_from {
                     self.nonce_prune_from = from;
                 }
+                let state = Arc::clone(&self.current);
+                pipeline.hand_over(AppliedGroup { state, answers, wrote: !batch.is_empty() });
             }
-            Err(failure) => self.fail_group(failure, working, &mut replies),
-        }
-        self.metrics
-            .commit_group_commands
-            .observe(f64::from(u32::try_from(commands).unwrap_or(u32::MAX)));
-        for (reply, result) in replies {
-            // A caller that gave up (timeout, disconnect) no longer listens; that is fine.
-            let _ = reply.send(result);
+            Err(error) => self.fail_apply(&error, answers),
         }
         stop
     }
 
-    /// Answers every request of a group whose batch did not become durable with an error,
-    /// keeps the group's state as the decision base if the store took the batch, and
-    /// degrades the switch. Logged here once per group (each dialect logs its own answers).
-    fn fail_group(
-        &mut self,
-        failure: DurabilityFailure,
-        working: State,
-        replies: &mut [(Reply, Result<Outcome, CoreError>)],
-    ) {
-        let (error, applied) = match failure {
-            DurabilityFailure::NotApplied(error) => (error, false),
-            DurabilityFailure::NotFlushed(error) => (error, true),
-        };
-        if applied {
-            // The engine holds the batch and may persist it yet: decide the next groups
-            // against it, so a retry finds what its first attempt wrote and runs once.
-            // Readers keep the last durable state until a flush succeeds.
-            self.current = Arc::new(working);
+    /// Applies a group's batch to the store (not yet durable: the syncer flushes it).
+    fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
         }
+        self.store.apply(batch)?;
+        self.metrics.commit_groups.inc();
+        self.metrics.store_records_written.inc_by(u64::try_from(batch.len()).unwrap_or(u64::MAX));
+        self.metrics.store_bytes_written.inc_by(u64::try_from(batch.bytes()).unwrap_or(u64::MAX));
+        Ok(())
+    }
+
+    /// Answers every request of a group the store refused with an error (nothing of it was
+    /// written: the state stays as it was) and degrades the switch. Logged here once per group
+    /// (each dialect logs its own answers).
+    fn fail_apply(&mut self, error: &StoreError, answers: Vec<Answer>) {
         self.degraded = true;
         self.metrics.commit_failures.inc();
         self.metrics.store_degraded.store(true, Ordering::Relaxed);
-        tracing::error!(%error, commands = replies.len(), applied,
-            "commit group failed; its requests are answered with an error and changes are refused until a flush succeeds");
+        tracing::error!(%error, commands = answers.len(),
+            "commit group failed: not applied; its requests are answered with an error and changes are refused until a flush succeeds");
         let message = error.to_string();
-        for (_, result) in replies.iter_mut() {
-            *result = Err(if applied {
-                CoreError::CommitFailed(message.clone())
-            } else {
-                CoreError::NotStored(message.clone())
-            });
+        for (reply, _) in answers {
+            let _ = reply.send(Err(CoreError::NotStored(message.clone())));
         }
     }
 
-    /// While degraded, tries a flush: once one succeeds every applied group is durable, the
-    /// writer's state is published and changes are taken again.
-    fn recover(&mut self) -> Result<(), StoreError> {
+    /// While degraded, waits for the syncer to settle what it holds and tries a flush: once one
+    /// succeeds every applied group is durable, the writer's state is published and changes
+    /// are taken again.
+    fn recover(&mut self, pipeline: &Pipeline) -> Result<(), StoreError> {
         if !self.degraded {
             return Ok(());
         }
+        // The syncer publishes what it flushes; it must be done before this publishes a newer
+        // state, or it could publish an older one after it.
+        pipeline.wait_until_settled();
         self.store.flush()?;
+        // Every group the syncer failed on is durable now, with this flush.
+        pipeline.failed.store(false, Ordering::Release);
         self.degraded = false;
+        // Deletions of a failed group may not have reached the disk: search from the start.
+        self.nonce_prune_from = Keyspace::Nonce.prefix();
         self.metrics.commit_flushes.inc();
         self.metrics.store_degraded.store(false, Ordering::Relaxed);
         self.published.store(Arc::clone(&self.current));
@@ -218,22 +243,6 @@ impl Writer {
         stop
     }
 
-    fn make_durable(&self, batch: &Batch) -> Result<(), DurabilityFailure> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        self.store.apply(batch).map_err(DurabilityFailure::NotApplied)?;
-        self.metrics.commit_groups.inc();
-        self.metrics.store_records_written.inc_by(u64::try_from(batch.len()).unwrap_or(u64::MAX));
-        self.metrics.store_bytes_written.inc_by(u64::try_from(batch.bytes()).unwrap_or(u64::MAX));
-        let started = Instant::now();
-        let flushed = self.store.flush();
-        self.metrics.commit_flush_seconds.observe(started.elapsed().as_secs_f64());
-        flushed.map_err(DurabilityFailure::NotFlushed)?;
-        self.metrics.commit_flushes.inc();
-        Ok(())
-    }
-
     /// Deletes a bounded number of expired nonce records with the group's batch; returns where
     /// the next search starts once this batch is durable (`None`: nothing deleted).
     fn prune_nonces(&self, batch: &mut Batch, now_ms: i64) -> Option<Vec<u8>> {
@@ -254,10 +263,69 @@ impl Writer {
     }
 }
 
-/// Why a group's batch is not durable.
-enum DurabilityFailure {
-    /// The engine refused the batch: none of it was written.
-    NotApplied(StoreError),
-    /// The batch was applied but the flush failed: the engine may persist it or lose it.
-    NotFlushed(StoreError),
+/// The writer's end of the syncer.
+pub struct Pipeline {
+    to_syncer: SyncSender<Settle>,
+    /// Raised by the syncer when a flush failed.
+    failed: Arc<AtomicBool>,
+    metrics: Arc<Metrics>,
+    syncer_thread: JoinHandle<()>,
+}
+
+impl Pipeline {
+    /// Starts the syncer thread, which flushes `store` and publishes into `published`.
+    pub fn start(
+        store: Store,
+        published: Arc<ArcSwap<State>>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Pipeline, CoreError> {
+        let (to_syncer, receiver) = sync_channel(GROUPS_UNFLUSHED_MAX);
+        let failed = Arc::new(AtomicBool::new(false));
+        let syncer = Syncer {
+            receiver,
+            store,
+            published,
+            metrics: Arc::clone(&metrics),
+            failed: Arc::clone(&failed),
+        };
+        let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
+        let syncer_thread = std::thread::Builder::new()
+            .name("cardswitch-sync".to_owned())
+            .spawn(move || tracing::dispatcher::with_default(&dispatch, || syncer.run()))
+            .map_err(|error| CoreError::Store(StoreError::Io(error.to_string())))?;
+        Ok(Pipeline { to_syncer, failed, metrics, syncer_thread })
+    }
+
+    /// Lets the syncer finish what it holds and joins it.
+    fn close(self) {
+        drop(self.to_syncer);
+        if self.syncer_thread.join().is_err() {
+            tracing::error!("the syncer thread panicked");
+        }
+    }
+
+    /// Hands an applied group to the syncer, which answers it once it is durable.
+    fn hand_over(&self, group: AppliedGroup) {
+        let commands = i64::try_from(group.answers.len()).unwrap_or(i64::MAX);
+        self.metrics.commit_commands_unflushed.inc_by(commands);
+        if let Err(returned) = self.to_syncer.send(Settle::Group(group)) {
+            // Only if the syncer thread died: nothing can be made durable any more.
+            self.metrics.commit_commands_unflushed.dec_by(commands);
+            if let Settle::Group(group) = returned.0 {
+                tracing::error!("the syncer is gone; a commit group is answered with an error");
+                for (reply, _) in group.answers {
+                    let _ =
+                        reply.send(Err(CoreError::CommitFailed("the syncer stopped".to_owned())));
+                }
+            }
+        }
+    }
+
+    /// Returns once every group handed over so far is flushed (or failed) and answered.
+    fn wait_until_settled(&self) {
+        let (done, settled) = sync_channel(1);
+        if self.to_syncer.send(Settle::Barrier(done)).is_ok() {
+            let _ = settled.recv();
+        }
+    }
 }

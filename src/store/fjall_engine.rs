@@ -1,9 +1,12 @@
 //! The fjall 2 engine (an LSM tree): the default for new stores. A commit group is one atomic
-//! batch appended to fjall's journal and one `persist(SyncAll)`; the sorted tables are written
-//! and compacted by fjall's background threads. Measured against sled in `docs/performance.md`.
+//! batch appended to fjall's journal; a flush hands the journal's buffer to the OS and fsyncs
+//! the journal file itself; the sorted tables are written and compacted by fjall's background
+//! threads. Measured against sled in `docs/performance.md`.
 
 use std::fs::{File, TryLockError};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
@@ -23,7 +26,59 @@ pub struct FjallEngine {
     /// later write with `Poisoned`; those are reported as this failure (a full disk stays a
     /// full disk) until a restart.
     first_failure: Mutex<Option<StoreError>>,
+    /// A flush's own fsync failed. After a failed fsync the OS may have dropped the unwritten
+    /// pages, so a later fsync proves nothing: like fjall's poisoning, every later write and
+    /// flush is refused until a restart replays the journal.
+    sync_failed: AtomicBool,
+    journal: Mutex<ActiveJournal>,
     _lock: File,
+}
+
+/// The journal file fjall appends to, opened again here so that a flush fsyncs it without
+/// holding fjall's journal lock: fjall's own `persist` holds that lock through the fsync, and
+/// every batch the writer applies meanwhile waits for it, which takes the overlap out of the
+/// pipelined group commit. This leans on fjall 2's journal layout (pinned in Cargo.toml):
+/// journals are `journals/<id>`, ids count up, and fjall fsyncs journal `id` (under its lock)
+/// before it creates `id + 1`, so once `id + 1` exists everything in `id` is durable.
+struct ActiveJournal {
+    dir: PathBuf,
+    id: u64,
+    file: File,
+}
+
+impl ActiveJournal {
+    /// The newest journal in `dir`, the one fjall appends to after opening the keyspace.
+    fn open(dir: PathBuf) -> std::io::Result<ActiveJournal> {
+        let mut newest = None;
+        for entry in std::fs::read_dir(&dir)? {
+            let name = entry?.file_name();
+            if let Some(id) = name.to_str().and_then(|name| name.parse::<u64>().ok()) {
+                newest = newest.max(Some(id));
+            }
+        }
+        let id = newest.ok_or_else(|| {
+            std::io::Error::new(ErrorKind::NotFound, format!("no journal in {}", dir.display()))
+        })?;
+        let file = File::open(dir.join(id.to_string()))?;
+        Ok(ActiveJournal { dir, id, file })
+    }
+
+    /// Fsyncs the journal fjall appends to now, moving on to newer journals first: an older
+    /// one was fsynced by fjall before the next was made.
+    fn sync(&mut self) -> std::io::Result<()> {
+        loop {
+            let next = self.id.saturating_add(1);
+            match File::open(self.dir.join(next.to_string())) {
+                Ok(file) => {
+                    self.id = next;
+                    self.file = file;
+                }
+                Err(error) if error.kind() == ErrorKind::NotFound => break,
+                Err(error) => return Err(error),
+            }
+        }
+        self.file.sync_data()
+    }
 }
 
 impl FjallEngine {
@@ -37,11 +92,15 @@ impl FjallEngine {
         let tree = keyspace
             .open_partition(PARTITION, fjall::PartitionCreateOptions::default())
             .map_err(store_error)?;
+        let journal = ActiveJournal::open(dir.join("journals"))
+            .map_err(|error| StoreError::from_io(&error))?;
         Ok(FjallEngine {
             tree,
             keyspace,
             dir: dir.to_path_buf(),
             first_failure: Mutex::new(None),
+            sync_failed: AtomicBool::new(false),
+            journal: Mutex::new(journal),
             _lock: lock,
         })
     }
@@ -110,6 +169,17 @@ impl FjallEngine {
     }
 }
 
+impl FjallEngine {
+    /// After a failed fsync of our own, writes and flushes are refused as fjall refuses them
+    /// once poisoned, reported as the first failure.
+    fn refuse_if_sync_failed(&self) -> Result<(), StoreError> {
+        if self.sync_failed.load(Ordering::Acquire) {
+            return Err(self.write_failure(fjall::Error::Poisoned));
+        }
+        Ok(())
+    }
+}
+
 // `apply` writes the batch to the journal and then to the memtable, all or nothing: a batch that
 // fails is not in the memtable and is not replayed. `flush` fsyncs the journal.
 impl Engine for FjallEngine {
@@ -125,6 +195,7 @@ impl Engine for FjallEngine {
     }
 
     fn apply(&self, ops: &[WriteOp]) -> Result<(), StoreError> {
+        self.refuse_if_sync_failed()?;
         let mut batch = self.keyspace.batch();
         for op in ops {
             match op {
@@ -137,10 +208,18 @@ impl Engine for FjallEngine {
         batch.commit().map_err(|error| self.write_failure(error))
     }
 
+    /// Everything applied before the call is durable when it returns `Ok`.
     fn flush(&self) -> Result<(), StoreError> {
+        self.refuse_if_sync_failed()?;
+        // Under fjall's journal lock: its buffered bytes go to the OS (a write, no fsync).
         self.keyspace
-            .persist(fjall::PersistMode::SyncAll)
-            .map_err(|error| self.write_failure(error))
+            .persist(fjall::PersistMode::Buffer)
+            .map_err(|error| self.write_failure(error))?;
+        // Outside it: the writer applies the next batch meanwhile.
+        self.journal.lock().sync().map_err(|error| {
+            self.sync_failed.store(true, Ordering::Release);
+            self.write_failure(fjall::Error::Io(error))
+        })
     }
 
     fn size_on_disk_bytes(&self) -> Result<u64, StoreError> {
@@ -182,6 +261,25 @@ mod tests {
         assert_eq!(keys(true), vec![b"a2".to_vec(), b"a1".to_vec()]);
         assert_eq!(engine.get(b"b").unwrap().as_deref(), Some(&b"w"[..]));
         assert_eq!(engine.get(b"a3").unwrap(), None);
+    }
+
+    #[test]
+    fn a_flush_follows_the_journal_fjall_rotates_to() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let engine = FjallEngine::open(dir.path()).unwrap();
+            engine.apply(&[put(b"a", b"1")]).unwrap();
+            engine.flush().unwrap();
+            let first = engine.journal.lock().id;
+            // A memtable rotation seals the journal and starts the next one.
+            engine.tree.rotate_memtable().unwrap();
+            engine.apply(&[put(b"b", b"2")]).unwrap();
+            engine.flush().unwrap();
+            assert_eq!(engine.journal.lock().id, first + 1, "the flush moved to the new journal");
+        }
+        let engine = FjallEngine::open(dir.path()).unwrap();
+        assert_eq!(engine.get(b"a").unwrap().as_deref(), Some(&b"1"[..]));
+        assert_eq!(engine.get(b"b").unwrap().as_deref(), Some(&b"2"[..]));
     }
 
     #[test]

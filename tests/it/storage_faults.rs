@@ -369,14 +369,15 @@ async fn a_failed_flush_fails_every_request_of_its_group_and_each_retry_posts_on
             body,
         )
     };
-    // Hold the writer in the flush of a first group while eight more requests queue behind it,
-    // then fail the flush of the group those eight make.
+    // Hold the flush of a first group while eight more requests are decided and applied behind
+    // it (the writer goes on while a flush waits), then fail the one flush that covers them.
     faults.hold_next(FaultOp::Flush);
     let first = tokio::spawn(credit("first".to_owned()));
     wait_until(|| faults.is_holding()).await;
     let rrns: Vec<String> = (1..=8).map(|index| format!("g{index}")).collect();
     let group: Vec<_> = rrns.iter().map(|rrn| tokio::spawn(credit(rrn.clone()))).collect();
-    wait_until(|| switch.core().queued_commands() == 8).await;
+    wait_until(|| switch.core().commands_awaiting_flush() == 9).await;
+    assert_eq!(switch.wallet_balance("g").await, "100.00", "readers see only what is durable");
     faults.fail(FaultOp::Flush, Failures::Next(1), FaultKind::Io);
     faults.release();
     assert_eq!(first.await.unwrap().0, 200, "the held group's flush succeeded");
