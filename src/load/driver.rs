@@ -234,7 +234,9 @@ async fn drive(
         if intended >= window.end {
             return (tallies, last_answer);
         }
-        tokio::time::sleep_until(intended).await;
+        if schedule.is_some() {
+            send_time_wait(intended).await;
+        }
         let (kind, request) = plan.next_request(&mut rng);
         let verdict = Plan::verdict(session.send(&request).await);
         done.fetch_add(1, Ordering::Relaxed);
@@ -243,6 +245,22 @@ async fn drive(
             tallies.entry(kind).or_default().record(verdict, intended.elapsed());
         }
         sequence = sequence.saturating_add(1);
+    }
+}
+
+/// Waits until `due`, to the microsecond rather than to tokio's timer tick: a timer wakes on
+/// the next millisecond tick, and an open loop counts latency from the due time, so that
+/// lateness of the client's own (up to a millisecond) would be counted against the switch.
+/// Sleeps to within a tick of `due`, then yields to the other connections until it is there.
+async fn send_time_wait(due: Instant) {
+    const TIMER_TICK: Duration = Duration::from_millis(1);
+    if let Some(early) = due.checked_sub(TIMER_TICK) {
+        if early > Instant::now() {
+            tokio::time::sleep_until(early).await;
+        }
+    }
+    while Instant::now() < due {
+        tokio::task::yield_now().await;
     }
 }
 
