@@ -60,7 +60,10 @@ impl ApiResponse {
         ApiResponse {
             status,
             content_type: "application/json",
-            body: Bytes::from(value.to_string()),
+            // `to_vec` writes straight into the buffer; `to_string` goes through `fmt`.
+            body: Bytes::from(
+                serde_json::to_vec(value).unwrap_or_else(|_| value.to_string().into_bytes()),
+            ),
         }
     }
 

@@ -445,11 +445,11 @@ fn balance_json(core: &Core, card: &Card) -> Result<Value, JcardError> {
         .ok_or(JcardError::Declined(Decline::InvalidCardAccount))?;
     let currency = i16::try_from(core.settings().wallets.default_currency).unwrap_or(840);
     let layers = [currency, currency.saturating_add(PENDING_LAYER_OFFSET)];
-    let answer = core.balance(super::JOURNAL, &account.code, &layers, None)?;
+    let balance = crate::core::reads::account_balance(&state, super::JOURNAL, account, &layers)?;
     Ok(json!({
         "date": dates::format_day(core.now_ms()),
         "accountCode": account.code,
-        "balance": number(answer.balance),
+        "balance": number(balance),
         "layers": format!("{},{}", layers[0], layers[1]),
         "journalCode": super::JOURNAL,
     }))

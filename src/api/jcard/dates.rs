@@ -1,7 +1,7 @@
 //! Dates as the jCard document writes them: `yyyy-MM-dd` in requests, ISO-8601 instants on
 //! entries, and Java's `Date.toString()` for statement bounds (in UTC, the switch's zone).
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 
 use crate::clock::EpochMs;
 
@@ -42,7 +42,9 @@ fn utc(ms: EpochMs) -> DateTime<Utc> {
 
 /// `yyyy-MM-dd` of an instant.
 pub fn format_day(ms: EpochMs) -> String {
-    utc(ms).format("%Y-%m-%d").to_string()
+    // Not `format("%Y-%m-%d")`: that parses the pattern on every call, on the balance path.
+    let day = utc(ms);
+    format!("{:04}-{:02}-{:02}", day.year(), day.month(), day.day())
 }
 
 /// `2014-06-01T12:00:00Z`.
