@@ -295,15 +295,4 @@ mod tests {
             other => panic!("expected the first failure, a full disk; got {other}"),
         }
     }
-
-    #[test]
-    fn a_store_open_elsewhere_is_reported_as_locked() {
-        let dir = tempfile::tempdir().unwrap();
-        let _first = FjallEngine::open(dir.path()).unwrap();
-        match FjallEngine::open(dir.path()) {
-            Err(StoreError::Locked(_)) => {}
-            Err(other) => panic!("expected Locked, got {other}"),
-            Ok(_) => panic!("a second open of a locked store succeeded"),
-        }
-    }
 }

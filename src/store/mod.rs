@@ -332,4 +332,17 @@ mod tests {
             5
         );
     }
+
+    #[test]
+    fn a_store_open_elsewhere_is_reported_as_locked_by_either_engine() {
+        for kind in [EngineKind::Fjall, EngineKind::Sled] {
+            let dir = tempfile::tempdir().unwrap();
+            let _first = kind.open(dir.path(), SHORT_OPEN_CACHE_BYTES).unwrap();
+            match kind.open(dir.path(), SHORT_OPEN_CACHE_BYTES) {
+                Err(StoreError::Locked(_)) => {}
+                Err(other) => panic!("{kind:?}: expected Locked, got {other}"),
+                Ok(_) => panic!("{kind:?}: a second open of a locked store succeeded"),
+            }
+        }
+    }
 }
