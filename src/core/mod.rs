@@ -164,6 +164,19 @@ pub struct Principal {
     pub nonce: NonceRecord,
 }
 
+/// Starts a named thread of the core that logs where its starter logs (the global subscriber
+/// in the binary, a test's own subscriber in a test).
+fn spawn_logging_here(
+    name: &str,
+    run: impl FnOnce() + Send + 'static,
+) -> Result<std::thread::JoinHandle<()>, CoreError> {
+    let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || tracing::dispatcher::with_default(&dispatch, run))
+        .map_err(|error| CoreError::Store(StoreError::Io(error.to_string())))
+}
+
 impl Core {
     /// Loads the state from `store` and starts the writer thread.
     pub fn start(
@@ -199,13 +212,7 @@ impl Core {
             current,
             degraded: false,
         };
-        // The writer logs where its starter logs (the global subscriber in the binary, a
-        // test's own subscriber in a test).
-        let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
-        let thread = std::thread::Builder::new()
-            .name("cardswitch-writer".to_owned())
-            .spawn(move || tracing::dispatcher::with_default(&dispatch, || writer.run(pipeline)))
-            .map_err(|error| CoreError::Store(StoreError::Io(error.to_string())))?;
+        let thread = spawn_logging_here("cardswitch-writer", move || writer.run(pipeline))?;
         let inner = Inner {
             sender,
             published,

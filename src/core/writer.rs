@@ -288,11 +288,7 @@ impl Pipeline {
             metrics: Arc::clone(&metrics),
             failed: Arc::clone(&failed),
         };
-        let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
-        let syncer_thread = std::thread::Builder::new()
-            .name("cardswitch-sync".to_owned())
-            .spawn(move || tracing::dispatcher::with_default(&dispatch, || syncer.run()))
-            .map_err(|error| CoreError::Store(StoreError::Io(error.to_string())))?;
+        let syncer_thread = super::spawn_logging_here("cardswitch-sync", move || syncer.run())?;
         Ok(Pipeline { to_syncer, failed, metrics, syncer_thread })
     }
 
