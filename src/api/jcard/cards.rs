@@ -10,6 +10,7 @@ use crate::api::{ApiRequest, ApiResponse};
 use crate::card::{Card, CardProduct, Channel, VelocityPeriod, VelocityProfile, VelocityScope};
 use crate::core::command::{CardMovement, CardMovementKind, Command, Decline, NewCard, Outcome};
 use crate::core::reads_wallet::TranlogFilter;
+use crate::core::state::State;
 use crate::core::tranlog::{Tranlog, IRC_APPROVED};
 use crate::core::{Core, Principal};
 use crate::ledger::PENDING_LAYER_OFFSET;
@@ -404,7 +405,12 @@ pub async fn set_cardholder(
 
 /// A payment card by token (cashback passes live in the cashback API only).
 fn card(core: &Core, request: &ApiRequest) -> Result<std::sync::Arc<Card>, JcardError> {
-    core.snapshot()
+    card_in(&core.snapshot(), request)
+}
+
+/// The payment card the request's `token` names, in `state`.
+fn card_in(state: &State, request: &ApiRequest) -> Result<std::sync::Arc<Card>, JcardError> {
+    state
         .cards
         .get(request.param("token"))
         .filter(|card| card.kind == crate::card::CardKind::Payment)
@@ -436,16 +442,16 @@ pub fn detail(core: &Core, request: &ApiRequest) -> Result<ApiResponse, JcardErr
     Ok(ApiResponse::json(StatusCode::OK, &answer))
 }
 
-/// The card account's balance in the default currency (accounting plus pending layer).
-fn balance_json(core: &Core, card: &Card) -> Result<Value, JcardError> {
-    let state = core.snapshot();
+/// The card account's balance in the default currency (accounting plus pending layer), in
+/// `state`.
+fn balance_json(core: &Core, state: &State, card: &Card) -> Result<Value, JcardError> {
     let account = state
         .accounts
         .get(&card.account_id)
         .ok_or(JcardError::Declined(Decline::InvalidCardAccount))?;
     let currency = i16::try_from(core.settings().wallets.default_currency).unwrap_or(840);
     let layers = [currency, currency.saturating_add(PENDING_LAYER_OFFSET)];
-    let balance = crate::core::reads::account_balance(&state, super::JOURNAL, account, &layers)?;
+    let balance = crate::core::reads::account_balance(state, super::JOURNAL, account, &layers)?;
     Ok(json!({
         "date": dates::format_day(core.now_ms()),
         "accountCode": account.code,
@@ -456,8 +462,10 @@ fn balance_json(core: &Core, card: &Card) -> Result<Value, JcardError> {
 }
 
 pub fn balance(core: &Core, request: &ApiRequest) -> Result<ApiResponse, JcardError> {
-    let card = card(core, request)?;
-    let mut answer = balance_json(core, &card)?;
+    // One snapshot for the card and its balance: the hot path of a balance enquiry.
+    let state = core.snapshot();
+    let card = card_in(&state, request)?;
+    let mut answer = balance_json(core, &state, &card)?;
     answer["success"] = json!(true);
     Ok(ApiResponse::json(StatusCode::OK, &answer))
 }
@@ -510,7 +518,7 @@ pub fn transactions(core: &Core, request: &ApiRequest) -> Result<ApiResponse, Jc
     let records = core.card_tranlogs(&card.token, &filter)?;
     let mut answer = json!({"success": true, "transactions": records.iter().map(card_tranlog_json).collect::<Vec<_>>()});
     if wire_wallet::flag(request.query("balance"), "balance")? {
-        answer["balance"] = balance_json(core, &card)?;
+        answer["balance"] = balance_json(core, &core.snapshot(), &card)?;
     }
     Ok(ApiResponse::json(StatusCode::OK, &answer))
 }
