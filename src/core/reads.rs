@@ -185,11 +185,22 @@ pub fn account_balance(
     account: &Account,
     layers: &[Layer],
 ) -> Result<Amount, ReadError> {
-    let journal = state.journals.get(journal).ok_or(ReadError::JournalNotFound)?;
-    if account.chart != journal.chart {
-        return Err(ReadError::AccountNotFound);
-    }
+    let (_, account) = in_journal(state, journal, Some(account))?;
     layers_balance(state, account.id, layers)
+}
+
+/// `journal` and `account`, if the account is one of the journal's chart: an account of
+/// another chart is not found there. A missing journal is reported before a missing account.
+fn in_journal<'s, A: std::ops::Deref<Target = Account>>(
+    state: &'s State,
+    journal: &str,
+    account: Option<A>,
+) -> Result<(&'s Arc<Journal>, A), ReadError> {
+    let journal = state.journals.get(journal).ok_or(ReadError::JournalNotFound)?;
+    let account = account
+        .filter(|account| account.chart == journal.chart)
+        .ok_or(ReadError::AccountNotFound)?;
+    Ok((journal, account))
 }
 
 /// The sum of an account's balances over `layers`.
@@ -208,15 +219,9 @@ fn find_account(
     journal: &str,
     code: &str,
 ) -> Result<(Arc<Journal>, Arc<Account>), ReadError> {
-    let journal = state.journals.get(journal).cloned().ok_or(ReadError::JournalNotFound)?;
-    let account = state
-        .account_ids_by_code
-        .get(code)
-        .and_then(|id| state.accounts.get(id))
-        .filter(|account| account.chart == journal.chart)
-        .cloned()
-        .ok_or(ReadError::AccountNotFound)?;
-    Ok((journal, account))
+    let account = state.account_ids_by_code.get(code).and_then(|id| state.accounts.get(id));
+    let (journal, account) = in_journal(state, journal, account.cloned())?;
+    Ok((Arc::clone(journal), account))
 }
 
 /// The effect of a final account's entry on `account` (itself or an ancestor).
