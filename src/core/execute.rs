@@ -198,12 +198,16 @@ impl GroupContext<'_> {
     /// as one record: one store write per group instead of one per request. The record is
     /// keyed by its newest timestamp, so pruning by key keeps every nonce at least as long as
     /// its own timestamp asks.
-    pub fn record_nonces(&mut self, nonces: Vec<NonceRecord>) -> Result<(), StoreError> {
+    pub fn record_nonces(
+        &mut self,
+        nonces: Vec<NonceRecord>,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let Some(newest) = nonces.iter().max_by_key(|nonce| nonce.timestamp_ms) else {
-            return Ok(());
+            return Ok(None);
         };
         let key = schema::nonce_key(newest.timestamp_ms, &newest.consumer, &newest.nonce);
-        self.batch.put(key, &StoredNonces::Group(nonces))
+        self.batch.put(key.clone(), &StoredNonces::Group(nonces))?;
+        Ok(Some(key))
     }
 
     fn post_transaction(&mut self, request: &TransactionRequest) -> Result<Outcome, CoreError> {

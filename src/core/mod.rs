@@ -17,6 +17,7 @@ mod execute_money;
 pub mod execute_partner;
 mod execute_wallet;
 pub mod keys;
+mod nonce_keys;
 pub mod reads;
 pub mod reads_cashback;
 pub mod reads_giftcard;
@@ -37,6 +38,7 @@ use tokio::sync::{mpsc, oneshot};
 use self::auth::{AuthFailure, JcardCredentials, NonceCache};
 use self::command::{Command, Consumer, NewConsumer, Outcome};
 use self::keys::{KeyError, MasterKey};
+use self::nonce_keys::NonceKeys;
 use self::state::{NonceRecord, State, StoredNonces};
 use self::writer::{Job, Pipeline, Writer};
 use crate::bearer::{self, BearerClaims, BearerFailure, BearerKey};
@@ -208,7 +210,9 @@ impl Core {
             group_commands_max: settings.group_commands_max,
             wallet_settings: settings.wallets.clone(),
             nonce_retention_ms,
-            nonce_prune_from: Keyspace::Nonce.prefix(),
+            // A record holds the nonces of one commit group, so there are fewer records than
+            // nonces: the nonce cache's limit serves for both.
+            nonce_keys: NonceKeys::load(&store, settings.nonce_cache_entries_max)?,
             current,
             degraded: false,
         };

@@ -23,12 +23,13 @@ use tokio::sync::{mpsc, oneshot};
 use super::command::Command;
 use super::execute::{GroupContext, GroupWrites};
 use super::keys::MasterKey;
+use super::nonce_keys::NonceKeys;
 use super::state::{NonceRecord, State};
 use super::syncer::{Answer, AppliedGroup, Reply, Settle, Syncer};
 use super::{CoreError, WalletSettings};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
-use crate::store::{schema, Batch, Keyspace, Store, StoreError};
+use crate::store::{Batch, Store, StoreError};
 
 /// Applied groups that may wait for the syncer before the writer waits too: enough to keep
 /// deciding through a slow flush, few enough to bound the states held.
@@ -59,11 +60,11 @@ pub struct Writer {
     pub wallet_settings: WalletSettings,
     /// Nonces older than this are dropped from the store as the writer goes.
     pub nonce_retention_ms: i64,
-    /// Where the next search for expired nonces starts: just past the last one deleted. Every
-    /// key before it is deleted, and an LSM store keeps a deleted key as a tombstone until a
-    /// compaction drops it, so a search from the keyspace's start would step over every nonce
-    /// ever pruned (it did: a million-card populate slowed to a few requests a second).
-    pub nonce_prune_from: Vec<u8>,
+    /// The keys of the stored nonce records, so expired ones are deleted without a search: an
+    /// LSM store keeps a deleted key as a tombstone until a compaction drops it, and a search
+    /// from the keyspace's start stepped over every nonce ever pruned (a million-card populate
+    /// slowed to a few requests a second).
+    pub nonce_keys: NonceKeys,
     /// What the store holds, applied groups included: the state each group is decided
     /// against. Ahead of `published` while applied groups wait for their flush.
     pub current: Arc<State>,
@@ -152,16 +153,17 @@ impl Writer {
         // Without its nonces the group could be replayed after a restart: then none of it is
         // written (the failure counts as not applied).
         let nonces_recorded = context.record_nonces(nonces);
-        let nonce_prune_from = self.prune_nonces(&mut batch, now_ms);
+        let expired_nonces = self.prune_nonces(&mut batch, now_ms);
         batch.coalesce();
         self.metrics
             .commit_group_commands
             .observe(f64::from(u32::try_from(answers.len()).unwrap_or(u32::MAX)));
-        match nonces_recorded.and_then(|()| self.apply(&batch)) {
-            Ok(()) => {
+        match nonces_recorded.and_then(|key| self.apply(&batch).map(|()| key)) {
+            Ok(nonce_key) => {
                 self.current = Arc::new(working);
-                if let Some(from) = nonce_prune_from {
-                    self.nonce_prune_from = from;
+                self.nonce_keys.remove(&expired_nonces);
+                if let Some(key) = nonce_key {
+                    self.nonce_keys.insert(key);
                 }
                 let state = Arc::clone(&self.current);
                 pipeline.hand_over(AppliedGroup { state, answers, wrote: !batch.is_empty() });
@@ -212,8 +214,8 @@ impl Writer {
         // Every group the syncer failed on is durable now, with this flush.
         pipeline.failed.store(false, Ordering::Release);
         self.degraded = false;
-        // Deletions of a failed group may not have reached the disk: search from the start.
-        self.nonce_prune_from = Keyspace::Nonce.prefix();
+        // Deletions of a failed group may not have reached the disk: read the keys again.
+        self.nonce_keys.invalidate();
         self.metrics.commit_flushes.inc();
         self.metrics.store_degraded.store(false, Ordering::Relaxed);
         self.published.store(Arc::clone(&self.current));
@@ -243,23 +245,24 @@ impl Writer {
         stop
     }
 
-    /// Deletes a bounded number of expired nonce records with the group's batch; returns where
-    /// the next search starts once this batch is durable (`None`: nothing deleted).
-    fn prune_nonces(&self, batch: &mut Batch, now_ms: i64) -> Option<Vec<u8>> {
+    /// Deletes a bounded number of expired nonce records with the group's batch; returns their
+    /// keys, to forget once the batch is applied.
+    fn prune_nonces(&mut self, batch: &mut Batch, now_ms: i64) -> Vec<Vec<u8>> {
         const NONCES_PRUNED_PER_GROUP_MAX: usize = 64;
-        let (start, end) = schema::nonces_before(now_ms.saturating_sub(self.nonce_retention_ms));
-        let from = if self.nonce_prune_from > start { &self.nonce_prune_from } else { &start };
-        let expired = self
-            .store
-            .scan_range::<serde::de::IgnoredAny>(from, &end, false)
-            .take(NONCES_PRUNED_PER_GROUP_MAX);
-        let keys: Vec<Vec<u8>> = expired.flatten().map(|(key, _)| key).collect();
-        // The smallest key after the last one deleted.
-        let next = keys.last().map(|last| [last.as_slice(), &[0]].concat());
-        for key in keys {
-            batch.delete(key);
+        if self.nonce_keys.needs_reload() {
+            match NonceKeys::load(&self.store, self.nonce_keys.keys_max()) {
+                Ok(keys) => self.nonce_keys = keys,
+                // Nothing is lost: the records stay until a later group reads the keys.
+                Err(error) => tracing::warn!(%error, "reading the stored nonce keys failed"),
+            }
         }
-        next
+        let expired = self
+            .nonce_keys
+            .expired(now_ms.saturating_sub(self.nonce_retention_ms), NONCES_PRUNED_PER_GROUP_MAX);
+        for key in &expired {
+            batch.delete(key.clone());
+        }
+        expired
     }
 }
 

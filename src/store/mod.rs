@@ -205,6 +205,16 @@ impl Store {
         })
     }
 
+    /// The keys of every record whose key starts with `prefix`, in key order (values are not
+    /// decoded).
+    pub fn scan_keys(
+        &self,
+        prefix: &[u8],
+    ) -> impl Iterator<Item = Result<Vec<u8>, StoreError>> + '_ {
+        let end = schema::prefix_end(prefix);
+        self.engine.range(prefix, &end, false).map(|item| item.map(|(key, _)| key))
+    }
+
     /// True when nothing has ever been written.
     pub fn is_empty(&self) -> Result<bool, StoreError> {
         let mut all = self.engine.range(&[], &[u8::MAX], false);

@@ -131,9 +131,14 @@ async fn every_nonce_of_a_concurrent_group_is_refused_after_a_restart() {
     }
 }
 
-/// Expired nonce records are deleted as the writer goes, at most 64 a group, each group going on
-/// where the last one stopped (an LSM store keeps deleted keys as tombstones until compaction,
-/// so a search from the keyspace's start would step over every nonce pruned so far).
+/// Nonce records left in the store after a stop.
+fn nonce_records_stored(dir: &std::path::Path) -> usize {
+    let store = Store::open_existing(dir).unwrap().expect("a store");
+    store.scan_prefix::<serde::de::IgnoredAny>(&Keyspace::Nonce.prefix(), false).count()
+}
+
+/// Expired nonce records are deleted as the writer goes, at most 64 a group, found by the keys
+/// the writer remembers rather than by a search of the store.
 #[tokio::test]
 async fn expired_nonce_records_are_pruned_over_several_groups_and_none_is_skipped() {
     const EXPIRED: usize = 150;
@@ -149,9 +154,47 @@ async fn expired_nonce_records_are_pruned_over_several_groups_and_none_is_skippe
         switch.set_sysconfig(&format!("late.{index}"), "v").await;
     }
     let dir = switch.stop().await;
-    let store = Store::open_existing(dir.path()).unwrap().expect("a store");
-    let left = store.scan_prefix::<serde::de::IgnoredAny>(&Keyspace::Nonce.prefix(), false).count();
-    assert_eq!(left, LATER, "only the later writes' nonce records are left");
+    assert_eq!(nonce_records_stored(dir.path()), LATER, "only the later writes' records are left");
+}
+
+/// Records stored before a restart are found by the keys read at the start.
+#[tokio::test]
+async fn nonce_records_that_expire_across_a_restart_are_pruned_after_it() {
+    const EARLY: usize = 20;
+    let switch = TestSwitch::start_with(|config| config.auth.timestamp_skew_ms_max = 400).await;
+    for index in 0..EARLY {
+        switch.set_sysconfig(&format!("early.{index}"), "v").await;
+    }
+    let switch = switch.restart().await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
+    switch.set_sysconfig("late", "v").await;
+    let dir = switch.stop().await;
+    assert_eq!(nonce_records_stored(dir.path()), 1, "only the later write's record is left");
+}
+
+/// The writer remembers at most as many record keys as the nonce cache holds nonces; records
+/// past that limit are found by reading the keys again once there is room, so none is kept
+/// forever.
+#[tokio::test]
+async fn nonce_records_past_the_key_limit_are_still_pruned() {
+    const EARLY: usize = 20;
+    const LATER: usize = 4;
+    let switch = TestSwitch::start_with(|config| {
+        config.auth.timestamp_skew_ms_max = 400;
+        config.auth.nonce_cache_entries_max = 8;
+    })
+    .await;
+    for index in 0..EARLY {
+        switch.set_sysconfig(&format!("early.{index}"), "v").await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
+    // Eight known keys go with the first group; the next reads the keys again (eight of the
+    // twelve left, the limit again), the one after that the last four.
+    for index in 0..LATER {
+        switch.set_sysconfig(&format!("late.{index}"), "v").await;
+    }
+    let dir = switch.stop().await;
+    assert_eq!(nonce_records_stored(dir.path()), LATER, "only the later writes' records are left");
 }
 
 #[tokio::test]
