@@ -11,7 +11,9 @@
 # in-process bench `benches/http.rs`, whose client runtime's threads (`bench-client`) are moved
 # to core 1 while the rest of the process stays on core 0. Settings: BENCH_CONNECTIONS (32),
 # BENCH_SECONDS (5), BENCH_WARMUP_SECONDS (1), BENCH_CLIENT (auto|load|inprocess), BENCH_CARDS
-# (10000, load only), BENCH_SWEEP (1: with the load generator, open-loop runs at fractions of the
+# (10000, load only), BENCH_ROUNDS (3, load only: each closed-loop workload and the 70% point run
+# this many times, interleaved, and the table takes the median of each ratio, with the range of
+# the rounds beside it), BENCH_SWEEP (1: with the load generator, open-loop runs at fractions of the
 # closed-loop debit rate, plotted to docs/performance-latency.svg), BENCH_SWEEP_CONNECTIONS (128,
 # the open-loop runs' connections), BENCH_DIR, PG_BENCH_TABLE
 # (target/pg-bench-table.md, from scripts/pg_bench.sh, for the PostgreSQL ratio). The in-process
@@ -25,7 +27,7 @@ run_core=false
 for argument in "$@"; do
     case "$argument" in
         --core) run_core=true ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "unknown argument: $argument (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -39,6 +41,7 @@ sweep_connections="${BENCH_SWEEP_CONNECTIONS:-128}"
 seconds="${BENCH_SECONDS:-5}"
 warmup="${BENCH_WARMUP_SECONDS:-1}"
 cards="${BENCH_CARDS:-10000}"
+rounds="${BENCH_ROUNDS:-3}"
 mkdir -p "$(dirname "$results")" "$target_dir"
 
 revision="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
@@ -87,7 +90,8 @@ if [ "$client" = auto ]; then
     fi
 fi
 
-# rows.tsv: kind, requests/s, p50 ms, p99 ms (kinds: echo, balance, debit).
+# rows.tsv: kind, requests/s, p50 ms, p99 ms, round (kinds: echo, balance, debit, transfer0,
+# transfer1, debit70; the in-process bench has one round).
 rows="$work/rows.tsv"
 : >"$rows"
 output="$work/output.txt"
@@ -104,26 +108,34 @@ run_with_load() {
     echo "switch (pid $server_pid, core $server_cpu) at $url; client on core $client_cpu"
     local common=(--url "$url" --credentials "$data/admin-credentials")
     taskset -c "$client_cpu" "$binary" load populate "${common[@]}" --cards "$cards"
-    for kind in echo balance debit; do
-        json="$work/closed-$kind.json"
-        taskset -c "$client_cpu" "$binary" load run "${common[@]}" --mix "$kind=1" \
-            --connections "$connections" --duration-s "$seconds" --warmup-s "$warmup" \
-            --json "$json"
-        echo "$kind $(json_summary "$json")" >>"$rows"
-    done
-    # The hot-merchant target: every jCard card debit already credits the one acquirer account
-    # 12.001.00, so the uniform-versus-hot comparison is made with wallet transfers: payees
-    # drawn uniformly over the wallets, then every transfer paid to the one merchant wallet.
-    for share in 0 1; do
-        json="$work/closed-transfer-$share.json"
-        taskset -c "$client_cpu" "$binary" load run "${common[@]}" --mix transfer=1 \
-            --hot-merchant-share "$share" --connections "$connections" \
-            --duration-s "$seconds" --warmup-s "$warmup" --json "$json"
-        echo "transfer$share $(json_summary "$json")" >>"$rows"
+    # Rounds, each workload once per round, so that a slow spell of this noisy machine lands in
+    # one round's figures rather than in one workload's.
+    for round in $(seq 1 "$rounds"); do
+        echo "--- round $round of $rounds"
+        for kind in echo balance debit; do
+            json="$work/closed-$kind-$round.json"
+            taskset -c "$client_cpu" "$binary" load run "${common[@]}" --mix "$kind=1" \
+                --connections "$connections" --duration-s "$seconds" --warmup-s "$warmup" \
+                --json "$json"
+            echo "$kind $(json_summary "$json") $round" >>"$rows"
+        done
+        # The hot-merchant target: every jCard card debit already credits the one acquirer
+        # account 12.001.00, so the uniform-versus-hot comparison is made with wallet
+        # transfers: payees drawn uniformly over the wallets, then every transfer paid to the
+        # one merchant wallet.
+        for share in 0 1; do
+            json="$work/closed-transfer-$share-$round.json"
+            taskset -c "$client_cpu" "$binary" load run "${common[@]}" --mix transfer=1 \
+                --hot-merchant-share "$share" --connections "$connections" \
+                --duration-s "$seconds" --warmup-s "$warmup" --json "$json"
+            echo "transfer$share $(json_summary "$json") $round" >>"$rows"
+        done
     done
     if [ "${BENCH_SWEEP:-1}" = 1 ]; then
-        # Open loop at fractions of the closed-loop debit rate: latency against offered load.
-        max_debit="$(awk '$1 == "debit" {print $2}' "$rows")"
+        # Open loop at fractions of the closed-loop debit rate (the rounds' median): latency
+        # against offered load.
+        max_debit="$(awk '$1 == "debit" {print $2}' "$rows" | sort -n |
+            awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')"
         mkdir -p "$target_dir/bench-sweep"
         rm -f "$target_dir"/bench-sweep/*.json
         for fraction in 0.1 0.3 0.5 0.7 0.8 0.9 1.0 1.1; do
@@ -137,7 +149,14 @@ run_with_load() {
                 --connections "$sweep_connections" --duration-s "$seconds" --warmup-s "$warmup" \
                 --rate "$rate" --json "$json"
             if [ "$fraction" = 0.7 ]; then
-                echo "debit70 $(json_summary "$json")" >>"$rows"
+                echo "debit70 $(json_summary "$json") 1" >>"$rows"
+                # The 70% point is a verdict, so it gets its rounds too (not plotted).
+                for round in $(seq 2 "$rounds"); do
+                    taskset -c "$client_cpu" "$binary" load run "${common[@]}" --mix debit=1 \
+                        --connections "$sweep_connections" --duration-s "$seconds" \
+                        --warmup-s "$warmup" --rate "$rate" --json "$work/debit70-$round.json"
+                    echo "debit70 $(json_summary "$work/debit70-$round.json") $round" >>"$rows"
+                done
             fi
         done
         python3 "$(dirname "$0")/plot_latency.py" --title "card debit, revision $revision" \
@@ -172,9 +191,9 @@ for line in sys.stdin:
     wait "$pid" || { cat "$work/inprocess.err" "$work/inprocess.txt" >&2; exit 1; }
     echo "client threads moved to core $client_cpu:${moved:- none}"
     cat "$work/inprocess.txt"
-    awk '/^GET echo /        {print "echo",    $(NF-3), $(NF-2), $(NF-1)}
-         /^GET balance /     {print "balance", $(NF-3), $(NF-2), $(NF-1)}
-         /^POST card debit / {print "debit",   $(NF-3), $(NF-2), $(NF-1)}' \
+    awk '/^GET echo /        {print "echo",    $(NF-3), $(NF-2), $(NF-1), 1}
+         /^GET balance /     {print "balance", $(NF-3), $(NF-2), $(NF-1), 1}
+         /^POST card debit / {print "debit",   $(NF-3), $(NF-2), $(NF-1), 1}' \
         "$work/inprocess.txt" >>"$rows"
 }
 
@@ -184,7 +203,7 @@ tee_pid=$!
 {
     echo "=== cardswitch bench, revision $revision, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(uname -srm), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "client: $client; settings: connections=$connections seconds=$seconds warmup=$warmup"
+    echo "client: $client; settings: connections=$connections seconds=$seconds warmup=$warmup rounds=$rounds"
     if [ "$client" = load ]; then run_with_load; else run_in_process; fi
     if $run_core; then
         # Only the result lines of criterion's report.
@@ -201,32 +220,62 @@ if [ -f "$pg_table" ]; then
 fi
 awk -v rev="$revision" -v date="$(date -u +%Y-%m-%d)" -v client="$client" -v pg="$pg_shared" \
     -v conn="$connections" -v secs="$seconds" '
-    { rps[$1] = $2; p50[$1] = $3; p99[$1] = $4 }
+    # Per kind and round: requests/s, p99. Verdicts use the median over the rounds; ratios are
+    # taken within a round (the targets compare workloads "in the same run").
+    { rps[$1, $5] = $2; p99[$1, $5] = $4; if ($5 > rounds) rounds = $5; seen[$1] = 1 }
     function verdict(ok) { return ok ? "met" : "not met" }
-    END {
-        printf "| measure (revision %s, %s, client %s, %s connections, %s s) | target | measured | verdict |\n", rev, date, client, conn, secs
-        print "|---|---|---|---|"
-        printf "| echo (HTTP + authentication ceiling) | - | %.0f req/s, p99 %s ms | - |\n", rps["echo"], p99["echo"]
-        if (rps["echo"] > 0) {
-            r = rps["balance"] / rps["echo"]
-            printf "| balance / echo | >= 0.90 | %.2f (%.0f req/s, p99 %s ms) | %s |\n", r, rps["balance"], p99["balance"], verdict(r >= 0.90)
-            r = rps["debit"] / rps["echo"]
-            printf "| durable card debit / echo | >= 0.50 | %.2f (%.0f req/s, p99 %s ms) | %s |\n", r, rps["debit"], p99["debit"], verdict(r >= 0.50)
+    # Median, minimum and maximum of v[1..n] (into med, lo, hi); n is small.
+    function stats(v, n,    i, j, t) {
+        for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+        med = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2; lo = v[1]; hi = v[n]
+    }
+    # The rounds of a ratio a/b (scaled), or of one measure (b empty; field "rps" or "p99").
+    function collect(a, b, field,    r, n) {
+        n = 0; delete vals
+        for (r = 1; r <= rounds; r++) {
+            if (!((a, r) in rps)) continue
+            if (b != "") { if (!((b, r) in rps) || rps[b, r] <= 0) continue; vals[++n] = rps[a, r] / rps[b, r] }
+            else vals[++n] = (field == "p99") ? p99[a, r] : rps[a, r]
         }
-        if (pg > 0) {
-            r = rps["debit"] / pg
-            printf "| card debit / PostgreSQL debit with a shared settlement account | >= 10x | %.1fx (%.0f vs %s TPS) | %s |\n", r, rps["debit"], pg, verdict(r >= 10)
+        if (n > 0) stats(vals, n); else { med = 0; lo = 0; hi = 0 }
+        return n
+    }
+    # "median (min-max)" when there is more than one round.
+    function show(format, n) {
+        if (n == 0) return "not measured"
+        return n > 1 ? sprintf(format " (" format "-" format ")", med, lo, hi) : sprintf(format, med)
+    }
+    END {
+        printf "| measure (revision %s, %s, client %s, %s connections, %s s, median of %d rounds) | target | measured | verdict |\n", rev, date, client, conn, secs, rounds
+        print "|---|---|---|---|"
+        n = collect("echo", "", "rps"); echo_rps = med; echo_show = show("%.0f", n)
+        collect("echo", "", "p99")
+        printf "| echo (HTTP + authentication ceiling) | - | %s req/s, p99 %s ms | - |\n", echo_show, med
+        n = collect("balance", "", "rps"); balance_show = show("%.0f", n)
+        n = collect("debit", "", "rps"); debit_rps = med; debit_show = show("%.0f", n)
+        if (echo_rps > 0) {
+            n = collect("balance", "echo")
+            printf "| balance / echo | >= 0.90 | %s (%s req/s) | %s |\n", show("%.2f", n), balance_show, n ? verdict(med >= 0.90) : "-"
+            n = collect("debit", "echo")
+            printf "| durable card debit / echo | >= 0.50 | %s (%s req/s) | %s |\n", show("%.2f", n), debit_show, n ? verdict(med >= 0.50) : "-"
+        }
+        if (pg > 0 && debit_rps > 0) {
+            r = debit_rps / pg
+            printf "| card debit / PostgreSQL debit with a shared settlement account | >= 10x | %.1fx (median %.0f vs %s TPS) | %s |\n", r, debit_rps, pg, verdict(r >= 10)
         } else {
             print "| card debit / PostgreSQL debit with a shared settlement account | >= 10x | no target/pg-bench-table.md: run scripts/pg_bench.sh | - |"
         }
-        if ("debit70" in rps) {
-            printf "| debit p99 at 70%% of max throughput (open loop) | <= 5 ms | %s ms | %s |\n", p99["debit70"], verdict(p99["debit70"] <= 5)
+        if ("debit70" in seen) {
+            n = collect("debit70", "", "p99")
+            printf "| debit p99 at 70%% of max throughput (open loop) | <= 5 ms | %s ms | %s |\n", show("%.1f", n), verdict(med <= 5)
         } else {
             print "| debit p99 at 70% of max throughput (open loop) | <= 5 ms | needs the load generator | - |"
         }
-        if ("transfer1" in rps && rps["transfer0"] > 0) {
-            r = rps["transfer1"] / rps["transfer0"]
-            printf "| hot merchant account / uniform (wallet transfers, every one paid to one merchant wallet vs uniform payees) | >= 0.80 | %.2f (%.0f vs %.0f req/s; p99 %s vs %s ms) | %s |\n", r, rps["transfer1"], rps["transfer0"], p99["transfer1"], p99["transfer0"], verdict(r >= 0.80)
+        if ("transfer1" in seen && "transfer0" in seen) {
+            n = collect("transfer1", "", "rps"); hot_show = show("%.0f", n)
+            n = collect("transfer0", "", "rps"); uniform_show = show("%.0f", n)
+            n = collect("transfer1", "transfer0")
+            printf "| hot merchant account / uniform (wallet transfers, every one paid to one merchant wallet vs uniform payees) | >= 0.80 | %s (%s vs %s req/s) | %s |\n", show("%.2f", n), hot_show, uniform_show, verdict(med >= 0.80)
         } else {
             print "| hot merchant account / uniform | >= 0.80 | needs the load generator | - |"
         }
