@@ -44,6 +44,15 @@ fn only_the_store_knows_the_engines() {
     }
 }
 
+/// The crate denies unsafe code; the one exception sets an allocator option in the binary.
+#[test]
+fn unsafe_code_only_where_the_allocator_is_set_up() {
+    let found = offenders(|path| path == "src/main.rs", "allow(unsafe_code)");
+    assert!(found.is_empty(), "unsafe code allowed outside src/main.rs: {found:?}");
+    let found = offenders(|_| false, "unsafe_code)]");
+    assert_eq!(found, ["src/main.rs"], "one allowance, in src/main.rs");
+}
+
 #[test]
 fn only_http_and_server_know_hyper() {
     let found = offenders(|path| path.starts_with("src/http/") || path == "src/server.rs", "hyper");
