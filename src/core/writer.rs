@@ -25,7 +25,7 @@ use super::execute::{GroupContext, GroupWrites};
 use super::keys::MasterKey;
 use super::nonce_keys::NonceKeys;
 use super::state::{NonceRecord, State};
-use super::syncer::{Answer, AppliedGroup, Reply, Settle, Syncer};
+use super::syncer::{timed_flush, Answer, AppliedGroup, Reply, Settle, Syncer};
 use super::{CoreError, WalletSettings};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
@@ -78,7 +78,7 @@ impl Writer {
     pub fn run(mut self, pipeline: Pipeline) {
         let stop = self.commit_until_stopped(&pipeline);
         pipeline.wait_until_settled();
-        let flushed = self.store.flush().map_err(CoreError::from);
+        let flushed = timed_flush(&self.store, &self.metrics).map_err(CoreError::from);
         if let Err(error) = &flushed {
             tracing::error!(%error, "flush at writer exit failed");
         }
@@ -210,13 +210,12 @@ impl Writer {
         // The syncer publishes what it flushes; it must be done before this publishes a newer
         // state, or it could publish an older one after it.
         pipeline.wait_until_settled();
-        self.store.flush()?;
+        timed_flush(&self.store, &self.metrics)?;
         // Every group the syncer failed on is durable now, with this flush.
         pipeline.failed.store(false, Ordering::Release);
         self.degraded = false;
         // Deletions of a failed group may not have reached the disk: read the keys again.
         self.nonce_keys.invalidate();
-        self.metrics.commit_flushes.inc();
         self.metrics.store_degraded.store(false, Ordering::Relaxed);
         self.published.store(Arc::clone(&self.current));
         tracing::warn!("the store flushed again; the switch takes changes again");
