@@ -171,7 +171,9 @@ pub struct AuthConfig {
     /// Largest difference between a request's `timestamp` and the switch's clock.
     pub timestamp_skew_ms_max: i64,
     /// Nonces remembered for replay detection (about 40 bytes each). When full, the oldest
-    /// are forgotten and requests older than them are refused as too old to check.
+    /// are forgotten and requests older than them are refused as too old to check. Also the
+    /// most keys of stored nonce records (one per commit group) the writer keeps in memory to
+    /// delete expired ones by; past that it reads them from the store again once there is room.
     pub nonce_cache_entries_max: usize,
     /// Longest `nonce` header accepted.
     pub nonce_bytes_max: usize,
