@@ -137,24 +137,28 @@ fn nonce_records_stored(dir: &std::path::Path) -> usize {
     store.scan_prefix::<serde::de::IgnoredAny>(&Keyspace::Nonce.prefix(), false).count()
 }
 
+/// Writes `early` sysconfig entries (each its own commit group, so one nonce record each),
+/// waits until their records expire (kept twice the window: 800 ms with the 400 ms the tests
+/// configure), writes `later` more, stops the switch and counts the nonce records left.
+async fn nonce_records_left_after(switch: TestSwitch, early: usize, later: usize) -> usize {
+    for index in 0..early {
+        switch.set_sysconfig(&format!("early.{index}"), "v").await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
+    for index in 0..later {
+        switch.set_sysconfig(&format!("late.{index}"), "v").await;
+    }
+    nonce_records_stored(switch.stop().await.path())
+}
+
 /// Expired nonce records are deleted as the writer goes, at most 64 a group, found by the keys
 /// the writer remembers rather than by a search of the store.
 #[tokio::test]
 async fn expired_nonce_records_are_pruned_over_several_groups_and_none_is_skipped() {
-    const EXPIRED: usize = 150;
-    const LATER: usize = 4;
-    // Nonces are kept for twice the timestamp window: 800 ms here.
     let switch = TestSwitch::start_with(|config| config.auth.timestamp_skew_ms_max = 400).await;
-    for index in 0..EXPIRED {
-        switch.set_sysconfig(&format!("early.{index}"), "v").await;
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
-    // 150 expired records take three groups of 64 at most; every write is its own group.
-    for index in 0..LATER {
-        switch.set_sysconfig(&format!("late.{index}"), "v").await;
-    }
-    let dir = switch.stop().await;
-    assert_eq!(nonce_records_stored(dir.path()), LATER, "only the later writes' records are left");
+    // 150 expired records take three groups of 64 at most.
+    let left = nonce_records_left_after(switch, 150, 4).await;
+    assert_eq!(left, 4, "only the later writes' records are left");
 }
 
 /// Records stored before a restart are found by the keys read at the start.
@@ -177,24 +181,16 @@ async fn nonce_records_that_expire_across_a_restart_are_pruned_after_it() {
 /// forever.
 #[tokio::test]
 async fn nonce_records_past_the_key_limit_are_still_pruned() {
-    const EARLY: usize = 20;
-    const LATER: usize = 4;
     let switch = TestSwitch::start_with(|config| {
         config.auth.timestamp_skew_ms_max = 400;
         config.auth.nonce_cache_entries_max = 8;
     })
     .await;
-    for index in 0..EARLY {
-        switch.set_sysconfig(&format!("early.{index}"), "v").await;
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
-    // Eight known keys go with the first group; the next reads the keys again (eight of the
-    // twelve left, the limit again), the one after that the last four.
-    for index in 0..LATER {
-        switch.set_sysconfig(&format!("late.{index}"), "v").await;
-    }
-    let dir = switch.stop().await;
-    assert_eq!(nonce_records_stored(dir.path()), LATER, "only the later writes' records are left");
+    // Of 20 expired records, eight known keys go with the first later group; the next reads
+    // the keys again (eight of the twelve left, the limit again), the one after that the last
+    // four.
+    let left = nonce_records_left_after(switch, 20, 4).await;
+    assert_eq!(left, 4, "only the later writes' records are left");
 }
 
 #[tokio::test]
