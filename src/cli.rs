@@ -139,7 +139,8 @@ pub enum PartnerCommand {
         data: PathBuf,
         #[arg(long)]
         auth_id: String,
-        #[arg(long)]
+        /// Any bytes, so it may begin with `-` (URL-safe random keys do).
+        #[arg(long, allow_hyphen_values = true)]
         key: String,
     },
 }

@@ -63,8 +63,9 @@ pub struct RunOptions {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// The HS512 key of the manifest's partner; needed when the mix has `issuing_debit`.
-    #[arg(long)]
+    /// The HS512 key of the manifest's partner; needed when the mix has `issuing_debit` (it may
+    /// begin with `-`).
+    #[arg(long, allow_hyphen_values = true)]
     pub partner_key: Option<String>,
 }
 

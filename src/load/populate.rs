@@ -45,8 +45,8 @@ pub struct PopulateOptions {
     /// through `/v5/card-api`, for the `issuing_debit` kind.
     #[arg(long, requires = "partner_key")]
     pub partner_auth_id: Option<String>,
-    /// The partner's HS512 key, as given to `partner add`.
-    #[arg(long, requires = "partner_auth_id")]
+    /// The partner's HS512 key, as given to `partner add` (it may begin with `-`).
+    #[arg(long, requires = "partner_auth_id", allow_hyphen_values = true)]
     pub partner_key: Option<String>,
 }
 

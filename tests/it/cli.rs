@@ -268,6 +268,9 @@ async fn partner_add_registers_a_card_api_partner() {
     };
     assert!(add("123456", "secret").status.success());
     assert!(!add("123456", "other").status.success(), "a duplicate auth id is refused");
+    // A key is any bytes: a URL-safe random one may start with a hyphen (it once failed CI).
+    let hyphen = add("654321", "-6vQ_key");
+    assert!(hyphen.status.success(), "{}", String::from_utf8_lossy(&hyphen.stderr));
     assert!(!add("", "secret").status.success());
     let served = serve(dir.path());
     let body = br#"{"request_id":"828cf71d-a447-4a67-a149-c1df8bc197ca"}"#;
