@@ -50,10 +50,11 @@ impl NonceKeys {
         self.keys.range(..end.into_boxed_slice()).take(count_max).map(|key| key.to_vec()).collect()
     }
 
-    /// Forgets keys whose deletion was applied.
-    pub fn remove(&mut self, keys: &[Vec<u8>]) {
-        for key in keys {
-            self.keys.remove(key.as_slice());
+    /// Forgets the `count` oldest keys once their deletion is applied: the keys `expired` gave,
+    /// as nothing is added between the two.
+    pub fn forget_oldest(&mut self, count: usize) {
+        for _ in 0..count {
+            self.keys.pop_first();
         }
     }
 
@@ -103,7 +104,7 @@ mod tests {
         );
         assert_eq!(nonce_keys.expired(250, 2), vec![key(-5, "early"), key(100, "a")]);
         assert!(nonce_keys.expired(-5, 10).is_empty(), "the bound itself is not expired");
-        nonce_keys.remove(&nonce_keys.expired(250, 2));
+        nonce_keys.forget_oldest(2);
         assert_eq!(nonce_keys.expired(1_000, 10), vec![key(200, "b"), key(300, "c")]);
     }
 
@@ -115,7 +116,7 @@ mod tests {
         }
         assert_eq!(nonce_keys.len(), 4);
         assert!(!nonce_keys.needs_reload(), "no room yet");
-        nonce_keys.remove(&nonce_keys.expired(2, 10));
+        nonce_keys.forget_oldest(nonce_keys.expired(2, 10).len());
         assert!(nonce_keys.needs_reload());
     }
 

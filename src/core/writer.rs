@@ -153,7 +153,7 @@ impl Writer {
         // Without its nonces the group could be replayed after a restart: then none of it is
         // written (the failure counts as not applied).
         let nonces_recorded = context.record_nonces(nonces);
-        let expired_nonces = self.prune_nonces(&mut batch, now_ms);
+        let nonces_pruned = self.prune_nonces(&mut batch, now_ms);
         batch.coalesce();
         self.metrics
             .commit_group_commands
@@ -161,7 +161,7 @@ impl Writer {
         match nonces_recorded.and_then(|key| self.apply(&batch).map(|()| key)) {
             Ok(nonce_key) => {
                 self.current = Arc::new(working);
-                self.nonce_keys.remove(&expired_nonces);
+                self.nonce_keys.forget_oldest(nonces_pruned);
                 if let Some(key) = nonce_key {
                     self.nonce_keys.insert(key);
                 }
@@ -244,9 +244,9 @@ impl Writer {
         stop
     }
 
-    /// Deletes a bounded number of expired nonce records with the group's batch; returns their
-    /// keys, to forget once the batch is applied.
-    fn prune_nonces(&mut self, batch: &mut Batch, now_ms: i64) -> Vec<Vec<u8>> {
+    /// Deletes a bounded number of expired nonce records with the group's batch; returns how
+    /// many, to forget once the batch is applied.
+    fn prune_nonces(&mut self, batch: &mut Batch, now_ms: i64) -> usize {
         const NONCES_PRUNED_PER_GROUP_MAX: usize = 64;
         if self.nonce_keys.needs_reload() {
             match NonceKeys::load(&self.store, self.nonce_keys.keys_max()) {
@@ -258,10 +258,11 @@ impl Writer {
         let expired = self
             .nonce_keys
             .expired(now_ms.saturating_sub(self.nonce_retention_ms), NONCES_PRUNED_PER_GROUP_MAX);
-        for key in &expired {
-            batch.delete(key.clone());
+        let count = expired.len();
+        for key in expired {
+            batch.delete(key);
         }
-        expired
+        count
     }
 }
 
