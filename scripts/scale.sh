@@ -53,11 +53,6 @@ rss_mib() {
     awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$server_pid/status"
 }
 
-# The median of the numbers given.
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
-}
-
 # Closed-loop card debits, then balance enquiries, $rounds times against the running switch;
 # puts the medians of their rates and p99s in measured[<kind>_<$1>_rps] and
 # measured[<kind>_<$1>_p99], and every round's rate in measured[<kind>_<$1>_rounds].

@@ -1,6 +1,7 @@
-# serve_lib.sh: starting and stopping `cardswitch serve` for the measuring scripts (bench.sh,
-# scale.sh). Source it; it expects $binary (the cardswitch executable) and $server_cpu (the core
-# to pin the switch to), and keeps the running switch's pid in $server_pid.
+# serve_lib.sh: starting and stopping `cardswitch serve`, and a median, for the measuring
+# scripts (bench.sh, scale.sh). Source it; it expects $binary (the cardswitch executable) and
+# $server_cpu (the core to pin the switch to), and keeps the running switch's pid in
+# $server_pid.
 
 server_pid=""
 
@@ -34,4 +35,10 @@ serve_stop() {
         wait "$server_pid" 2>/dev/null || true
     fi
     server_pid=""
+}
+
+# Prints the median of the numbers given (the mean of the middle two for an even count): the
+# scripts' rounds are summed up by it.
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
 }
