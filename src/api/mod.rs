@@ -66,6 +66,16 @@ impl ApiResponse {
         }
     }
 
+    /// A JSON answer serialized straight from a typed value (a hot path's answer, no `Value`
+    /// built first). For types whose serialization cannot fail: string keys, no custom errors.
+    pub fn serialized(status: StatusCode, value: &impl serde::Serialize) -> ApiResponse {
+        ApiResponse {
+            status,
+            content_type: "application/json",
+            body: Bytes::from(serde_json::to_vec(value).unwrap_or_default()),
+        }
+    }
+
     pub fn text(
         status: StatusCode,
         content_type: &'static str,

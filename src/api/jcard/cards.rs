@@ -405,16 +405,18 @@ pub async fn set_cardholder(
 
 /// A payment card by token (cashback passes live in the cashback API only).
 fn card(core: &Core, request: &ApiRequest) -> Result<std::sync::Arc<Card>, JcardError> {
-    card_in(&core.snapshot(), request)
+    card_in(&core.snapshot(), request).cloned()
 }
 
 /// The payment card the request's `token` names, in `state`.
-fn card_in(state: &State, request: &ApiRequest) -> Result<std::sync::Arc<Card>, JcardError> {
+fn card_in<'s>(
+    state: &'s State,
+    request: &ApiRequest,
+) -> Result<&'s std::sync::Arc<Card>, JcardError> {
     state
         .cards
         .get(request.param("token"))
         .filter(|card| card.kind == crate::card::CardKind::Payment)
-        .cloned()
         .ok_or(JcardError::Declined(Decline::CardNotFound))
 }
 
@@ -442,9 +444,27 @@ pub fn detail(core: &Core, request: &ApiRequest) -> Result<ApiResponse, JcardErr
     Ok(ApiResponse::json(StatusCode::OK, &answer))
 }
 
+/// A card account's balance as the balance enquiry answers it. Fields in name order, the
+/// order of a `serde_json::Value` object, so the enquiry and the detail's `balance` read alike.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CardBalance<'s> {
+    account_code: &'s str,
+    balance: Value,
+    date: String,
+    journal_code: &'static str,
+    layers: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    success: Option<bool>,
+}
+
 /// The card account's balance in the default currency (accounting plus pending layer), in
 /// `state`.
-fn balance_json(core: &Core, state: &State, card: &Card) -> Result<Value, JcardError> {
+fn card_balance<'s>(
+    core: &Core,
+    state: &'s State,
+    card: &Card,
+) -> Result<CardBalance<'s>, JcardError> {
     let account = state
         .accounts
         .get(&card.account_id)
@@ -452,22 +472,23 @@ fn balance_json(core: &Core, state: &State, card: &Card) -> Result<Value, JcardE
     let currency = i16::try_from(core.settings().wallets.default_currency).unwrap_or(840);
     let layers = [currency, currency.saturating_add(PENDING_LAYER_OFFSET)];
     let balance = crate::core::reads::account_balance(state, super::JOURNAL, account, &layers)?;
-    Ok(json!({
-        "date": dates::format_day(core.now_ms()),
-        "accountCode": account.code,
-        "balance": number(balance),
-        "layers": format!("{},{}", layers[0], layers[1]),
-        "journalCode": super::JOURNAL,
-    }))
+    Ok(CardBalance {
+        account_code: &account.code,
+        balance: number(balance),
+        date: dates::format_day(core.now_ms()),
+        journal_code: super::JOURNAL,
+        layers: format!("{},{}", layers[0], layers[1]),
+        success: None,
+    })
 }
 
 pub fn balance(core: &Core, request: &ApiRequest) -> Result<ApiResponse, JcardError> {
-    // One snapshot for the card and its balance: the hot path of a balance enquiry.
+    // The hot path of a balance enquiry: one snapshot for the card and its balance, and the
+    // answer serialized from borrowed fields (no `Value` object built and dropped).
     let state = core.snapshot();
     let card = card_in(&state, request)?;
-    let mut answer = balance_json(core, &state, &card)?;
-    answer["success"] = json!(true);
-    Ok(ApiResponse::json(StatusCode::OK, &answer))
+    let answer = CardBalance { success: Some(true), ..card_balance(core, &state, card)? };
+    Ok(ApiResponse::serialized(StatusCode::OK, &answer))
 }
 
 fn list_query(request: &ApiRequest, name: &str) -> Vec<String> {
@@ -518,7 +539,10 @@ pub fn transactions(core: &Core, request: &ApiRequest) -> Result<ApiResponse, Jc
     let records = core.card_tranlogs(&card.token, &filter)?;
     let mut answer = json!({"success": true, "transactions": records.iter().map(card_tranlog_json).collect::<Vec<_>>()});
     if wire_wallet::flag(request.query("balance"), "balance")? {
-        answer["balance"] = balance_json(core, &core.snapshot(), &card)?;
+        let state = core.snapshot();
+        // Strings, a number and a flag: serializing to a `Value` cannot fail.
+        answer["balance"] =
+            serde_json::to_value(card_balance(core, &state, &card)?).unwrap_or_default();
     }
     Ok(ApiResponse::json(StatusCode::OK, &answer))
 }

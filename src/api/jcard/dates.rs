@@ -42,9 +42,23 @@ fn utc(ms: EpochMs) -> DateTime<Utc> {
 
 /// `yyyy-MM-dd` of an instant.
 pub fn format_day(ms: EpochMs) -> String {
-    // Not `format("%Y-%m-%d")`: that parses the pattern on every call, on the balance path.
+    // Digits pushed one by one, not `format("%Y-%m-%d")` (which parses the pattern on every
+    // call) nor `format!`: this is on the balance enquiry's path.
+    // Years outside 0-9999 are written as chrono writes them (`+10000`, `-0001`).
     let day = utc(ms);
-    format!("{:04}-{:02}-{:02}", day.year(), day.month(), day.day())
+    let Some(year) = u32::try_from(day.year()).ok().filter(|year| *year <= 9999) else {
+        return day.format("%Y-%m-%d").to_string();
+    };
+    let mut text = String::with_capacity(10);
+    for (value, width) in [(year, 4), (day.month(), 2), (day.day(), 2)] {
+        if width == 2 {
+            text.push('-');
+        }
+        for place in (0..width).rev() {
+            text.extend(char::from_digit(value / 10_u32.pow(place) % 10, 10));
+        }
+    }
+    text
 }
 
 /// `2014-06-01T12:00:00Z`.
@@ -94,5 +108,17 @@ mod tests {
         assert_eq!(parse_day_start("1990-04-31"), None);
         assert_eq!(format_instant(DAY_MS), "1970-01-02T00:00:00Z");
         assert_eq!(format_day(DAY_MS), "1970-01-02");
+    }
+
+    #[test]
+    fn days_format_as_chrono_writes_them() {
+        // Every day pushes its own digits; chrono's pattern is the reference, over the years
+        // the switch meets and the edges of the four-digit range.
+        let days =
+            [-719_529_i64, -719_528, -1, 0, 59, 10_956, 20_000, 20_778, 2_932_896, 2_932_897];
+        for day in days.into_iter().chain((0..800).map(|n| 19_000 + n * 7)) {
+            let ms = day * DAY_MS + 12 * 3_600_000;
+            assert_eq!(format_day(ms), utc(ms).format("%Y-%m-%d").to_string(), "day {day}");
+        }
     }
 }
