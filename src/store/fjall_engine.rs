@@ -2,35 +2,24 @@
 //! batch appended to fjall's journal; a flush hands the journal's buffer to the OS and fsyncs
 //! the journal file itself; the sorted tables are written and compacted by fjall's background
 //! threads. Measured against sled in `docs/performance.md`.
-//!
-//! Each keyspace (the key's leading byte, `schema::Keyspace`) is a partition of its own, an LSM
-//! tree of its own: a card debit appends to the tranlog and the GL transactions (keys that only
-//! grow) and updates balances and indexes all over their key ranges, and in one tree the
-//! compactions set off by the indexes rewrote the appended history lying between them in key
-//! order. Apart, appended keys move down the levels without being rewritten. Stores made before
-//! that keep everything in the one partition `records`, and are opened that way.
 
 use std::fs::{File, TryLockError};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use std::collections::BTreeMap;
-
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 
 use super::{ordered, retry_while_locked, Engine, KeyValueIter, StoreError, WriteOp};
 
-/// The one partition of a store made before partitions per keyspace.
-const SINGLE_PARTITION: &str = "records";
-/// A keyspace's partition: this and the leading byte in hex (`ks_62` holds the `b` keys).
-const KEYSPACE_PARTITION_PREFIX: &str = "ks_";
+/// The one partition: the schema's leading byte already separates the keyspaces.
+const PARTITION: &str = "records";
 /// The file whose exclusive lock says a process has this store open.
 const LOCK_FILE: &str = "cardswitch.lock";
 
 pub struct FjallEngine {
     // Declared before the lock file so that fjall is closed before the lock is released.
-    layout: Layout,
+    tree: fjall::PartitionHandle,
     keyspace: fjall::Keyspace,
     dir: PathBuf,
     /// The first write or persist failure. fjall then poisons the keyspace and answers every
@@ -43,29 +32,6 @@ pub struct FjallEngine {
     sync_failed: AtomicBool,
     journal: Mutex<ActiveJournal>,
     _lock: File,
-}
-
-/// Which partitions hold which records.
-enum Layout {
-    /// Every record in `SINGLE_PARTITION`.
-    Single(fjall::PartitionHandle),
-    /// A partition per leading key byte; made by the first write with that byte.
-    PerKeyspace(RwLock<BTreeMap<u8, fjall::PartitionHandle>>),
-}
-
-/// The partition a key belongs to: its leading byte (the empty key, never written by the
-/// schema, goes with byte 0, before every other key as in key order).
-fn keyspace_byte(key: &[u8]) -> u8 {
-    key.first().copied().unwrap_or(0)
-}
-
-fn keyspace_partition_name(byte: u8) -> String {
-    format!("{KEYSPACE_PARTITION_PREFIX}{byte:02x}")
-}
-
-fn keyspace_of_partition(name: &str) -> Option<u8> {
-    let hex = name.strip_prefix(KEYSPACE_PARTITION_PREFIX)?;
-    (hex.len() == 2).then(|| u8::from_str_radix(hex, 16).ok()).flatten()
 }
 
 /// The journal file fjall appends to, opened again here so that a flush fsyncs it without
@@ -123,11 +89,13 @@ impl FjallEngine {
         // fjall's threads may finish a moment after the last handle is dropped, hence the wait.
         let lock = retry_while_locked(|| lock(&dir.join(LOCK_FILE)))?;
         let keyspace = fjall::Config::new(dir).open().map_err(store_error)?;
-        let layout = Layout::open(&keyspace)?;
+        let tree = keyspace
+            .open_partition(PARTITION, fjall::PartitionCreateOptions::default())
+            .map_err(store_error)?;
         let journal = ActiveJournal::open(dir.join("journals"))
             .map_err(|error| StoreError::from_io(&error))?;
         Ok(FjallEngine {
-            layout,
+            tree,
             keyspace,
             dir: dir.to_path_buf(),
             first_failure: Mutex::new(None),
@@ -135,94 +103,6 @@ impl FjallEngine {
             journal: Mutex::new(journal),
             _lock: lock,
         })
-    }
-}
-
-impl Layout {
-    /// The layout of the store `keyspace` opened: `Single` if it has the one partition of
-    /// old, else the keyspaces' partitions it has (a new store has none yet).
-    fn open(keyspace: &fjall::Keyspace) -> Result<Layout, StoreError> {
-        let options = fjall::PartitionCreateOptions::default;
-        if keyspace.partition_exists(SINGLE_PARTITION) {
-            let partition = keyspace.open_partition(SINGLE_PARTITION, options());
-            return Ok(Layout::Single(partition.map_err(store_error)?));
-        }
-        let mut partitions = BTreeMap::new();
-        for name in keyspace.list_partitions() {
-            let name: &str = &name;
-            let byte = keyspace_of_partition(name).ok_or_else(|| StoreError::Corruption {
-                key: String::new(),
-                reason: format!("the store has a partition `{name}` this build did not make"),
-            })?;
-            partitions.insert(byte, keyspace.open_partition(name, options()).map_err(store_error)?);
-        }
-        Ok(Layout::PerKeyspace(RwLock::new(partitions)))
-    }
-}
-
-impl FjallEngine {
-    /// The partition holding `key`'s keyspace, if there is one yet.
-    fn partition_of(&self, key: &[u8]) -> Option<fjall::PartitionHandle> {
-        match &self.layout {
-            Layout::Single(partition) => Some(partition.clone()),
-            Layout::PerKeyspace(partitions) => partitions.read().get(&keyspace_byte(key)).cloned(),
-        }
-    }
-
-    /// The partition holding `key`'s keyspace, made if it is the keyspace's first write.
-    fn partition_for_write(&self, key: &[u8]) -> Result<fjall::PartitionHandle, StoreError> {
-        if let Some(partition) = self.partition_of(key) {
-            return Ok(partition);
-        }
-        let Layout::PerKeyspace(partitions) = &self.layout else {
-            unreachable!("a single partition is always there");
-        };
-        let byte = keyspace_byte(key);
-        let mut partitions = partitions.write();
-        if let Some(partition) = partitions.get(&byte) {
-            return Ok(partition.clone());
-        }
-        let partition = self
-            .keyspace
-            .open_partition(
-                &keyspace_partition_name(byte),
-                fjall::PartitionCreateOptions::default(),
-            )
-            .map_err(|error| self.write_failure(error))?;
-        // fjall fsyncs the new partition's files and folder, not the folder's entry in its
-        // parent; the batch about to go to the journal must not outlive its partition.
-        File::open(self.dir.join("partitions"))
-            .and_then(|folder| folder.sync_all())
-            .map_err(|error| self.write_failure(fjall::Error::Io(error)))?;
-        partitions.insert(byte, partition.clone());
-        Ok(partition)
-    }
-
-    /// Each partition with keys in `[start, end)`, in key order, with its part of the range.
-    fn partitions_in(
-        &self,
-        start: &[u8],
-        end: &[u8],
-    ) -> Vec<(fjall::PartitionHandle, Vec<u8>, Vec<u8>)> {
-        let partitions = match &self.layout {
-            Layout::Single(partition) => {
-                return vec![(partition.clone(), start.to_vec(), end.to_vec())]
-            }
-            Layout::PerKeyspace(partitions) => partitions.read(),
-        };
-        partitions
-            .iter()
-            .filter_map(|(byte, partition)| {
-                // The keyspace's keys are `[byte]..[byte + 1]` (from the empty key for byte 0).
-                let keyspace_start = if *byte == 0 { Vec::new() } else { vec![*byte] };
-                let low = keyspace_start.as_slice().max(start).to_vec();
-                let high = match byte.checked_add(1) {
-                    Some(next) => [next].as_slice().min(end).to_vec(),
-                    None => end.to_vec(),
-                };
-                (low < high).then(|| (partition.clone(), low, high))
-            })
-            .collect()
     }
 }
 
@@ -304,22 +184,14 @@ impl FjallEngine {
 // fails is not in the memtable and is not replayed. `flush` fsyncs the journal.
 impl Engine for FjallEngine {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let Some(partition) = self.partition_of(key) else { return Ok(None) };
-        Ok(partition.get(key).map_err(store_error)?.map(|value| value.to_vec()))
+        Ok(self.tree.get(key).map_err(store_error)?.map(|value| value.to_vec()))
     }
 
     fn range(&self, start: &[u8], end: &[u8], reverse: bool) -> KeyValueIter<'_> {
-        let mut parts = self.partitions_in(start, end);
-        if reverse {
-            parts.reverse();
-        }
-        // Each partition's range is read when the one before it is done.
-        Box::new(parts.into_iter().flat_map(move |(partition, low, high)| {
-            let pairs = partition.range(low..high).map(|item| {
-                item.map(|(key, value)| (key.to_vec(), value.to_vec())).map_err(store_error)
-            });
-            ordered(pairs, reverse)
-        }))
+        let pairs = self.tree.range(start.to_vec()..end.to_vec()).map(|item| {
+            item.map(|(key, value)| (key.to_vec(), value.to_vec())).map_err(store_error)
+        });
+        ordered(pairs, reverse)
     }
 
     fn apply(&self, ops: &[WriteOp]) -> Result<(), StoreError> {
@@ -328,14 +200,9 @@ impl Engine for FjallEngine {
         for op in ops {
             match op {
                 WriteOp::Put { key, value } => {
-                    batch.insert(&self.partition_for_write(key)?, key.as_slice(), value.as_slice());
+                    batch.insert(&self.tree, key.as_slice(), value.as_slice());
                 }
-                WriteOp::Delete { key } => {
-                    // Without a partition there is no key to delete.
-                    if let Some(partition) = self.partition_of(key) {
-                        batch.remove(&partition, key.as_slice());
-                    }
-                }
+                WriteOp::Delete { key } => batch.remove(&self.tree, key.as_slice()),
             }
         }
         batch.commit().map_err(|error| self.write_failure(error))
@@ -405,7 +272,7 @@ mod tests {
             engine.flush().unwrap();
             let first = engine.journal.lock().id;
             // A memtable rotation seals the journal and starts the next one.
-            engine.partition_of(b"a").unwrap().rotate_memtable().unwrap();
+            engine.tree.rotate_memtable().unwrap();
             engine.apply(&[put(b"b", b"2")]).unwrap();
             engine.flush().unwrap();
             assert_eq!(engine.journal.lock().id, first + 1, "the flush moved to the new journal");
@@ -413,79 +280,6 @@ mod tests {
         let engine = FjallEngine::open(dir.path()).unwrap();
         assert_eq!(engine.get(b"a").unwrap().as_deref(), Some(&b"1"[..]));
         assert_eq!(engine.get(b"b").unwrap().as_deref(), Some(&b"2"[..]));
-    }
-
-    #[test]
-    fn keyspaces_are_partitions_and_ranges_cross_them_in_key_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let keys: [&[u8]; 7] = [b"C1", b"a1", b"a2", b"b1", b"l1", b"l2", b"x9"];
-        {
-            let engine = FjallEngine::open(dir.path()).unwrap();
-            engine.apply(&keys.map(|key| put(key, key))).unwrap();
-            engine.flush().unwrap();
-        }
-        let engine = FjallEngine::open(dir.path()).unwrap();
-        let mut names: Vec<String> =
-            engine.keyspace.list_partitions().iter().map(|name| name.to_string()).collect();
-        names.sort();
-        assert_eq!(names, ["ks_43", "ks_61", "ks_62", "ks_6c", "ks_78"]);
-        let range = |start: &[u8], end: &[u8], reverse| {
-            engine.range(start, end, reverse).map(|item| item.unwrap().0).collect::<Vec<_>>()
-        };
-        let all: Vec<Vec<u8>> = keys.iter().map(|key| key.to_vec()).collect();
-        assert_eq!(range(b"", &[u8::MAX], false), all);
-        assert_eq!(range(b"", &[u8::MAX], true), all.iter().rev().cloned().collect::<Vec<_>>());
-        // Bounds inside keyspaces, and keyspaces without a partition between them.
-        assert_eq!(range(b"a2", b"l2", false), [&b"a2"[..], b"b1", b"l1"].map(<[u8]>::to_vec));
-        assert_eq!(range(b"a2", b"l2", true), [&b"l1"[..], b"b1", b"a2"].map(<[u8]>::to_vec));
-        assert_eq!(range(b"c", b"k", false), Vec::<Vec<u8>>::new());
-        assert_eq!(engine.get(b"x9").unwrap().as_deref(), Some(&b"x9"[..]));
-        assert_eq!(engine.get(b"z").unwrap(), None);
-        engine
-            .apply(&[
-                WriteOp::Delete { key: b"b1".to_vec() },
-                WriteOp::Delete { key: b"q".to_vec() },
-            ])
-            .unwrap();
-        assert_eq!(engine.get(b"b1").unwrap(), None);
-    }
-
-    #[test]
-    fn a_store_made_with_one_partition_is_read_and_written_there() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let keyspace = fjall::Config::new(dir.path()).open().unwrap();
-            let records = keyspace
-                .open_partition(SINGLE_PARTITION, fjall::PartitionCreateOptions::default())
-                .unwrap();
-            records.insert(b"a1", b"old").unwrap();
-            records.insert(b"b1", b"old").unwrap();
-            keyspace.persist(fjall::PersistMode::SyncAll).unwrap();
-        }
-        {
-            let engine = FjallEngine::open(dir.path()).unwrap();
-            assert_eq!(engine.get(b"a1").unwrap().as_deref(), Some(&b"old"[..]));
-            engine.apply(&[put(b"c1", b"new")]).unwrap();
-            engine.flush().unwrap();
-            let keys: Vec<Vec<u8>> =
-                engine.range(b"", &[u8::MAX], true).map(|item| item.unwrap().0).collect();
-            assert_eq!(keys, [&b"c1"[..], b"b1", b"a1"].map(<[u8]>::to_vec));
-        }
-        let keyspace = fjall::Config::new(dir.path()).open().unwrap();
-        let names: Vec<String> =
-            keyspace.list_partitions().iter().map(|name| name.to_string()).collect();
-        assert_eq!(names, [SINGLE_PARTITION], "no keyspace partitions beside the old one");
-    }
-
-    #[test]
-    fn a_partition_this_build_did_not_make_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let keyspace = fjall::Config::new(dir.path()).open().unwrap();
-            keyspace.open_partition("other", fjall::PartitionCreateOptions::default()).unwrap();
-            keyspace.persist(fjall::PersistMode::SyncAll).unwrap();
-        }
-        assert!(matches!(FjallEngine::open(dir.path()), Err(StoreError::Corruption { .. })));
     }
 
     #[test]
