@@ -101,22 +101,35 @@ json_summary() {
     python3 "$(dirname "$0")/plot_latency.py" --summary "$1"
 }
 
-run_with_load() {
-    local data="$work/data" kind json max_debit fraction rate
-    mkdir -p "$data"
-    serve_start "$data" "$work/server.log"
+# Starts a switch on a fresh data directory $1 (log $2) and populates it; sets `common`, the
+# generator's flags that name that switch.
+start_populated_switch() {
+    mkdir -p "$1"
+    serve_start "$1" "$2"
     echo "switch (pid $server_pid, core $server_cpu) at $url; client on core $client_cpu"
-    local common=(--url "$url" --credentials "$data/admin-credentials")
+    common=(--url "$url" --credentials "$1/admin-credentials")
     taskset -c "$client_cpu" "$binary" load populate "${common[@]}" --cards "$cards"
+}
+
+# One measured run of the generator against the switch `common` names, its results in the
+# JSON file $1; the rest of the arguments say what to send (mix, connections, rate).
+load_run() {
+    local json="$1"
+    shift
+    taskset -c "$client_cpu" "$binary" load run "${common[@]}" --duration-s "$seconds" \
+        --warmup-s "$warmup" --json "$json" "$@"
+}
+
+run_with_load() {
+    local kind json max_debit fraction rate common
+    start_populated_switch "$work/data" "$work/server.log"
     # Rounds, each workload once per round, so that a slow spell of this noisy machine lands in
     # one round's figures rather than in one workload's.
     for round in $(seq 1 "$rounds"); do
         echo "--- round $round of $rounds"
         for kind in echo balance debit; do
             json="$work/closed-$kind-$round.json"
-            taskset -c "$client_cpu" "$binary" load run "${common[@]}" --mix "$kind=1" \
-                --connections "$connections" --duration-s "$seconds" --warmup-s "$warmup" \
-                --json "$json"
+            load_run "$json" --mix "$kind=1" --connections "$connections"
             echo "$kind $(json_summary "$json") $round" >>"$rows"
         done
         # The hot-merchant target: every jCard card debit already credits the one acquirer
@@ -125,9 +138,8 @@ run_with_load() {
         # one merchant wallet.
         for share in 0 1; do
             json="$work/closed-transfer-$share-$round.json"
-            taskset -c "$client_cpu" "$binary" load run "${common[@]}" --mix transfer=1 \
-                --hot-merchant-share "$share" --connections "$connections" \
-                --duration-s "$seconds" --warmup-s "$warmup" --json "$json"
+            load_run "$json" --mix transfer=1 --hot-merchant-share "$share" \
+                --connections "$connections"
             echo "transfer$share $(json_summary "$json") $round" >>"$rows"
         done
     done
@@ -139,11 +151,7 @@ run_with_load() {
         # shellcheck disable=SC2046 # one word per round's rate
         max_debit="$(median $(awk '$1 == "debit" {print $2}' "$rows"))"
         serve_stop
-        data="$work/sweep-data"
-        mkdir -p "$data"
-        serve_start "$data" "$work/sweep-server.log"
-        common=(--url "$url" --credentials "$data/admin-credentials")
-        taskset -c "$client_cpu" "$binary" load populate "${common[@]}" --cards "$cards"
+        start_populated_switch "$work/sweep-data" "$work/sweep-server.log"
         mkdir -p "$target_dir/bench-sweep"
         rm -f "$target_dir"/bench-sweep/*.json
         for fraction in 0.1 0.3 0.5 0.7 0.8 0.9 1.0 1.1; do
@@ -153,16 +161,13 @@ run_with_load() {
             # More connections than the closed loop: each one carries a single request at a
             # time, so C connections at latency L cannot offer more than C/L per second; the
             # sweep must measure the switch, not that client limit (many terminals, in life).
-            taskset -c "$client_cpu" "$binary" load run "${common[@]}" --mix debit=1 \
-                --connections "$sweep_connections" --duration-s "$seconds" --warmup-s "$warmup" \
-                --rate "$rate" --json "$json"
+            load_run "$json" --mix debit=1 --connections "$sweep_connections" --rate "$rate"
             if [ "$fraction" = 0.7 ]; then
                 echo "debit70 $(json_summary "$json") 1" >>"$rows"
                 # The 70% point is a verdict, so it gets its rounds too (not plotted).
                 for round in $(seq 2 "$rounds"); do
-                    taskset -c "$client_cpu" "$binary" load run "${common[@]}" --mix debit=1 \
-                        --connections "$sweep_connections" --duration-s "$seconds" \
-                        --warmup-s "$warmup" --rate "$rate" --json "$work/debit70-$round.json"
+                    load_run "$work/debit70-$round.json" --mix debit=1 \
+                        --connections "$sweep_connections" --rate "$rate"
                     echo "debit70 $(json_summary "$work/debit70-$round.json") $round" >>"$rows"
                 done
             fi
