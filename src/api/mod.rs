@@ -56,18 +56,15 @@ pub struct ApiResponse {
 }
 
 impl ApiResponse {
+    /// A `Value` always serializes (its keys are strings).
     pub fn json(status: StatusCode, value: &serde_json::Value) -> ApiResponse {
-        ApiResponse {
-            status,
-            content_type: "application/json",
-            // `to_vec` writes straight into the buffer (`to_string` goes through `fmt`); a
-            // `Value` always serializes (its keys are strings), so there is no error to answer.
-            body: Bytes::from(serde_json::to_vec(value).unwrap_or_default()),
-        }
+        ApiResponse::serialized(status, value)
     }
 
     /// A JSON answer serialized straight from a typed value (a hot path's answer, no `Value`
-    /// built first). For types whose serialization cannot fail: string keys, no custom errors.
+    /// built first). For types whose serialization cannot fail: string keys, no custom errors,
+    /// so there is no error to answer. `to_vec` writes straight into the buffer (`to_string`
+    /// goes through `fmt`).
     pub fn serialized(status: StatusCode, value: &impl serde::Serialize) -> ApiResponse {
         ApiResponse {
             status,
