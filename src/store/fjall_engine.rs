@@ -2,6 +2,14 @@
 //! batch appended to fjall's journal; a flush hands the journal's buffer to the OS and fsyncs
 //! the journal file itself; the sorted tables are written and compacted by fjall's background
 //! threads. Measured against sled in `docs/performance.md`.
+//!
+//! A store keeps each keyspace a card debit appends to (`schema::APPENDED`: the tranlog and the
+//! GL transactions, keys that only grow) in a partition (an LSM tree) of its own, and everything
+//! else (balances and indexes, written all over their key ranges) in `records`. In one tree, a
+//! table's key range spans whatever lies between its keys, so compacting the indexes, or a
+//! memtable holding both tranlog and transaction keys, rewrote the appended history lying in
+//! between; apart, appended tables never overlap older ones and move down the levels without
+//! being rewritten. A store made before keeps those keyspaces in `records`.
 
 use std::fs::{File, TryLockError};
 use std::io::ErrorKind;
@@ -10,16 +18,26 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
+use super::schema::APPENDED;
 use super::{ordered, retry_while_locked, Engine, KeyValueIter, StoreError, WriteOp};
 
-/// The one partition: the schema's leading byte already separates the keyspaces.
-const PARTITION: &str = "records";
+/// The partition of every keyspace without one of its own.
+const RECORDS_PARTITION: &str = "records";
 /// The file whose exclusive lock says a process has this store open.
 const LOCK_FILE: &str = "cardswitch.lock";
+/// Memtables one flush may write. fjall gives a keyspace one flush permit per partition after
+/// replaying its journals (and one per memtable sealed later), and a permit flushes at most
+/// this many sealed memtables; its default is the cores less one, 1 here. A restart after a
+/// busy spell replays several sealed memtables per partition, and at one per permit the
+/// backlog never shrank: the partition flushed first was always the same, the others' journals
+/// could not be deleted, the journals reached fjall's limit, and writes halted for good (a
+/// partition per keyspace did that, `docs/performance.md`). At this many, the first permits
+/// flush the whole backlog.
+const MEMTABLES_PER_FLUSH_MAX: usize = 32;
 
 pub struct FjallEngine {
     // Declared before the lock file so that fjall is closed before the lock is released.
-    tree: fjall::PartitionHandle,
+    layout: Layout,
     keyspace: fjall::Keyspace,
     dir: PathBuf,
     /// The first write or persist failure. fjall then poisons the keyspace and answers every
@@ -32,6 +50,42 @@ pub struct FjallEngine {
     sync_failed: AtomicBool,
     journal: Mutex<ActiveJournal>,
     _lock: File,
+}
+
+/// Which partition holds which keys.
+struct Layout {
+    records: fjall::PartitionHandle,
+    /// The appended keyspaces that have a partition of their own: leading byte, partition.
+    appended: Vec<(u8, fjall::PartitionHandle)>,
+    /// The whole key space cut where the partitions alternate, in key order.
+    pieces: Vec<Piece>,
+}
+
+/// Keys from `start` up to (not including) `end`, or to the end of the key space, and which
+/// partition holds them: an index into `appended`, or `None` for `records`.
+struct Piece {
+    start: Vec<u8>,
+    end: Option<Vec<u8>>,
+    appended: Option<usize>,
+}
+
+/// The pieces of the key space in key order: each appended keyspace's single-byte range and
+/// the gaps around them.
+fn pieces(appended: &[(u8, fjall::PartitionHandle)]) -> Vec<Piece> {
+    let mut bytes: Vec<(u8, usize)> =
+        appended.iter().enumerate().map(|(index, (byte, _))| (*byte, index)).collect();
+    bytes.sort_unstable();
+    let mut pieces = Vec::new();
+    let mut start = Vec::new();
+    for (byte, index) in bytes {
+        pieces.push(Piece { start, end: Some(vec![byte]), appended: None });
+        let end = byte.checked_add(1).map(|next| vec![next]);
+        pieces.push(Piece { start: vec![byte], end: end.clone(), appended: Some(index) });
+        let Some(end) = end else { return pieces };
+        start = end;
+    }
+    pieces.push(Piece { start, end: None, appended: None });
+    pieces
 }
 
 /// The journal file fjall appends to, opened again here so that a flush fsyncs it without
@@ -88,14 +142,15 @@ impl FjallEngine {
         std::fs::create_dir_all(dir).map_err(|error| StoreError::from_io(&error))?;
         // fjall's threads may finish a moment after the last handle is dropped, hence the wait.
         let lock = retry_while_locked(|| lock(&dir.join(LOCK_FILE)))?;
-        let keyspace = fjall::Config::new(dir).open().map_err(store_error)?;
-        let tree = keyspace
-            .open_partition(PARTITION, fjall::PartitionCreateOptions::default())
+        let keyspace = fjall::Config::new(dir)
+            .flush_workers(MEMTABLES_PER_FLUSH_MAX)
+            .open()
             .map_err(store_error)?;
+        let layout = Layout::open(&keyspace, dir)?;
         let journal = ActiveJournal::open(dir.join("journals"))
             .map_err(|error| StoreError::from_io(&error))?;
         Ok(FjallEngine {
-            tree,
+            layout,
             keyspace,
             dir: dir.to_path_buf(),
             first_failure: Mutex::new(None),
@@ -103,6 +158,74 @@ impl FjallEngine {
             journal: Mutex::new(journal),
             _lock: lock,
         })
+    }
+}
+
+impl Layout {
+    /// The partitions of the store `keyspace` opened. A new store gets every appended
+    /// keyspace's partition, made before `records`; once `records` exists no partition is
+    /// added, as its keys would stay behind in `records` (a store made before keeps them all
+    /// there).
+    fn open(keyspace: &fjall::Keyspace, dir: &Path) -> Result<Layout, StoreError> {
+        let options = fjall::PartitionCreateOptions::default;
+        let known = |name: &str| {
+            name == RECORDS_PARTITION || APPENDED.iter().any(|(_, appended)| *appended == name)
+        };
+        if let Some(name) = keyspace.list_partitions().into_iter().find(|name| !known(name)) {
+            return Err(StoreError::Corruption {
+                key: String::new(),
+                reason: format!("the store has a partition `{name}` this build did not make"),
+            });
+        }
+        let new_store = !keyspace.partition_exists(RECORDS_PARTITION);
+        let mut made = false;
+        let mut appended = Vec::new();
+        for (space, name) in APPENDED {
+            let exists = keyspace.partition_exists(name);
+            if exists || new_store {
+                let partition = keyspace.open_partition(name, options()).map_err(store_error)?;
+                appended.push((space.byte(), partition));
+                made |= !exists;
+            }
+        }
+        let records = keyspace.open_partition(RECORDS_PARTITION, options()).map_err(store_error)?;
+        if new_store || made {
+            // fjall fsyncs a new partition's folder, not its entry in the folder above; the
+            // first batch must not outlive its partitions.
+            File::open(dir.join("partitions"))
+                .and_then(|folder| folder.sync_all())
+                .map_err(|error| StoreError::from_io(&error))?;
+        }
+        let pieces = pieces(&appended);
+        Ok(Layout { records, appended, pieces })
+    }
+
+    /// The partition that holds `key`.
+    fn partition_of(&self, key: &[u8]) -> &fjall::PartitionHandle {
+        let byte = key.first();
+        self.appended
+            .iter()
+            .find(|(appended, _)| Some(appended) == byte)
+            .map_or(&self.records, |(_, partition)| partition)
+    }
+
+    /// The partitions holding keys in `[start, end)`, in key order, each with its part of the
+    /// range.
+    fn partitions_in(
+        &self,
+        start: &[u8],
+        end: &[u8],
+    ) -> Vec<(&fjall::PartitionHandle, Vec<u8>, Vec<u8>)> {
+        self.pieces
+            .iter()
+            .filter_map(|piece| {
+                let low = piece.start.as_slice().max(start);
+                let high = piece.end.as_deref().map_or(end, |piece_end| piece_end.min(end));
+                let partition =
+                    piece.appended.map_or(&self.records, |index| &self.appended[index].1);
+                (low < high).then(|| (partition, low.to_vec(), high.to_vec()))
+            })
+            .collect()
     }
 }
 
@@ -184,14 +307,22 @@ impl FjallEngine {
 // fails is not in the memtable and is not replayed. `flush` fsyncs the journal.
 impl Engine for FjallEngine {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.tree.get(key).map_err(store_error)?.map(|value| value.to_vec()))
+        let partition = self.layout.partition_of(key);
+        Ok(partition.get(key).map_err(store_error)?.map(|value| value.to_vec()))
     }
 
     fn range(&self, start: &[u8], end: &[u8], reverse: bool) -> KeyValueIter<'_> {
-        let pairs = self.tree.range(start.to_vec()..end.to_vec()).map(|item| {
-            item.map(|(key, value)| (key.to_vec(), value.to_vec())).map_err(store_error)
-        });
-        ordered(pairs, reverse)
+        let mut parts = self.layout.partitions_in(start, end);
+        if reverse {
+            parts.reverse();
+        }
+        // Each partition's part is read when the one before it is done.
+        Box::new(parts.into_iter().flat_map(move |(partition, low, high)| {
+            let pairs = partition.range(low..high).map(|item| {
+                item.map(|(key, value)| (key.to_vec(), value.to_vec())).map_err(store_error)
+            });
+            ordered(pairs, reverse)
+        }))
     }
 
     fn apply(&self, ops: &[WriteOp]) -> Result<(), StoreError> {
@@ -200,9 +331,11 @@ impl Engine for FjallEngine {
         for op in ops {
             match op {
                 WriteOp::Put { key, value } => {
-                    batch.insert(&self.tree, key.as_slice(), value.as_slice());
+                    batch.insert(self.layout.partition_of(key), key.as_slice(), value.as_slice());
                 }
-                WriteOp::Delete { key } => batch.remove(&self.tree, key.as_slice()),
+                WriteOp::Delete { key } => {
+                    batch.remove(self.layout.partition_of(key), key.as_slice());
+                }
             }
         }
         batch.commit().map_err(|error| self.write_failure(error))
@@ -272,7 +405,7 @@ mod tests {
             engine.flush().unwrap();
             let first = engine.journal.lock().id;
             // A memtable rotation seals the journal and starts the next one.
-            engine.tree.rotate_memtable().unwrap();
+            engine.layout.partition_of(b"a").rotate_memtable().unwrap();
             engine.apply(&[put(b"b", b"2")]).unwrap();
             engine.flush().unwrap();
             assert_eq!(engine.journal.lock().id, first + 1, "the flush moved to the new journal");
@@ -280,6 +413,127 @@ mod tests {
         let engine = FjallEngine::open(dir.path()).unwrap();
         assert_eq!(engine.get(b"a").unwrap().as_deref(), Some(&b"1"[..]));
         assert_eq!(engine.get(b"b").unwrap().as_deref(), Some(&b"2"[..]));
+    }
+
+    /// One key in each piece of the key space: before, in and between the appended keyspaces.
+    const KEYS_IN_ORDER: [&[u8]; 7] = [b"L", b"a1", b"l\x00\x01", b"m", b"r9", b"t\x00\x07", b"x"];
+
+    fn names(partition: &fjall::PartitionHandle) -> Vec<Vec<u8>> {
+        partition.iter().map(|pair| pair.unwrap().0.to_vec()).collect()
+    }
+
+    #[test]
+    fn a_new_store_keeps_the_appended_keyspaces_apart_and_ranges_cross_them_in_key_order() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let engine = FjallEngine::open(dir.path()).unwrap();
+            let mut ops: Vec<WriteOp> = KEYS_IN_ORDER.iter().map(|key| put(key, key)).collect();
+            ops.reverse();
+            engine.apply(&ops).unwrap();
+            engine.flush().unwrap();
+        }
+        let engine = FjallEngine::open(dir.path()).unwrap();
+        let layout = &engine.layout;
+        assert_eq!(layout.appended.len(), APPENDED.len(), "a new store has every partition");
+        assert_eq!(names(layout.partition_of(b"l")), vec![b"l\x00\x01".to_vec()]);
+        assert_eq!(names(layout.partition_of(b"t")), vec![b"t\x00\x07".to_vec()]);
+        assert_eq!(names(&layout.records).len(), 5);
+        let range = |start: &[u8], end: &[u8], reverse| {
+            engine.range(start, end, reverse).map(|pair| pair.unwrap().0).collect::<Vec<_>>()
+        };
+        let all: Vec<Vec<u8>> = KEYS_IN_ORDER.iter().map(|key| key.to_vec()).collect();
+        assert_eq!(range(b"", b"\xff", false), all);
+        let mut backwards = all.clone();
+        backwards.reverse();
+        assert_eq!(range(b"", b"\xff", true), backwards);
+        // Ranges that start and end inside pieces.
+        assert_eq!(range(b"l\x00", b"t\x00\x08", false), all[2..6].to_vec());
+        assert_eq!(range(b"a2", b"t", true), vec![all[4].clone(), all[3].clone(), all[2].clone()]);
+        assert_eq!(range(b"t", b"u", false), vec![all[5].clone()]);
+        for key in KEYS_IN_ORDER {
+            assert_eq!(engine.get(key).unwrap().as_deref(), Some(key));
+        }
+        engine.apply(&[WriteOp::Delete { key: b"t\x00\x07".to_vec() }]).unwrap();
+        assert_eq!(engine.get(b"t\x00\x07").unwrap(), None);
+    }
+
+    #[test]
+    fn a_store_made_before_the_split_keeps_everything_in_its_one_partition() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // What earlier builds made: the one partition.
+            let keyspace = fjall::Config::new(dir.path()).open().unwrap();
+            let records = keyspace
+                .open_partition(RECORDS_PARTITION, fjall::PartitionCreateOptions::default())
+                .unwrap();
+            records.insert(b"l\x00\x01", b"old").unwrap();
+            keyspace.persist(fjall::PersistMode::SyncAll).unwrap();
+        }
+        for _ in 0..2 {
+            let engine = FjallEngine::open(dir.path()).unwrap();
+            assert!(engine.layout.appended.is_empty(), "an old store stays as it was");
+            engine.apply(&[put(b"t\x00\x02", b"new"), put(b"b", b"balance")]).unwrap();
+            engine.flush().unwrap();
+            assert_eq!(names(&engine.layout.records).len(), 3);
+            assert_eq!(engine.get(b"l\x00\x01").unwrap().as_deref(), Some(&b"old"[..]));
+            assert_eq!(engine.keyspace.partition_count(), 1);
+        }
+    }
+
+    #[test]
+    fn a_partition_this_build_did_not_make_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let keyspace = fjall::Config::new(dir.path()).open().unwrap();
+            let options = fjall::PartitionCreateOptions::default;
+            keyspace.open_partition("stranger", options()).unwrap();
+            keyspace.persist(fjall::PersistMode::SyncAll).unwrap();
+        }
+        match FjallEngine::open(dir.path()) {
+            Err(StoreError::Corruption { reason, .. }) => assert!(reason.contains("stranger")),
+            Err(other) => panic!("expected corruption, got {other}"),
+            Ok(_) => panic!("expected corruption, the store opened"),
+        }
+    }
+
+    fn journal_files(dir: &Path) -> usize {
+        std::fs::read_dir(dir.join("journals")).unwrap().count()
+    }
+
+    /// A restart after a busy spell replays sealed memtables of every partition; every one of
+    /// them must be flushed, so that their journals go and writes never halt at fjall's journal
+    /// limit (fjall's default would flush one memtable per permit, always of one partition).
+    #[test]
+    fn every_memtable_replayed_at_a_restart_is_flushed_and_its_journal_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let rotations = 12;
+        {
+            let engine = FjallEngine::open(dir.path()).unwrap();
+            for round in 0..rotations {
+                let id = u64::try_from(round).unwrap().to_be_bytes();
+                let keys = [b'b', b'l', b't'].map(|space| [&[space][..], &id].concat());
+                engine.apply(&keys.clone().map(|key| put(&key, b"1"))).unwrap();
+                engine.flush().unwrap();
+                for key in &keys {
+                    engine.layout.partition_of(key).rotate_memtable().unwrap();
+                }
+            }
+        }
+        let sealed_at_stop = journal_files(dir.path());
+        let engine = FjallEngine::open(dir.path()).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while engine.keyspace.journal_count() > 1 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(
+            engine.keyspace.journal_count(),
+            1,
+            "journals left of {sealed_at_stop} at the restart: a replayed memtable was never flushed"
+        );
+        for round in 0..rotations {
+            let id = u64::try_from(round).unwrap().to_be_bytes();
+            assert!(engine.get(&[&b"l"[..], &id].concat()).unwrap().is_some());
+        }
     }
 
     #[test]

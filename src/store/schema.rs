@@ -103,6 +103,13 @@ impl Keyspace {
     }
 }
 
+/// The keyspaces whose new keys only ever come after every key they hold (ids counted up): the
+/// history a card debit appends to, each with the name an engine gives the tree it keeps it in.
+/// Kept apart from each other and from the keyspaces written all over their ranges, compacting
+/// those does not rewrite the history (see `fjall_engine.rs`).
+pub const APPENDED: [(Keyspace, &str); 2] =
+    [(Keyspace::Tranlog, "tranlog"), (Keyspace::Transaction, "transactions")];
+
 /// Builds a key from a keyspace and its fields.
 fn key(space: Keyspace, fields: &[&[u8]]) -> Vec<u8> {
     let length = fields.iter().map(|field| field.len()).sum::<usize>().saturating_add(1);
