@@ -3,13 +3,14 @@
 //! the journal file itself; the sorted tables are written and compacted by fjall's background
 //! threads. Measured against sled in `docs/performance.md`.
 //!
-//! A store keeps each keyspace a card debit appends to (`schema::APPENDED`: the tranlog and the
-//! GL transactions, keys that only grow) in a partition (an LSM tree) of its own, and everything
-//! else (balances and indexes, written all over their key ranges) in `records`. In one tree, a
-//! table's key range spans whatever lies between its keys, so compacting the indexes, or a
-//! memtable holding both tranlog and transaction keys, rewrote the appended history lying in
-//! between; apart, appended tables never overlap older ones and move down the levels without
-//! being rewritten. A store made before keeps those keyspaces in `records`.
+//! A store keeps each keyspace that grows with every movement (`schema::HISTORY`: the tranlog,
+//! the GL transactions and their indexes) in a partition (an LSM tree) of its own, and the rest
+//! (balances, accounts, cards, customers: records rewritten in place) in `records`. In one tree,
+//! a table's key range spans whatever lies between its keys, so a compaction set off by one
+//! keyspace rewrote the tables of the others lying between them, most of them history; apart,
+//! the tranlog's and the transactions' tables never overlap older ones and move down the levels
+//! without being rewritten, and an index's compaction rewrites only that index. A store made
+//! before keeps those keyspaces in `records`.
 
 use std::fs::{File, TryLockError};
 use std::io::ErrorKind;
@@ -18,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
-use super::schema::APPENDED;
+use super::schema::HISTORY;
 use super::{ordered, retry_while_locked, Engine, KeyValueIter, StoreError, WriteOp};
 
 /// The partition of every keyspace without one of its own.
@@ -55,36 +56,36 @@ pub struct FjallEngine {
 /// Which partition holds which keys.
 struct Layout {
     records: fjall::PartitionHandle,
-    /// The appended keyspaces that have a partition of their own: leading byte, partition.
-    appended: Vec<(u8, fjall::PartitionHandle)>,
+    /// The history keyspaces that have a partition of their own: leading byte, partition.
+    history: Vec<(u8, fjall::PartitionHandle)>,
     /// The whole key space cut where the partitions alternate, in key order.
     pieces: Vec<Piece>,
 }
 
 /// Keys from `start` up to (not including) `end`, or to the end of the key space, and which
-/// partition holds them: an index into `appended`, or `None` for `records`.
+/// partition holds them: an index into `history`, or `None` for `records`.
 struct Piece {
     start: Vec<u8>,
     end: Option<Vec<u8>>,
-    appended: Option<usize>,
+    history: Option<usize>,
 }
 
-/// The pieces of the key space in key order: each appended keyspace's single-byte range and
-/// the gaps around them.
-fn pieces(appended: &[(u8, fjall::PartitionHandle)]) -> Vec<Piece> {
+/// The pieces of the key space in key order: each history keyspace's single-byte range and the
+/// gaps around them.
+fn pieces(history: &[(u8, fjall::PartitionHandle)]) -> Vec<Piece> {
     let mut bytes: Vec<(u8, usize)> =
-        appended.iter().enumerate().map(|(index, (byte, _))| (*byte, index)).collect();
+        history.iter().enumerate().map(|(index, (byte, _))| (*byte, index)).collect();
     bytes.sort_unstable();
     let mut pieces = Vec::new();
     let mut start = Vec::new();
     for (byte, index) in bytes {
-        pieces.push(Piece { start, end: Some(vec![byte]), appended: None });
+        pieces.push(Piece { start, end: Some(vec![byte]), history: None });
         let end = byte.checked_add(1).map(|next| vec![next]);
-        pieces.push(Piece { start: vec![byte], end: end.clone(), appended: Some(index) });
+        pieces.push(Piece { start: vec![byte], end: end.clone(), history: Some(index) });
         let Some(end) = end else { return pieces };
         start = end;
     }
-    pieces.push(Piece { start, end: None, appended: None });
+    pieces.push(Piece { start, end: None, history: None });
     pieces
 }
 
@@ -162,14 +163,14 @@ impl FjallEngine {
 }
 
 impl Layout {
-    /// The partitions of the store `keyspace` opened. A new store gets every appended
+    /// The partitions of the store `keyspace` opened. A new store gets every history
     /// keyspace's partition, made before `records`; once `records` exists no partition is
     /// added, as its keys would stay behind in `records` (a store made before keeps them all
     /// there).
     fn open(keyspace: &fjall::Keyspace, dir: &Path) -> Result<Layout, StoreError> {
         let options = fjall::PartitionCreateOptions::default;
         let known = |name: &str| {
-            name == RECORDS_PARTITION || APPENDED.iter().any(|(_, appended)| *appended == name)
+            name == RECORDS_PARTITION || HISTORY.iter().any(|(_, history)| *history == name)
         };
         if let Some(name) = keyspace.list_partitions().into_iter().find(|name| !known(name)) {
             return Err(StoreError::Corruption {
@@ -179,12 +180,12 @@ impl Layout {
         }
         let new_store = !keyspace.partition_exists(RECORDS_PARTITION);
         let mut made = false;
-        let mut appended = Vec::new();
-        for (space, name) in APPENDED {
+        let mut history = Vec::new();
+        for (space, name) in HISTORY {
             let exists = keyspace.partition_exists(name);
             if exists || new_store {
                 let partition = keyspace.open_partition(name, options()).map_err(store_error)?;
-                appended.push((space.byte(), partition));
+                history.push((space.byte(), partition));
                 made |= !exists;
             }
         }
@@ -196,16 +197,16 @@ impl Layout {
                 .and_then(|folder| folder.sync_all())
                 .map_err(|error| StoreError::from_io(&error))?;
         }
-        let pieces = pieces(&appended);
-        Ok(Layout { records, appended, pieces })
+        let pieces = pieces(&history);
+        Ok(Layout { records, history, pieces })
     }
 
     /// The partition that holds `key`.
     fn partition_of(&self, key: &[u8]) -> &fjall::PartitionHandle {
         let byte = key.first();
-        self.appended
+        self.history
             .iter()
-            .find(|(appended, _)| Some(appended) == byte)
+            .find(|(history, _)| Some(history) == byte)
             .map_or(&self.records, |(_, partition)| partition)
     }
 
@@ -221,8 +222,7 @@ impl Layout {
             .filter_map(|piece| {
                 let low = piece.start.as_slice().max(start);
                 let high = piece.end.as_deref().map_or(end, |piece_end| piece_end.min(end));
-                let partition =
-                    piece.appended.map_or(&self.records, |index| &self.appended[index].1);
+                let partition = piece.history.map_or(&self.records, |index| &self.history[index].1);
                 (low < high).then(|| (partition, low.to_vec(), high.to_vec()))
             })
             .collect()
@@ -415,15 +415,15 @@ mod tests {
         assert_eq!(engine.get(b"b").unwrap().as_deref(), Some(&b"2"[..]));
     }
 
-    /// One key in each piece of the key space: before, in and between the appended keyspaces.
-    const KEYS_IN_ORDER: [&[u8]; 7] = [b"L", b"a1", b"l\x00\x01", b"m", b"r9", b"t\x00\x07", b"x"];
+    /// One key in each piece of the key space: before, in and between the history keyspaces.
+    const KEYS_IN_ORDER: [&[u8]; 7] = [b"L", b"a1", b"l\x00\x01", b"m", b"s9", b"t\x00\x07", b"u"];
 
     fn names(partition: &fjall::PartitionHandle) -> Vec<Vec<u8>> {
         partition.iter().map(|pair| pair.unwrap().0.to_vec()).collect()
     }
 
     #[test]
-    fn a_new_store_keeps_the_appended_keyspaces_apart_and_ranges_cross_them_in_key_order() {
+    fn a_new_store_keeps_the_history_keyspaces_apart_and_ranges_cross_them_in_key_order() {
         let dir = tempfile::tempdir().unwrap();
         {
             let engine = FjallEngine::open(dir.path()).unwrap();
@@ -434,7 +434,7 @@ mod tests {
         }
         let engine = FjallEngine::open(dir.path()).unwrap();
         let layout = &engine.layout;
-        assert_eq!(layout.appended.len(), APPENDED.len(), "a new store has every partition");
+        assert_eq!(layout.history.len(), HISTORY.len(), "a new store has every partition");
         assert_eq!(names(layout.partition_of(b"l")), vec![b"l\x00\x01".to_vec()]);
         assert_eq!(names(layout.partition_of(b"t")), vec![b"t\x00\x07".to_vec()]);
         assert_eq!(names(&layout.records).len(), 5);
@@ -471,7 +471,7 @@ mod tests {
         }
         for _ in 0..2 {
             let engine = FjallEngine::open(dir.path()).unwrap();
-            assert!(engine.layout.appended.is_empty(), "an old store stays as it was");
+            assert!(engine.layout.history.is_empty(), "an old store stays as it was");
             engine.apply(&[put(b"t\x00\x02", b"new"), put(b"b", b"balance")]).unwrap();
             engine.flush().unwrap();
             assert_eq!(names(&engine.layout.records).len(), 3);
@@ -511,7 +511,7 @@ mod tests {
             let engine = FjallEngine::open(dir.path()).unwrap();
             for round in 0..rotations {
                 let id = u64::try_from(round).unwrap().to_be_bytes();
-                let keys = [b'b', b'l', b't'].map(|space| [&[space][..], &id].concat());
+                let keys = [b'b', b'l', b'r'].map(|space| [&[space][..], &id].concat());
                 engine.apply(&keys.clone().map(|key| put(&key, b"1"))).unwrap();
                 engine.flush().unwrap();
                 for key in &keys {

@@ -103,12 +103,18 @@ impl Keyspace {
     }
 }
 
-/// The keyspaces whose new keys only ever come after every key they hold (ids counted up): the
-/// history a card debit appends to, each with the name an engine gives the tree it keeps it in.
-/// Kept apart from each other and from the keyspaces written all over their ranges, compacting
-/// those does not rewrite the history (see `fjall_engine.rs`).
-pub const APPENDED: [(Keyspace, &str); 2] =
-    [(Keyspace::Tranlog, "tranlog"), (Keyspace::Transaction, "transactions")];
+/// The keyspaces that grow with every movement: the history (the tranlog and the GL
+/// transactions, whose keys only grow) and its indexes (written all over their ranges), each
+/// with the name an engine gives the tree it keeps it in. In one tree with the rest, compacting
+/// them rewrote one another (see `fjall_engine.rs`).
+pub const HISTORY: [(Keyspace, &str); 6] = [
+    (Keyspace::Tranlog, "tranlog"),
+    (Keyspace::Transaction, "transactions"),
+    (Keyspace::Entry, "entries"),
+    (Keyspace::TranlogByRrn, "tranlog-by-rrn"),
+    (Keyspace::TranlogByCard, "tranlog-by-card"),
+    (Keyspace::TranlogByWallet, "tranlog-by-wallet"),
+];
 
 /// Builds a key from a keyspace and its fields.
 fn key(space: Keyspace, fields: &[&[u8]]) -> Vec<u8> {
