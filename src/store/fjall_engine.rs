@@ -179,18 +179,16 @@ impl Layout {
             });
         }
         let new_store = !keyspace.partition_exists(RECORDS_PARTITION);
-        let mut made = false;
         let mut history = Vec::new();
         for (space, name) in HISTORY {
-            let exists = keyspace.partition_exists(name);
-            if exists || new_store {
+            if new_store || keyspace.partition_exists(name) {
                 let partition = keyspace.open_partition(name, options()).map_err(store_error)?;
                 history.push((space.byte(), partition));
-                made |= !exists;
             }
         }
+        // Only a new store gets partitions (`records` among them, made last).
         let records = keyspace.open_partition(RECORDS_PARTITION, options()).map_err(store_error)?;
-        if new_store || made {
+        if new_store {
             // fjall fsyncs a new partition's folder, not its entry in the folder above; the
             // first batch must not outlive its partitions.
             File::open(dir.join("partitions"))
