@@ -23,7 +23,7 @@ use crate::wallet::{ACQUIRER_ACCOUNT, ISSUER_ACCOUNT};
 #[derive(Debug)]
 pub struct CardDecision {
     pub entries: Vec<EntryRequest>,
-    pub recipient: Option<Card>,
+    pub recipient: Option<Arc<Card>>,
 }
 
 /// The state a decision reads: one version of it, the key of PIN hashes and the time.
@@ -69,17 +69,18 @@ impl Authorizer<'_> {
         {
             return Err(Decline::VelocityExceeded);
         }
-        let entries = self.card_entries(request, card, recipient.as_ref(), &product, layer)?;
+        let entries = self.card_entries(request, card, recipient.as_deref(), &product, layer)?;
         Ok(CardDecision { entries, recipient })
     }
 
-    /// A payment card by token (cashback passes are not cards on these paths).
-    pub fn card(&self, token: &str) -> Result<Card, Decline> {
+    /// A payment card by token (cashback passes are not cards on these paths). Shared, not
+    /// copied: a copy is a dozen strings, each a cache miss in a large store.
+    pub fn card(&self, token: &str) -> Result<Arc<Card>, Decline> {
         self.state
             .cards
             .get(token)
             .filter(|card| card.kind == CardKind::Payment)
-            .map(|card| Card::clone(card))
+            .cloned()
             .ok_or(Decline::CardNotFound)
     }
 

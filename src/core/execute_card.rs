@@ -262,10 +262,10 @@ impl GroupContext<'_> {
         Ok(())
     }
 
-    /// The card with `token`.
+    /// The card with `token`, a copy to change.
     /// Cashback passes are not reachable here: they have no card path.
     pub(super) fn card(&self, token: &str) -> Result<Card, Decline> {
-        self.authorizer().card(token)
+        self.authorizer().card(token).map(Arc::unwrap_or_clone)
     }
 
     pub(super) fn update_card(

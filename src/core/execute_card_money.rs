@@ -37,7 +37,7 @@ impl GroupContext<'_> {
                 None => Outcome::CardMoved { tranlog: Box::new(original), replayed: true },
             });
         }
-        let card = match self.card(&request.token) {
+        let card = match self.authorizer().card(&request.token) {
             Ok(card) => card,
             Err(decline) => return Ok(Outcome::Declined(decline)),
         };
@@ -94,7 +94,7 @@ impl GroupContext<'_> {
         })?;
         transaction.reference = Some(tranlog.id);
         tranlog.transaction_id = Some(transaction.id);
-        tranlog.card2 = decision.recipient.map(|recipient| recipient.token);
+        tranlog.card2 = decision.recipient.map(|recipient| recipient.token.clone());
         match self.commit_transaction(transaction)? {
             Some(decline) => Ok(Err(decline)),
             None => Ok(Ok(())),
