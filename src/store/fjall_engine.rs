@@ -42,8 +42,8 @@ const MEMTABLES_PER_FLUSH_MAX: usize = 32;
 /// its range, so each such merge rewrites the whole of the next level (up to 256 MiB before a
 /// level below it is started): merging four times as rarely cut the compactor's CPU by 30-46%
 /// in sustained debits (`docs/performance.md`). These indexes are read only by statements and
-/// history queries, which then look in up to this many more tables. fjall stops writes at 20
-/// such tables, which one merge's time of flushes does not come near.
+/// history queries, which then look in up to this many more tables. fjall slows writes from 20
+/// such tables and stops them at 32, which one merge's time of flushes does not come near.
 const INDEX_FIRST_LEVEL_TABLES: u8 = 16;
 /// The indexes read by statements and history queries only. The RRN index is not one: every
 /// movement looks its RRN up, in every table of the first level.
