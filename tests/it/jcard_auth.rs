@@ -142,13 +142,22 @@ fn nonce_records_stored(dir: &std::path::Path) -> usize {
 /// configure), writes `later` more, stops the switch and counts the nonce records left.
 async fn nonce_records_left_after(switch: TestSwitch, early: usize, later: usize) -> usize {
     for index in 0..early {
-        switch.set_sysconfig(&format!("early.{index}"), "v").await;
+        set_sysconfig_in_a_millisecond_of_its_own(&switch, &format!("early.{index}")).await;
     }
     tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
     for index in 0..later {
-        switch.set_sysconfig(&format!("late.{index}"), "v").await;
+        set_sysconfig_in_a_millisecond_of_its_own(&switch, &format!("late.{index}")).await;
     }
     nonce_records_stored(switch.stop().await.path())
+}
+
+/// A sysconfig write stamped in a later millisecond than the one before. With a nonce cache
+/// of a few entries a shard holds one nonce, and a request landing in a shard that evicted a
+/// nonce of the same millisecond is refused as below the replay floor (rightly: it could be
+/// that nonce replayed); two writes within a millisecond on a fast disk made the tests flaky.
+async fn set_sysconfig_in_a_millisecond_of_its_own(switch: &TestSwitch, id: &str) {
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    switch.set_sysconfig(id, "v").await;
 }
 
 /// Expired nonce records are deleted as the writer goes, at most 64 a group, found by the keys
