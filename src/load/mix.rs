@@ -205,6 +205,11 @@ impl KindPicker {
         KindPicker { cumulative }
     }
 
+    /// The kinds it draws.
+    pub fn kinds(&self) -> impl Iterator<Item = Kind> + '_ {
+        self.cumulative.iter().map(|(kind, _)| *kind)
+    }
+
     pub fn pick(&self, rng: &mut SeededRng) -> Kind {
         let total = self.cumulative.last().map_or(1, |(_, sum)| *sum);
         let draw = rng.next_u64() % total;
@@ -235,6 +240,9 @@ mod tests {
         assert!("refund=1".parse::<Mix>().is_err());
         assert_eq!("zipf:1.1".parse(), Ok(Distribution::Zipf { exponent: 1.1 }));
         assert!("zipf:-1".parse::<Distribution>().is_err());
+        // A kind weighed 0 is never drawn, so the run makes no tally for it.
+        let kinds: Vec<Kind> = KindPicker::new(&mix).kinds().collect();
+        assert_eq!(kinds, vec![Kind::Debit, Kind::Credit]);
     }
 
     #[test]

@@ -63,6 +63,11 @@ impl Tally {
         }
     }
 
+    /// Answers recorded (approved, declined or failed).
+    pub fn requests(&self) -> u64 {
+        self.latency_us.len()
+    }
+
     pub fn merge(&mut self, other: &Tally) {
         let _ = self.latency_us.add(&other.latency_us);
         self.approvals += other.approvals;

@@ -58,6 +58,11 @@ impl Plan {
         format!("{}{}", self.rrn_tag, base36(sequence, 7))
     }
 
+    /// The kinds of request the run sends.
+    pub fn kinds(&self) -> impl Iterator<Item = Kind> + '_ {
+        self.kinds.kinds()
+    }
+
     pub fn next_request(&self, rng: &mut SeededRng) -> (Kind, OutgoingRequest) {
         let kind = self.kinds.pick(rng);
         let card = &self.manifest.cards[self.cards.pick(rng)];
