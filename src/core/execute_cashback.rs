@@ -197,14 +197,14 @@ impl GroupContext<'_> {
             created_ms: self.now_ms,
             partner: None,
             kind: CardKind::Cashback,
-            pass: Some(PassDetails {
+            pass: Some(Box::new(PassDetails {
                 group_id: group.id,
                 holder_name: pass.holder_name,
                 currency: group.currency,
                 nfc,
                 barcode,
                 manual,
-            }),
+            })),
         };
         self.state.next_card_id = id.saturating_add(1);
         self.write_card(card.clone())?;
@@ -367,7 +367,9 @@ impl GroupContext<'_> {
     fn pass(&self, token: &str) -> Result<(Card, PassDetails), Decline> {
         let card = self.state.cards.get(token).ok_or(Decline::PassNotFound)?;
         match (&card.kind, &card.pass) {
-            (CardKind::Cashback, Some(details)) => Ok((Card::clone(card), details.clone())),
+            (CardKind::Cashback, Some(details)) => {
+                Ok((Card::clone(card), PassDetails::clone(details)))
+            }
             _ => Err(Decline::PassNotFound),
         }
     }

@@ -55,7 +55,7 @@ fn pass_view(state: &State, token: &str) -> Option<PassView> {
     if card.kind != CardKind::Cashback {
         return None;
     }
-    let details = card.pass.clone()?;
+    let details = PassDetails::clone(card.pass.as_deref()?);
     let layer = i16::try_from(details.currency).ok()?;
     let balance = state.balance(card.account_id, layer);
     Some(PassView { card, details, balance })
