@@ -71,7 +71,7 @@ fn account(
     Account {
         id,
         code: code.to_owned(),
-        chart: CHART.to_owned(),
+        chart: CHART.into(),
         description: String::new(),
         account_type,
         is_final,
@@ -87,21 +87,8 @@ fn account(
 /// `cardholders` final cardholder accounts `21.<n>.00` under the composite `21`.
 fn chartbook(cardholders: u64) -> State {
     let mut state = State { next_account_id: 1, next_transaction_id: 1, ..State::default() };
-    state.charts.insert(
-        CHART.to_owned(),
-        Arc::new(Chart { name: CHART.to_owned(), description: String::new(), created_ms: 0 }),
-    );
-    state.journals.insert(
-        CHART.to_owned(),
-        Arc::new(Journal {
-            name: CHART.to_owned(),
-            chart: CHART.to_owned(),
-            closed: false,
-            start_ms: None,
-            end_ms: None,
-            lock_date_ms: None,
-        }),
-    );
+    state.insert_chart(Chart { name: CHART.into(), description: String::new(), created_ms: 0 });
+    state.insert_journal(Journal::open(CHART, CHART.into()));
     let fixed = [
         (1, "11", AccountType::Debit, false, None),
         (2, "11.001", AccountType::Debit, false, Some(1)),

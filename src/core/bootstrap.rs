@@ -26,19 +26,9 @@ const DEFAULT_ACCOUNTS: [(&str, &str, AccountType, bool, &str); 12] = [
 
 /// The default chart, its journal and its accounts.
 pub fn default_chart(now_ms: EpochMs) -> (Chart, Journal, Vec<NewAccount>) {
-    let chart = Chart {
-        name: DEFAULT_CHART.to_owned(),
-        description: "jCard".to_owned(),
-        created_ms: now_ms,
-    };
-    let journal = Journal {
-        name: DEFAULT_CHART.to_owned(),
-        chart: DEFAULT_CHART.to_owned(),
-        closed: false,
-        start_ms: None,
-        end_ms: None,
-        lock_date_ms: None,
-    };
+    let chart =
+        Chart { name: DEFAULT_CHART.into(), description: "jCard".to_owned(), created_ms: now_ms };
+    let journal = Journal::open(DEFAULT_CHART, std::sync::Arc::clone(&chart.name));
     let accounts = DEFAULT_ACCOUNTS
         .iter()
         .map(|(code, description, account_type, is_final, parent)| NewAccount {

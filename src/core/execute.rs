@@ -383,8 +383,8 @@ impl GroupContext<'_> {
         let (chart, journal, accounts) = super::bootstrap::default_chart(self.now_ms);
         self.batch.put(schema::chart_key(&chart.name), &chart)?;
         self.batch.put(schema::journal_key(&journal.name), &journal)?;
-        self.state.charts.insert(chart.name.clone(), Arc::new(chart));
-        self.state.journals.insert(journal.name.clone(), Arc::new(journal));
+        self.state.insert_chart(chart);
+        self.state.insert_journal(journal);
         for account in accounts {
             match self.create_account(account)? {
                 Outcome::AccountCreated { .. } => {}
@@ -407,9 +407,9 @@ fn valid_sysconfig_value(entry: &SysConfig) -> bool {
 
 /// Decides whether an account can be created and builds it (pure).
 fn decide_account(state: &State, request: NewAccount, now_ms: EpochMs) -> Result<Account, Decline> {
-    if !state.charts.contains_key(&request.chart) {
+    let Some(chart) = state.chart_name(&request.chart) else {
         return Err(Decline::ChartNotFound { chart: request.chart });
-    }
+    };
     if state.account_by_code(&request.code).is_some() || request.code == request.chart {
         return Err(Decline::AccountExists { code: request.code });
     }
@@ -418,7 +418,7 @@ fn decide_account(state: &State, request: NewAccount, now_ms: EpochMs) -> Result
     } else {
         let parent = state
             .account_by_code(&request.parent_code)
-            .filter(|parent| parent.chart == request.chart)
+            .filter(|parent| parent.chart == chart)
             .ok_or_else(|| Decline::ParentNotFound { code: request.parent_code.clone() })?;
         if parent.is_final {
             return Err(Decline::ParentNotComposite { code: request.parent_code });
@@ -428,7 +428,7 @@ fn decide_account(state: &State, request: NewAccount, now_ms: EpochMs) -> Result
     Ok(Account {
         id: state.next_account_id,
         code: request.code,
-        chart: request.chart,
+        chart,
         description: request.description,
         account_type: request.account_type,
         is_final: request.is_final,

@@ -167,11 +167,11 @@ impl State {
         };
         for item in store.scan_prefix::<Chart>(&Keyspace::Chart.prefix(), false) {
             let (_, chart) = item?;
-            state.charts.insert(chart.name.clone(), Arc::new(chart));
+            state.insert_chart(chart);
         }
         for item in store.scan_prefix::<Journal>(&Keyspace::Journal.prefix(), false) {
             let (_, journal) = item?;
-            state.journals.insert(journal.name.clone(), Arc::new(journal));
+            state.insert_journal(journal);
         }
         for item in store.scan_prefix::<Account>(&Keyspace::Account.prefix(), false) {
             let (_, account) = item?;
@@ -336,8 +336,30 @@ impl State {
         self.wallets.insert(wallet.code.clone(), Arc::new(wallet));
     }
 
-    /// Adds an account to every index.
-    pub fn insert_account(&mut self, account: Account) {
+    /// Adds a chart; its journals and accounts take their chart name from it.
+    pub fn insert_chart(&mut self, chart: Chart) {
+        self.charts.insert(chart.name.to_string(), Arc::new(chart));
+    }
+
+    /// A chart's name as the chart holds it, shared by its journals and accounts.
+    pub fn chart_name(&self, name: &str) -> Option<Arc<str>> {
+        self.charts.get(name).map(|chart| Arc::clone(&chart.name))
+    }
+
+    /// Adds a journal, its chart's name shared with the chart's.
+    pub fn insert_journal(&mut self, mut journal: Journal) {
+        if let Some(shared) = self.chart_name(&journal.chart) {
+            journal.chart = shared;
+        }
+        self.journals.insert(journal.name.clone(), Arc::new(journal));
+    }
+
+    /// Adds an account to every index, its chart's name shared with the chart's (read from the
+    /// store, each account would otherwise hold a copy of its own).
+    pub fn insert_account(&mut self, mut account: Account) {
+        if let Some(shared) = self.chart_name(&account.chart) {
+            account.chart = shared;
+        }
         self.next_account_id = self.next_account_id.max(account.id.saturating_add(1));
         self.account_ids_by_code.insert(account.code.clone(), account.id);
         if let Some(parent) = account.parent_id {
@@ -409,5 +431,45 @@ impl State {
             }
         }
         finals
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::AccountType;
+
+    #[test]
+    fn journals_and_accounts_share_their_charts_name() {
+        let mut state = State::default();
+        state.insert_chart(Chart {
+            name: "jcard".into(),
+            description: String::new(),
+            created_ms: 0,
+        });
+        // As read from the store: every record brings a copy of its own.
+        state.insert_journal(Journal::open("jcard", "jcard".into()));
+        let account = |id, chart: &str| Account {
+            id,
+            code: format!("21.{id}"),
+            chart: chart.into(),
+            description: String::new(),
+            account_type: AccountType::Debit,
+            is_final: true,
+            parent_id: None,
+            currency_code: None,
+            tags: String::new(),
+            expiration_ms: None,
+            created_ms: 0,
+        };
+        state.insert_account(account(1, "jcard"));
+        state.insert_account(account(2, "other"));
+        let chart = state.chart_name("jcard").unwrap_or_else(|| "missing".into());
+        let journal = state.journals.get("jcard").map(|journal| Arc::clone(&journal.chart));
+        assert!(journal.is_some_and(|shared| Arc::ptr_eq(&shared, &chart)));
+        let of = |id| state.accounts.get(&id).map(|account| Arc::clone(&account.chart));
+        assert!(of(1).is_some_and(|shared| Arc::ptr_eq(&shared, &chart)));
+        // An account of a chart the state does not have keeps its own name.
+        assert_eq!(of(2).as_deref(), Some("other"));
     }
 }

@@ -12,6 +12,8 @@ pub mod invariants;
 pub mod post;
 pub mod statement;
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::clock::EpochMs;
@@ -74,7 +76,10 @@ impl AccountType {
 /// A chart of accounts: the root that top-level accounts hang from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Chart {
-    pub name: String,
+    /// Shared by its journals and accounts (`State` hands them this one), so comparing an
+    /// account's chart with a journal's is a pointer comparison, not a read of a cold string
+    /// in each of millions of accounts.
+    pub name: Arc<str>,
     pub description: String,
     pub created_ms: EpochMs,
 }
@@ -83,7 +88,7 @@ pub struct Chart {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Journal {
     pub name: String,
-    pub chart: String,
+    pub chart: Arc<str>,
     pub closed: bool,
     /// Posting dates before `start_ms`, after `end_ms` or not after `lock_date_ms` are refused.
     pub start_ms: Option<EpochMs>,
@@ -91,12 +96,26 @@ pub struct Journal {
     pub lock_date_ms: Option<EpochMs>,
 }
 
+impl Journal {
+    /// An open journal over `chart` that takes any posting date.
+    pub fn open(name: &str, chart: Arc<str>) -> Journal {
+        Journal {
+            name: name.to_owned(),
+            chart,
+            closed: false,
+            start_ms: None,
+            end_ms: None,
+            lock_date_ms: None,
+        }
+    }
+}
+
 /// An account. Composite accounts only sum their children; final accounts take entries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
     pub id: AccountId,
     pub code: String,
-    pub chart: String,
+    pub chart: Arc<str>,
     pub description: String,
     pub account_type: AccountType,
     pub is_final: bool,

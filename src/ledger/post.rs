@@ -273,7 +273,7 @@ mod tests {
         Account {
             id,
             code: code.to_owned(),
-            chart: "jcard".to_owned(),
+            chart: "jcard".into(),
             description: String::new(),
             account_type,
             is_final: code.len() > 6,
@@ -294,14 +294,7 @@ mod tests {
             account(5, "22.001.00", AccountType::Credit, Some(2)),
         ];
         Book {
-            journal: Journal {
-                name: "jcard".to_owned(),
-                chart: "jcard".to_owned(),
-                closed: false,
-                start_ms: None,
-                end_ms: None,
-                lock_date_ms: None,
-            },
+            journal: Journal::open("jcard", "jcard".into()),
             accounts: accounts.into_iter().map(|account| (account.id, account)).collect(),
         }
     }
