@@ -37,11 +37,11 @@ impl GroupContext<'_> {
                 None => Outcome::CardMoved { tranlog: Box::new(original), replayed: true },
             });
         }
-        let card = match self.authorizer().card(&request.token) {
+        let authorizer = self.authorizer();
+        let card = match authorizer.card(&request.token) {
             Ok(card) => card,
             Err(decline) => return Ok(Outcome::Declined(decline)),
         };
-        let authorizer = self.authorizer();
         let profiles = authorizer.applicable_profiles(&card, &request);
         let decision = authorizer.decide(&request, &card, &profiles);
         let mut tranlog = self.card_tranlog(&request, &card);

@@ -346,20 +346,21 @@ impl State {
         self.charts.get(name).map(|chart| Arc::clone(&chart.name))
     }
 
+    /// `chart` as its chart holds it, if the state has that chart (a journal or an account
+    /// read from the store brings a copy of its own).
+    fn shared_chart_name(&self, chart: &Arc<str>) -> Arc<str> {
+        self.chart_name(chart).unwrap_or_else(|| Arc::clone(chart))
+    }
+
     /// Adds a journal, its chart's name shared with the chart's.
     pub fn insert_journal(&mut self, mut journal: Journal) {
-        if let Some(shared) = self.chart_name(&journal.chart) {
-            journal.chart = shared;
-        }
+        journal.chart = self.shared_chart_name(&journal.chart);
         self.journals.insert(journal.name.clone(), Arc::new(journal));
     }
 
-    /// Adds an account to every index, its chart's name shared with the chart's (read from the
-    /// store, each account would otherwise hold a copy of its own).
+    /// Adds an account to every index, its chart's name shared with the chart's.
     pub fn insert_account(&mut self, mut account: Account) {
-        if let Some(shared) = self.chart_name(&account.chart) {
-            account.chart = shared;
-        }
+        account.chart = self.shared_chart_name(&account.chart);
         self.next_account_id = self.next_account_id.max(account.id.saturating_add(1));
         self.account_ids_by_code.insert(account.code.clone(), account.id);
         if let Some(parent) = account.parent_id {
