@@ -46,8 +46,8 @@ pub struct FeeLine {
     pub amount: Amount,
 }
 
-/// A tranlog record. Absent optional fields are left out of the stored JSON (and read back as
-/// `None`), so records written with explicit `null`s read the same.
+/// A tranlog record. JSON records of earlier builds left absent optional fields out; they read
+/// back as `None`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tranlog {
     /// 0 for a dry run, which is never stored.
@@ -56,7 +56,7 @@ pub struct Tranlog {
     pub itc: String,
     pub irc: String,
     pub rrn: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub approval_number: Option<String>,
     pub amount: Amount,
     pub amount_with_fees: Amount,
@@ -64,44 +64,44 @@ pub struct Tranlog {
     /// ISO-4217 numeric, three digits.
     pub currency_code: String,
     pub layers: Vec<Layer>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub wallet1: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub wallet2: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub customer: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub customer2: Option<String>,
     /// The request's `type`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub ss_data: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub type_description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub geo_location: Option<(String, String)>,
     pub json_request: String,
     pub fingerprint: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub transaction_id: Option<TransactionId>,
     /// Why it was declined; `None` when approved.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub decline: Option<Decline>,
     pub reversal_count: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub reversal_id: Option<u64>,
     pub void_count: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub void_id: Option<u64>,
     /// For a reversal or void record: the record it undoes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub original_id: Option<u64>,
     /// The card (sender of a transfer) and the receiving card, by token.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub card: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub card2: Option<String>,
     /// The channel the request named (`pos`, `atm`, `jcard`, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub channel: Option<String>,
 }
 

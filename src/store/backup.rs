@@ -8,7 +8,7 @@
 //! trailer  'T' | record count u64 | crc32 of every byte of the file before it
 //! ```
 //!
-//! Values are the store's own encoded records (version byte, CRC32, JSON), copied as stored
+//! Values are the store's own encoded records (version byte, CRC32, payload), copied as stored
 //! and checked again on both sides. The key fingerprint names the master key the store's
 //! wrapped secrets and keyed hashes were made with; the key itself is never in a backup.
 

@@ -42,12 +42,66 @@ pub enum WalletState {
 }
 
 /// Who a wallet belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase", tag = "type", content = "id")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WalletOwner {
     None,
     Customer(String),
     Agent(u64),
+}
+
+/// `WalletOwner` in JSON (records of store format 1): `{"type": "customer", "id": "..."}`.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "type", content = "id")]
+enum TaggedOwner {
+    None,
+    Customer(String),
+    Agent(u64),
+}
+
+/// `WalletOwner` in a binary format (store format 2), whose structs are positional: an
+/// adjacently tagged enum's unit variant there is one element short and does not read back.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum CompactOwner {
+    None,
+    Customer(String),
+    Agent(u64),
+}
+
+impl Serialize for WalletOwner {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let human = serializer.is_human_readable();
+        match (self, human) {
+            (WalletOwner::None, true) => TaggedOwner::None.serialize(serializer),
+            (WalletOwner::Customer(id), true) => {
+                TaggedOwner::Customer(id.clone()).serialize(serializer)
+            }
+            (WalletOwner::Agent(id), true) => TaggedOwner::Agent(*id).serialize(serializer),
+            (WalletOwner::None, false) => CompactOwner::None.serialize(serializer),
+            (WalletOwner::Customer(id), false) => {
+                CompactOwner::Customer(id.clone()).serialize(serializer)
+            }
+            (WalletOwner::Agent(id), false) => CompactOwner::Agent(*id).serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for WalletOwner {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            Ok(match TaggedOwner::deserialize(deserializer)? {
+                TaggedOwner::None => WalletOwner::None,
+                TaggedOwner::Customer(id) => WalletOwner::Customer(id),
+                TaggedOwner::Agent(id) => WalletOwner::Agent(id),
+            })
+        } else {
+            Ok(match CompactOwner::deserialize(deserializer)? {
+                CompactOwner::None => WalletOwner::None,
+                CompactOwner::Customer(id) => WalletOwner::Customer(id),
+                CompactOwner::Agent(id) => WalletOwner::Agent(id),
+            })
+        }
+    }
 }
 
 /// A wallet.

@@ -15,11 +15,11 @@ use serde_json::json;
 use crate::support::TestSwitch;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_cardswitch");
-const PIN_BLOCK: &str = "0412AC89EF67AB12";
+pub(crate) const PIN_BLOCK: &str = "0412AC89EF67AB12";
 const WALLET_PIN: &str = "867530912";
 const PARTNER_KEY: &str = "backup partner key 5c1d";
 
-fn cardswitch(args: &[&str], paths: &[&Path]) -> Output {
+pub(crate) fn cardswitch(args: &[&str], paths: &[&Path]) -> Output {
     let mut command = Command::new(BINARY);
     command.args(args);
     for path in paths {
@@ -39,7 +39,7 @@ fn backup(data: &Path, out: &Path) -> Output {
         .expect("run cardswitch backup")
 }
 
-fn restore(from: &Path, data: &Path, key: &Path) -> Output {
+pub(crate) fn restore(from: &Path, data: &Path, key: &Path) -> Output {
     Command::new(BINARY)
         .arg("restore")
         .arg("--from")
@@ -52,7 +52,7 @@ fn restore(from: &Path, data: &Path, key: &Path) -> Output {
         .expect("run cardswitch restore")
 }
 
-fn text(output: &Output) -> String {
+pub(crate) fn text(output: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
@@ -88,7 +88,7 @@ fn views(card: &str) -> Vec<String> {
     ]
 }
 
-async fn read_views(switch: &TestSwitch, card: &str) -> Vec<String> {
+pub(crate) async fn read_views(switch: &TestSwitch, card: &str) -> Vec<String> {
     let mut answers = Vec::new();
     for path in views(card) {
         let reply = switch.admin_call("GET", &path, "").await;
