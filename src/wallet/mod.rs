@@ -50,11 +50,12 @@ pub enum WalletOwner {
 }
 
 /// `WalletOwner` in JSON (records of store format 1): `{"type": "customer", "id": "..."}`.
+/// Written from a borrowed id (`S = &str`), read into an owned one.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", tag = "type", content = "id")]
-enum TaggedOwner {
+enum TaggedOwner<S> {
     None,
-    Customer(String),
+    Customer(S),
     Agent(u64),
 }
 
@@ -62,26 +63,28 @@ enum TaggedOwner {
 /// adjacently tagged enum's unit variant there is one element short and does not read back.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-enum CompactOwner {
+enum CompactOwner<S> {
     None,
-    Customer(String),
+    Customer(S),
     Agent(u64),
 }
 
 impl Serialize for WalletOwner {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let human = serializer.is_human_readable();
-        match (self, human) {
-            (WalletOwner::None, true) => TaggedOwner::None.serialize(serializer),
-            (WalletOwner::Customer(id), true) => {
-                TaggedOwner::Customer(id.clone()).serialize(serializer)
+        if serializer.is_human_readable() {
+            match self {
+                WalletOwner::None => TaggedOwner::<&str>::None,
+                WalletOwner::Customer(id) => TaggedOwner::Customer(id.as_str()),
+                WalletOwner::Agent(id) => TaggedOwner::Agent(*id),
             }
-            (WalletOwner::Agent(id), true) => TaggedOwner::Agent(*id).serialize(serializer),
-            (WalletOwner::None, false) => CompactOwner::None.serialize(serializer),
-            (WalletOwner::Customer(id), false) => {
-                CompactOwner::Customer(id.clone()).serialize(serializer)
+            .serialize(serializer)
+        } else {
+            match self {
+                WalletOwner::None => CompactOwner::<&str>::None,
+                WalletOwner::Customer(id) => CompactOwner::Customer(id.as_str()),
+                WalletOwner::Agent(id) => CompactOwner::Agent(*id),
             }
-            (WalletOwner::Agent(id), false) => CompactOwner::Agent(*id).serialize(serializer),
+            .serialize(serializer)
         }
     }
 }
@@ -89,13 +92,13 @@ impl Serialize for WalletOwner {
 impl<'de> Deserialize<'de> for WalletOwner {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         if deserializer.is_human_readable() {
-            Ok(match TaggedOwner::deserialize(deserializer)? {
+            Ok(match TaggedOwner::<String>::deserialize(deserializer)? {
                 TaggedOwner::None => WalletOwner::None,
                 TaggedOwner::Customer(id) => WalletOwner::Customer(id),
                 TaggedOwner::Agent(id) => WalletOwner::Agent(id),
             })
         } else {
-            Ok(match CompactOwner::deserialize(deserializer)? {
+            Ok(match CompactOwner::<String>::deserialize(deserializer)? {
                 CompactOwner::None => WalletOwner::None,
                 CompactOwner::Customer(id) => WalletOwner::Customer(id),
                 CompactOwner::Agent(id) => WalletOwner::Agent(id),

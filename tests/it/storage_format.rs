@@ -118,18 +118,14 @@ fn breaking_changes(pinned: &Registry, now: &Registry) -> Vec<String> {
         };
         match (before, after) {
             (ContainerFormat::Struct(old), ContainerFormat::Struct(new)) => {
-                let old: Vec<(&str, &Format)> =
-                    old.iter().map(|f| (f.name.as_str(), &f.value)).collect();
-                let new: Vec<(&str, &Format)> =
-                    new.iter().map(|f| (f.name.as_str(), &f.value)).collect();
-                if new.len() < old.len() || new[..old.len()] != old[..] {
+                if !new.starts_with(old) {
                     problems.push(format!(
                         "{name}: its fields changed before its end (only appends read old records)"
                     ));
                 }
             }
             (ContainerFormat::TupleStruct(old), ContainerFormat::TupleStruct(new)) => {
-                if new.len() < old.len() || new[..old.len()] != old[..] {
+                if !new.starts_with(old) {
                     problems.push(format!("{name}: its elements changed before its end"));
                 }
             }
