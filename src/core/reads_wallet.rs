@@ -59,7 +59,7 @@ impl Core {
         if id == 0 || id >= self.snapshot().next_tranlog_id {
             return Ok(None);
         }
-        Ok(self.store().get(&schema::tranlog_key(id))?)
+        Ok(self.store().get_history(Keyspace::Tranlog, id)?)
     }
 
     /// Every committed tranlog record with `rrn`, oldest first.
@@ -119,7 +119,7 @@ impl Core {
             };
             let record: Tranlog = self
                 .store()
-                .get(&schema::tranlog_key(id))?
+                .get_history::<Tranlog>(Keyspace::Tranlog, id)?
                 .ok_or_else(|| CoreError::Corrupt(format!("index names missing tranlog {id}")))?;
             if keep(&record) {
                 records.push(record);

@@ -7,10 +7,11 @@ mod codec;
 mod error;
 pub mod fault;
 mod fjall_engine;
+mod pack;
 pub mod schema;
 mod sled_engine;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -109,7 +110,10 @@ pub trait Engine: Send + Sync + 'static {
     fn size_on_disk_bytes(&self) -> Result<u64, StoreError>;
 }
 
-pub type KeyValueIter<'a> = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + 'a>;
+/// A stored key and its value bytes.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
+pub type KeyValueIter<'a> = Box<dyn Iterator<Item = Result<KeyValue, StoreError>> + 'a>;
 
 /// An engine's range of converted pairs, in key order or reversed.
 fn ordered<'a, I>(pairs: I, reverse: bool) -> KeyValueIter<'a>
@@ -236,6 +240,233 @@ impl Store {
     }
 }
 
+/// The keyspaces whose new records a commit group packs (`pack.rs`): their keys are the
+/// keyspace byte and an id (u64, big-endian) that only grows.
+pub const PACKED: [Keyspace; 2] = [Keyspace::Tranlog, Keyspace::Transaction];
+
+fn history_key(space: Keyspace, id: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(9);
+    key.push(space.byte());
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
+/// The id of a packed keyspace's key, if it is one.
+fn history_id(key: &[u8]) -> Option<u64> {
+    let id: [u8; 8] = key.get(1..)?.try_into().ok()?;
+    Some(u64::from_be_bytes(id))
+}
+
+/// Reading the packed keyspaces (`PACKED`): a record is a plain one at its id's key or a
+/// member of the pack at the nearest key below.
+impl Store {
+    /// The record `id` of a packed keyspace.
+    pub fn get_history<T: DeserializeOwned>(
+        &self,
+        space: Keyspace,
+        id: u64,
+    ) -> Result<Option<T>, StoreError> {
+        let Some((key, bytes)) = self.locate(space, id)? else { return Ok(None) };
+        if !pack::is_pack(&bytes) {
+            return codec::decode(&key, &bytes).map(Some);
+        }
+        let members = pack::members(&key, &bytes)?;
+        match members.binary_search_by_key(&id, |(member, _)| *member) {
+            Ok(index) => codec::decode(&history_key(space, id), members[index].1).map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// The stored value that may hold `id`: the one at its key, else a pack below it.
+    fn locate(&self, space: Keyspace, id: u64) -> Result<Option<KeyValue>, StoreError> {
+        let key = history_key(space, id);
+        if let Some(bytes) = self.engine.get(&key)? {
+            return Ok(Some((key, bytes)));
+        }
+        let below = self.engine.range(&space.prefix(), &key, true).next().transpose()?;
+        Ok(below.filter(|(_, bytes)| pack::is_pack(bytes)))
+    }
+
+    /// Every record of a packed keyspace in id order, with its id.
+    pub fn scan_history<T: DeserializeOwned + 'static>(
+        &self,
+        space: Keyspace,
+    ) -> impl Iterator<Item = Result<(u64, T), StoreError>> + '_ {
+        let prefix = space.prefix();
+        let end = schema::prefix_end(&prefix);
+        self.engine.range(&prefix, &end, false).flat_map(move |item| match item {
+            Err(error) => vec![Err(error)],
+            Ok((key, bytes)) => unpack(space, &key, &bytes),
+        })
+    }
+
+    /// One more than the highest id of a packed keyspace (1 when it is empty).
+    pub fn next_history_id(&self, space: Keyspace) -> Result<u64, StoreError> {
+        let prefix = space.prefix();
+        let end = schema::prefix_end(&prefix);
+        let Some((key, bytes)) = self.engine.range(&prefix, &end, true).next().transpose()? else {
+            return Ok(1);
+        };
+        let last = if pack::is_pack(&bytes) {
+            pack::members(&key, &bytes)?.last().map(|(id, _)| *id)
+        } else {
+            history_id(&key)
+        };
+        let last = last.ok_or_else(|| StoreError::Corruption {
+            key: schema::printable_key(&key),
+            reason: "not an id key, or an empty pack".to_owned(),
+        })?;
+        Ok(last.saturating_add(1))
+    }
+
+    /// Packs a group's batch before it is applied: for each `(space, first_new_id)`, the puts
+    /// of records with ids from `first_new_id` on (created by this group) become one pack (or
+    /// stay one plain record if there is only one), and a rewrite of an older record that lives
+    /// in a pack rewrites that pack. A keyspace whose ops are not all puts of id keys is left as
+    /// it is (nothing deletes history; anything else is not ours to pack).
+    pub fn pack_history(
+        &self,
+        batch: &mut Batch,
+        first_new: &[(Keyspace, u64)],
+    ) -> Result<(), StoreError> {
+        for &(space, first_new_id) in first_new {
+            debug_assert!(PACKED.contains(&space), "{space:?} is not a packed keyspace");
+            let byte = space.byte();
+            let in_space = |op: &WriteOp| op.key().first() == Some(&byte);
+            let packable =
+                |op: &WriteOp| matches!(op, WriteOp::Put { .. }) && history_id(op.key()).is_some();
+            if !batch.ops.iter().any(in_space)
+                || batch.ops.iter().any(|op| in_space(op) && !packable(op))
+            {
+                continue;
+            }
+            let (ours, rest): (Vec<WriteOp>, Vec<WriteOp>) =
+                std::mem::take(&mut batch.ops).into_iter().partition(in_space);
+            batch.ops = rest;
+            let mut fresh = Vec::new();
+            let mut older = Vec::new();
+            for op in ours {
+                if let WriteOp::Put { key, value } = op {
+                    let Some(id) = history_id(&key) else { continue };
+                    if id >= first_new_id {
+                        fresh.push((id, key, value));
+                    } else {
+                        older.push((id, key, value));
+                    }
+                }
+            }
+            batch.ops.extend(pack_fresh(space, fresh)?);
+            let rewrites = self.rewrite_packed(space, older)?;
+            batch.ops.extend(rewrites);
+        }
+        Ok(())
+    }
+
+    /// The ops that rewrite older records: in place if plain, else their whole pack.
+    fn rewrite_packed(
+        &self,
+        space: Keyspace,
+        older: Vec<(u64, Vec<u8>, Vec<u8>)>,
+    ) -> Result<Vec<WriteOp>, StoreError> {
+        let mut ops = Vec::new();
+        let mut packs: BTreeMap<Vec<u8>, Vec<(u64, Vec<u8>)>> = BTreeMap::new();
+        for (id, key, value) in older {
+            let holder = packs.iter_mut().find_map(|(_, members)| {
+                members
+                    .binary_search_by_key(&id, |(member, _)| *member)
+                    .ok()
+                    .map(|at| (members, at))
+            });
+            if let Some((members, at)) = holder {
+                members[at].1 = value;
+                continue;
+            }
+            match self.locate(space, id)? {
+                Some((pack_key, bytes)) if pack::is_pack(&bytes) => {
+                    let mut members: Vec<(u64, Vec<u8>)> = pack::members(&pack_key, &bytes)?
+                        .into_iter()
+                        .map(|(member, bytes)| (member, bytes.to_vec()))
+                        .collect();
+                    match members.binary_search_by_key(&id, |(member, _)| *member) {
+                        Ok(at) => {
+                            members[at].1 = value;
+                            packs.insert(pack_key, members);
+                        }
+                        // Not in the pack below it: not stored, written as a plain record.
+                        Err(_) => ops.push(WriteOp::Put { key, value }),
+                    }
+                }
+                _ => ops.push(WriteOp::Put { key, value }),
+            }
+        }
+        for (key, members) in packs {
+            let borrowed: Vec<(u64, &[u8])> =
+                members.iter().map(|(id, bytes)| (*id, bytes.as_slice())).collect();
+            let value = pack::encode(&key, &borrowed)?;
+            ops.push(WriteOp::Put { key, value });
+        }
+        Ok(ops)
+    }
+}
+
+/// Checks one stored value as it is stored (a backup copies values so): a record's version,
+/// checksum and encoding, or a pack's and each of its members'.
+fn check_value(key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+    if !pack::is_pack(value) {
+        return codec::decode::<serde::de::IgnoredAny>(key, value).map(drop);
+    }
+    for (id, member) in pack::members(key, value)? {
+        let mut member_key = key.get(..1).unwrap_or_default().to_vec();
+        member_key.extend_from_slice(&id.to_be_bytes());
+        codec::decode::<serde::de::IgnoredAny>(&member_key, member)?;
+    }
+    Ok(())
+}
+
+/// A group's new records of one keyspace as one op: a pack under the first id, or the record
+/// itself when it is alone (a pack of one would only add its header).
+fn pack_fresh(
+    space: Keyspace,
+    mut fresh: Vec<(u64, Vec<u8>, Vec<u8>)>,
+) -> Result<Option<WriteOp>, StoreError> {
+    fresh.sort_unstable_by_key(|(id, _, _)| *id);
+    let Some(first) = fresh.first().map(|(id, _, _)| *id) else { return Ok(None) };
+    if fresh.len() == 1 {
+        return Ok(fresh.pop().map(|(_, key, value)| WriteOp::Put { key, value }));
+    }
+    let key = history_key(space, first);
+    let members: Vec<(u64, &[u8])> =
+        fresh.iter().map(|(id, _, value)| (*id, value.as_slice())).collect();
+    let value = pack::encode(&key, &members)?;
+    Ok(Some(WriteOp::Put { key, value }))
+}
+
+/// The records of one stored value of a packed keyspace, with their ids.
+fn unpack<T: DeserializeOwned>(
+    space: Keyspace,
+    key: &[u8],
+    bytes: &[u8],
+) -> Vec<Result<(u64, T), StoreError>> {
+    if !pack::is_pack(bytes) {
+        let Some(id) = history_id(key) else {
+            return vec![Err(StoreError::Corruption {
+                key: schema::printable_key(key),
+                reason: "not an id key".to_owned(),
+            })];
+        };
+        return vec![codec::decode(key, bytes).map(|value| (id, value))];
+    }
+    match pack::members(key, bytes) {
+        Err(error) => vec![Err(error)],
+        Ok(members) => members
+            .into_iter()
+            .map(|(id, member)| {
+                codec::decode(&history_key(space, id), member).map(|value| (id, value))
+            })
+            .collect(),
+    }
+}
+
 /// Changes collected for one commit group.
 #[derive(Debug, Default, Clone)]
 pub struct Batch {
@@ -341,6 +572,99 @@ mod tests {
             .unwrap(),
             5
         );
+    }
+
+    /// A batch putting `(space, id, text)` records, as a group's writes would.
+    fn history_batch(records: &[(Keyspace, u64, &str)]) -> Batch {
+        let mut batch = Batch::new();
+        for (space, id, text) in records {
+            batch.put(history_key(*space, *id), &text.to_string()).unwrap();
+        }
+        batch
+    }
+
+    /// Packs and applies `records` as one group whose new ids start at `first_new`.
+    fn commit_group(store: &Store, records: &[(Keyspace, u64, &str)], first_new: [u64; 2]) {
+        let mut batch = history_batch(records);
+        batch.put(b"a-balance".to_vec(), &1_u32).unwrap();
+        let first_new = [(Keyspace::Tranlog, first_new[0]), (Keyspace::Transaction, first_new[1])];
+        store.pack_history(&mut batch, &first_new).unwrap();
+        store.apply(&batch).unwrap();
+    }
+
+    fn history(store: &Store, space: Keyspace) -> Vec<(u64, String)> {
+        store.scan_history::<String>(space).collect::<Result<_, _>>().unwrap()
+    }
+
+    const L: Keyspace = Keyspace::Tranlog;
+    const T: Keyspace = Keyspace::Transaction;
+
+    #[test]
+    fn a_groups_new_history_is_one_pack_per_keyspace_and_reads_as_records() {
+        for kind in [EngineKind::Fjall, EngineKind::Sled] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::with_engine(kind.open(dir.path(), SHORT_OPEN_CACHE_BYTES).unwrap());
+            // Plain records as an earlier build wrote them, then groups of this one.
+            store.apply(&history_batch(&[(L, 1, "l1"), (L, 2, "l2"), (T, 1, "t1")])).unwrap();
+            let mut batch =
+                history_batch(&[(L, 3, "l3"), (T, 2, "t2"), (L, 5, "l5"), (L, 4, "l4")]);
+            batch.put(b"a-balance".to_vec(), &1_u32).unwrap();
+            store.pack_history(&mut batch, &[(L, 3), (T, 2)]).unwrap();
+            // l3-l5 one pack, t2 alone stays a plain record, the balance untouched.
+            assert_eq!(batch.len(), 3, "{kind:?}");
+            store.apply(&batch).unwrap();
+            commit_group(&store, &[(L, 6, "l6"), (L, 7, "l7"), (T, 3, "t3")], [6, 3]);
+
+            let expected: Vec<(u64, String)> = (1..=7).map(|id| (id, format!("l{id}"))).collect();
+            assert_eq!(history(&store, L), expected, "{kind:?}");
+            assert_eq!(history(&store, T), [(1, "t1".into()), (2, "t2".into()), (3, "t3".into())]);
+            for id in 1..=7 {
+                let record: Option<String> = store.get_history(L, id).unwrap();
+                assert_eq!(record, Some(format!("l{id}")), "{kind:?} tranlog {id}");
+            }
+            assert_eq!(store.get_history::<String>(L, 8).unwrap(), None);
+            assert_eq!(store.get_history::<String>(L, 0).unwrap(), None);
+            assert_eq!(store.get_history::<String>(T, 4).unwrap(), None);
+            assert_eq!(store.next_history_id(L).unwrap(), 8);
+            assert_eq!(store.next_history_id(T).unwrap(), 4);
+        }
+    }
+
+    #[test]
+    fn a_rewrite_of_a_packed_record_rewrites_its_pack_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sled(&dir.path().join("store")).unwrap();
+        store.apply(&history_batch(&[(L, 1, "l1")])).unwrap();
+        commit_group(&store, &[(L, 2, "l2"), (L, 3, "l3"), (L, 4, "l4")], [2, 1]);
+        commit_group(&store, &[(L, 5, "l5"), (L, 6, "l6")], [5, 1]);
+        // One group: a new record, two rewrites in one pack, one in another, one plain.
+        commit_group(
+            &store,
+            &[(L, 7, "l7"), (L, 3, "l3'"), (L, 2, "l2'"), (L, 6, "l6'"), (L, 1, "l1'")],
+            [7, 1],
+        );
+        let names: Vec<String> = history(&store, L).into_iter().map(|(_, name)| name).collect();
+        assert_eq!(names, ["l1'", "l2'", "l3'", "l4", "l5", "l6'", "l7"]);
+        assert_eq!(store.get_history::<String>(L, 4).unwrap().as_deref(), Some("l4"));
+        assert_eq!(store.get_history::<String>(L, 6).unwrap().as_deref(), Some("l6'"));
+        assert_eq!(store.next_history_id(L).unwrap(), 8);
+        // The packs kept their keys: two packs, two plain records (1 and 7).
+        let keys: Vec<Vec<u8>> = store.scan_keys(&L.prefix()).collect::<Result<_, _>>().unwrap();
+        assert_eq!(keys, [1, 2, 5, 7].map(|id| history_key(L, id)));
+    }
+
+    #[test]
+    fn a_keyspace_with_anything_but_id_puts_is_left_unpacked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sled(&dir.path().join("store")).unwrap();
+        let mut batch = history_batch(&[(L, 1, "l1"), (L, 2, "l2")]);
+        batch.delete(history_key(L, 9));
+        store.pack_history(&mut batch, &[(L, 1)]).unwrap();
+        assert_eq!(batch.len(), 3);
+        assert!(batch.ops.iter().all(|op| match op {
+            WriteOp::Put { value, .. } => !pack::is_pack(value),
+            WriteOp::Delete { .. } => true,
+        }));
     }
 
     #[test]
