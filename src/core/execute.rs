@@ -16,7 +16,7 @@ use crate::clock::EpochMs;
 use crate::ledger::post::{self, balance_deltas, TransactionRequest};
 use crate::ledger::{Account, Chartbook, Transaction, TransactionId};
 use crate::store::schema::{self, EntryPosition};
-use crate::store::{Batch, Keyspace, Store, StoreError};
+use crate::store::{Batch, Store, StoreError};
 
 /// Everything one command of a group may touch.
 pub struct GroupContext<'a> {
@@ -276,7 +276,7 @@ impl GroupContext<'_> {
         if let Some(transaction) = self.written.transactions.get(&id) {
             return Ok(Some(Transaction::clone(transaction)));
         }
-        Ok(self.store.get_history(Keyspace::Transaction, id)?)
+        Ok(self.store.get(&schema::transaction_key(id))?)
     }
 
     fn reverse_transaction(&mut self, id: TransactionId) -> Result<Outcome, CoreError> {

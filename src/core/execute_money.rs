@@ -272,13 +272,12 @@ impl GroupContext<'_> {
         ids.dedup();
         let mut records = Vec::with_capacity(ids.len());
         for id in ids {
-            let record =
-                match self.written.tranlogs.get(&id) {
-                    Some(record) => Tranlog::clone(record),
-                    None => self.store.get_history::<Tranlog>(Keyspace::Tranlog, id)?.ok_or_else(
-                        || CoreError::Corrupt(format!("RRN index names missing tranlog {id}")),
-                    )?,
-                };
+            let record = match self.written.tranlogs.get(&id) {
+                Some(record) => Tranlog::clone(record),
+                None => self.store.get::<Tranlog>(&schema::tranlog_key(id))?.ok_or_else(|| {
+                    CoreError::Corrupt(format!("RRN index names missing tranlog {id}"))
+                })?,
+            };
             records.push(record);
         }
         Ok(records)

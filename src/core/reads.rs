@@ -12,7 +12,7 @@ use crate::ledger::{
     Account, AccountId, Chartbook, Journal, Layer, Side, Transaction, TransactionId,
 };
 use crate::money::Amount;
-use crate::store::{schema, Keyspace};
+use crate::store::schema;
 
 /// Why a read found nothing to answer.
 #[derive(Debug, thiserror::Error)]
@@ -138,7 +138,7 @@ impl Core {
         if id >= self.snapshot().next_transaction_id {
             return Ok(None);
         }
-        Ok(self.store().get_history(Keyspace::Transaction, id)?)
+        Ok(self.store().get(&schema::transaction_key(id))?)
     }
 
     fn load_transaction(&self, id: TransactionId) -> Result<Transaction, ReadError> {

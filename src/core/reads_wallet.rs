@@ -59,7 +59,7 @@ impl Core {
         if id == 0 || id >= self.snapshot().next_tranlog_id {
             return Ok(None);
         }
-        Ok(self.store().get_history(Keyspace::Tranlog, id)?)
+        Ok(self.store().get(&schema::tranlog_key(id))?)
     }
 
     /// Every committed tranlog record with `rrn`, oldest first.
@@ -119,7 +119,7 @@ impl Core {
             };
             let record: Tranlog = self
                 .store()
-                .get_history::<Tranlog>(Keyspace::Tranlog, id)?
+                .get(&schema::tranlog_key(id))?
                 .ok_or_else(|| CoreError::Corrupt(format!("index names missing tranlog {id}")))?;
             if keep(&record) {
                 records.push(record);

@@ -126,7 +126,14 @@ pub struct VelocityKey {
 
 /// One past the highest id stored in a keyspace keyed by big-endian ids (1 when empty).
 fn next_id(store: &Store, space: Keyspace) -> Result<u64, CoreError> {
-    Ok(store.next_history_id(space)?)
+    match store.scan_prefix::<serde::de::IgnoredAny>(&space.prefix(), true).next() {
+        None => Ok(1),
+        Some(item) => {
+            let (key, _) = item?;
+            let id = key.get(1..9).and_then(|bytes| bytes.try_into().ok()).map(u64::from_be_bytes);
+            Ok(id.map_or(1, |id| id.saturating_add(1)))
+        }
+    }
 }
 
 impl Chartbook for State {

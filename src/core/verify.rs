@@ -40,9 +40,9 @@ pub fn audit_store(store: &Store, keys: &MasterKey) -> Result<AuditReport, CoreE
     };
     let mut auditor = Auditor::new();
     let mut expected_index = BTreeSet::new();
-    for item in store.scan_history::<Transaction>(Keyspace::Transaction) {
-        let (id, transaction) = item?;
-        if id != transaction.id {
+    for item in store.scan_prefix::<Transaction>(&Keyspace::Transaction.prefix(), false) {
+        let (key, transaction) = item?;
+        if key != schema::transaction_key(transaction.id) {
             report
                 .problems
                 .push(format!("transaction {} is stored under another id", transaction.id));
@@ -79,8 +79,7 @@ fn check_reversal_link(
     report: &mut AuditReport,
 ) -> Result<(), CoreError> {
     if let Some(original_id) = transaction.reversal_of {
-        let original: Option<Transaction> =
-            store.get_history(Keyspace::Transaction, original_id)?;
+        let original: Option<Transaction> = store.get(&schema::transaction_key(original_id))?;
         if original.is_none_or(|original| original.reversal_count == 0) {
             report.problems.push(format!(
                 "transaction {} reverses {original_id}, which is missing or not marked reversed",

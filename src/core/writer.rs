@@ -29,7 +29,7 @@ use super::syncer::{timed_flush, Answer, AppliedGroup, Reply, Settle, Syncer};
 use super::{CoreError, WalletSettings};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
-use crate::store::{Batch, Keyspace, Store, StoreError};
+use crate::store::{Batch, Store, StoreError};
 
 /// Applied groups that may wait for the syncer before the writer waits too: enough to keep
 /// deciding through a slow flush, few enough to bound the states held.
@@ -155,16 +155,10 @@ impl Writer {
         let nonces_recorded = context.record_nonces(nonces);
         let nonces_pruned = self.prune_nonces(&mut batch, now_ms);
         batch.coalesce();
-        // The records this group created are ids from the current (pre-group) counters on.
-        let first_new = [
-            (Keyspace::Tranlog, self.current.next_tranlog_id),
-            (Keyspace::Transaction, self.current.next_transaction_id),
-        ];
-        let packed = self.store.pack_history(&mut batch, &first_new);
         self.metrics
             .commit_group_commands
             .observe(f64::from(u32::try_from(answers.len()).unwrap_or(u32::MAX)));
-        match packed.and(nonces_recorded).and_then(|key| self.apply(&batch).map(|()| key)) {
+        match nonces_recorded.and_then(|key| self.apply(&batch).map(|()| key)) {
             Ok(nonce_key) => {
                 self.current = Arc::new(working);
                 self.nonce_keys.forget_oldest(nonces_pruned);

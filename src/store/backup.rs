@@ -8,14 +8,13 @@
 //! trailer  'T' | record count u64 | crc32 of every byte of the file before it
 //! ```
 //!
-//! Values are the store's own encoded records or history packs (version byte, CRC32,
-//! payload), copied as stored and checked again on both sides. The key fingerprint names the
-//! master key the store's wrapped secrets and keyed hashes were made with; the key itself is
-//! never in a backup.
+//! Values are the store's own encoded records (version byte, CRC32, payload), copied as stored
+//! and checked again on both sides. The key fingerprint names the master key the store's
+//! wrapped secrets and keyed hashes were made with; the key itself is never in a backup.
 
 use std::io::{self, Read, Write};
 
-use super::{check_value, schema, Store, StoreError, WriteOp};
+use super::{codec, schema, Store, StoreError, WriteOp};
 
 /// The first bytes of every backup file.
 pub const MAGIC: [u8; 8] = *b"CSWBACKP";
@@ -94,7 +93,7 @@ pub fn write<W: Write>(
     // Every key starts with its keyspace's letter (`schema`), so this range holds them all.
     for item in store.engine.range(&[], &[u8::MAX], false) {
         let (key, value) = item?;
-        check_value(&key, &value)?;
+        codec::decode::<serde::de::IgnoredAny>(&key, &value)?;
         out.put(&record_frame(&key, &value)?)?;
         records = records.saturating_add(1);
     }
@@ -276,7 +275,7 @@ fn read_record<R: Read>(
     if hasher.finalize() != stored_crc {
         return Err(BackupError::Damaged(format!("record {number} checksum mismatch")));
     }
-    check_value(&key, &value)
+    codec::decode::<serde::de::IgnoredAny>(&key, &value)
         .map_err(|error| BackupError::Damaged(format!("record {number}: {error}")))?;
     Ok((key, value))
 }

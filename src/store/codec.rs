@@ -12,9 +12,6 @@
 //! one `#[serde(default)]`** (an older record, one element short, reads with the default);
 //! never reordered, inserted or removed. Renaming a field is free. `tests/it/storage_format.rs`
 //! pins the layout of every stored type, so a reordering fails a test instead of misreading data.
-//!
-//! Version byte 3 is not a record format but a pack of history records (`pack.rs`), read
-//! through `Store::get_history`; `decode` refuses it like any version it does not know.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;

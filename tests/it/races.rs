@@ -5,13 +5,9 @@
 //! request id (two are in `card_api.rs`), cashback admin credits of one request id and copies
 //! of several tickets at once (eight copies of one ticket are in `cashback.rs`). Concurrent
 //! debits on one account never overdraw it: card-issuing cards and cashback passes here,
-//! jCard cards and wallets in their own files. Movements at once are stored as history packs
-//! (`src/store/pack.rs`), which reversals rewrite, a restart reads and a backup copies.
+//! jCard cards and wallets in their own files.
 
-use cardswitch::store::backup::{self, BackupHeader};
-use cardswitch::store::Keyspace;
 use futures::future::join_all;
-use serde::de::IgnoredAny;
 use serde_json::{json, Value};
 
 use crate::card_api;
@@ -128,73 +124,6 @@ async fn reversals_and_voids_of_one_rrn_at_once_undo_it_once() {
         assert!(["1824", "1827"].contains(&code), "previously reversed or voided: {}", reply.text);
     }
     assert_eq!(switch.wallet_balance("a").await, "100.00");
-    switch.assert_ledger_balances();
-}
-
-/// The answers to GETs of `paths`, each checked to be 200.
-async fn answers(switch: &TestSwitch, paths: &[String]) -> Vec<String> {
-    let mut answers = Vec::new();
-    for path in paths {
-        let reply = switch.admin_call("GET", path, "").await;
-        assert_eq!(reply.status, 200, "{path}: {}", reply.text);
-        answers.push(reply.text);
-    }
-    answers
-}
-
-/// Movements committed in one group keep their tranlog and GL records as packs (one stored
-/// value per group and keyspace); reversals at once rewrite packed records; everything reads
-/// back the same after a restart, the audit (which reads each reversed original) passes, and
-/// the ids go on from the packs' last.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn movements_at_once_are_packed_and_read_back_rewritten_and_restarted() {
-    let switch = TestSwitch::start().await;
-    switch.open_wallet("a").await;
-    let rrns: Vec<String> = (0..COPIES).map(|copy| format!("pk{copy}")).collect();
-    let credits = rrns.iter().map(|rrn| switch.move_money("a/credit", "5", rrn, "t"));
-    for reply in join_all(credits).await {
-        assert_eq!(reply.status, 200, "{}", reply.text);
-    }
-    let reversals: Vec<String> = rrns
-        .iter()
-        .step_by(2)
-        .map(|rrn| format!("/jcard/api/transactions/reverse/{rrn}"))
-        .collect();
-    for reply in join_all(reversals.iter().map(|path| switch.admin_call("POST", path, ""))).await {
-        assert_eq!(reply.status, 200, "{}", reply.text);
-    }
-    let balance = format!("{}.00", 5 * COPIES / 2);
-    assert_eq!(switch.wallet_balance("a").await, balance);
-    let reads: Vec<String> =
-        rrns.iter().map(|rrn| format!("/jcard/api/transactions/{rrn}")).collect();
-    let before = answers(&switch, &reads).await;
-    switch.assert_ledger_balances();
-    let switch = switch
-        .restart_inspecting(|store| {
-            for space in [Keyspace::Tranlog, Keyspace::Transaction] {
-                let keys = store.scan_keys(&space.prefix()).count();
-                let records = store.scan_history::<IgnoredAny>(space).count();
-                assert!(
-                    keys < records,
-                    "{space:?}: {records} records in {keys} values, none packed"
-                );
-            }
-            // A backup copies packs as they are and checks them when written and read.
-            let header = BackupHeader { created_ms: 0, key_fingerprint: [0; 32] };
-            let mut bytes = Vec::new();
-            let written = backup::write(store, &header, &mut bytes).expect("back up packs");
-            let length = u64::try_from(bytes.len()).unwrap();
-            let read = backup::check(bytes.as_slice(), length).expect("read packs back");
-            assert_eq!(read.records, written.records);
-        })
-        .await;
-    let after = answers(&switch, &reads).await;
-    assert_eq!(after, before, "the same answers after the restart");
-    assert_eq!(switch.wallet_balance("a").await, balance);
-    switch.assert_ledger_balances();
-    let next = switch.move_money("a/credit", "1", "pknext", "t").await;
-    assert_eq!(next.status, 200, "{}", next.text);
-    logged_once(&switch, "pknext").await;
     switch.assert_ledger_balances();
 }
 

@@ -14,7 +14,6 @@ use cardswitch::core::keys::{MasterKey, SecretBytes};
 use cardswitch::core::{Core, CoreSettings};
 use cardswitch::metrics::Metrics;
 use cardswitch::server::{self, RunningSwitch};
-use cardswitch::store::Store;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -142,18 +141,6 @@ impl TestSwitch {
     pub async fn restart(self) -> TestSwitch {
         let TestSwitch { switch, dir, config, admin, clock, .. } = self;
         switch.stop().await.expect("graceful stop");
-        let core = open_core_with(&config, clock.clone());
-        TestSwitch::serve(core, dir, config, admin, clock).await
-    }
-
-    /// Stops the switch gracefully, hands its store to `inspect` and starts the switch again on
-    /// the same data directory.
-    pub async fn restart_inspecting(self, inspect: impl FnOnce(&Store)) -> TestSwitch {
-        let TestSwitch { switch, dir, config, admin, clock, .. } = self;
-        switch.stop().await.expect("graceful stop");
-        let store = Store::open_existing(dir.path()).expect("open the store").expect("a store");
-        inspect(&store);
-        drop(store);
         let core = open_core_with(&config, clock.clone());
         TestSwitch::serve(core, dir, config, admin, clock).await
     }
