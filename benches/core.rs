@@ -17,6 +17,7 @@ use cardswitch::card::{
 use cardswitch::core::auth::{jcard_hash, verify_jcard_hash};
 use cardswitch::core::authorize::{card_pin_hash, Authorizer};
 use cardswitch::core::command::{CardMovement, CardMovementKind, Decline};
+use cardswitch::core::entry_index::indexed_entries;
 use cardswitch::core::keys::MasterKey;
 use cardswitch::core::state::State;
 use cardswitch::ledger::post::{balance_deltas, plan, EntryRequest, TransactionRequest};
@@ -24,7 +25,8 @@ use cardswitch::ledger::{
     Account, AccountId, AccountType, Chart, Chartbook, Entry, Journal, Side, Transaction,
 };
 use cardswitch::money::Amount;
-use cardswitch::store::schema::{self, EntryPosition};
+use cardswitch::store::entries::{EntryIndex, EntryIndexSettings, IndexedEntry, OpenMode};
+use cardswitch::store::schema;
 use cardswitch::store::{Batch, Store};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 
@@ -227,18 +229,12 @@ fn transaction(id: u64) -> Transaction {
     }
 }
 
-/// Adds one posting's records: the transaction, its 2 entry index records, 2 balances.
+/// Adds one posting's records: the transaction and 2 balances (its entries reach the
+/// account-entry index from the transaction, outside the store).
 fn add_posting(batch: &mut Batch, id: u64) {
     let transaction = transaction(id);
     batch.put(schema::transaction_key(id), &transaction).unwrap();
-    for (index, entry) in transaction.entries.iter().enumerate() {
-        let position = EntryPosition {
-            account_id: entry.account_id,
-            post_date_ms: transaction.post_date_ms,
-            transaction_id: id,
-            entry_index: u16::try_from(index).unwrap(),
-        };
-        batch.put(schema::entry_key(position), &(entry.layer, entry.side, entry.amount)).unwrap();
+    for entry in &transaction.entries {
         batch
             .put(
                 schema::balance_key(entry.account_id, entry.layer),
@@ -294,6 +290,61 @@ fn store_group_commit(c: &mut Criterion) {
             },
         );
     }
+    group.finish();
+}
+
+/// The account-entry index: a commit group's entries added as the syncer adds them (256
+/// postings, 512 entries), and a run of 65,536 entries sorted, written and synced.
+fn entry_index(c: &mut Criterion) {
+    let entries = |postings: u64, first: u64| -> Vec<IndexedEntry> {
+        (first..first + postings)
+            .flat_map(|id| indexed_entries(&transaction(id)).collect::<Vec<_>>())
+            .map(|mut entry| {
+                // Spread over 10,000 card accounts, as debits are.
+                entry.position.account_id = entry.position.transaction_id * 7_919 % 10_000;
+                entry
+            })
+            .collect()
+    };
+    let mut group = c.benchmark_group("store/entry_index");
+    group.warm_up_time(WARM_UP).measurement_time(MEASUREMENT).sample_size(10);
+    let dir = tempfile::tempdir().unwrap();
+    group.throughput(Throughput::Elements(256));
+    group.bench_function("add_group_256_postings", |b| {
+        let settings = EntryIndexSettings { run_entries: usize::MAX, runs_per_merge: 8 };
+        b.iter_batched(
+            || {
+                let missing = dir.path().join("never-written");
+                let (index, _) =
+                    EntryIndex::open(&missing, 0, settings, OpenMode::ReadOnly).unwrap();
+                (index, entries(256, 1))
+            },
+            |(index, group)| {
+                index.add(group);
+                index
+            },
+            BatchSize::PerIteration,
+        );
+    });
+    group.throughput(Throughput::Elements(65_536));
+    group.bench_function("write_run_65536_entries", |b| {
+        let settings = EntryIndexSettings { run_entries: 65_536, runs_per_merge: 64 };
+        b.iter_batched(
+            || {
+                let run_dir = tempfile::tempdir_in(dir.path()).unwrap();
+                let (index, _) =
+                    EntryIndex::open(run_dir.path(), 0, settings, OpenMode::Serve).unwrap();
+                index.add(entries(32_768, 1));
+                (run_dir, index)
+            },
+            |(run_dir, index)| {
+                index.spill_while_full().unwrap();
+                assert_eq!(index.sizes().0, 1);
+                (run_dir, index)
+            },
+            BatchSize::PerIteration,
+        );
+    });
     group.finish();
 }
 
@@ -479,6 +530,7 @@ criterion_group!(
     ledger_plan,
     ledger_apply,
     store_group_commit,
+    entry_index,
     auth_sign_and_verify,
     wire_parse
 );

@@ -389,7 +389,7 @@ fn verify(data: &Path) -> anyhow::Result<ExitCode> {
     else {
         bail!("{} holds no store", data.display());
     };
-    let report = verify::audit_store(&store, &keys)?;
+    let report = verify::audit_data_dir(data, &store, &keys)?;
     println!(
         "accounts: {}\ntransactions: {}\nentries: {}\nconsumers: {}\nsysconfig entries: {}",
         report.accounts,

@@ -163,6 +163,11 @@ pub struct StoreConfig {
     /// Memory sled may use to cache pages of the store, on top of the switch's own in-memory
     /// state. Reads of history (statements, tranlog lookups, RRN checks) hit this cache.
     pub cache_bytes_max: u64,
+    /// Account entries (of GL transactions) the entry index keeps in memory before it writes
+    /// them, sorted, as a run file in `entries/` (37 bytes an entry there, about 100 in memory).
+    pub entry_run_entries: usize,
+    /// Runs of one size the entry index merges into one run of the next size.
+    pub entry_runs_per_merge: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -236,6 +241,8 @@ impl Default for StoreConfig {
         StoreConfig {
             engine: crate::store::EngineKind::default(),
             cache_bytes_max: STORE_CACHE_BYTES_DEFAULT,
+            entry_run_entries: 262_144,
+            entry_runs_per_merge: 8,
         }
     }
 }
@@ -293,6 +300,12 @@ impl Config {
         }
         if self.store.cache_bytes_max < STORE_CACHE_BYTES_MIN {
             return invalid("store.cache_bytes_max must be at least 1 MiB (1048576)");
+        }
+        if self.store.entry_run_entries == 0 {
+            return invalid("store.entry_run_entries must be positive");
+        }
+        if !(2..=64).contains(&self.store.entry_runs_per_merge) {
+            return invalid("store.entry_runs_per_merge must be from 2 to 64");
         }
         if self.auth.timestamp_skew_ms_max <= 0 {
             return invalid("auth.timestamp_skew_ms_max must be positive");

@@ -47,6 +47,9 @@ pub struct Metrics {
     pub store_bytes_written: Counter,
     /// Set when an apply or flush failed and no later flush has succeeded yet.
     pub store_degraded: AtomicBool,
+    /// Run files of the account-entry index, and its entries waiting in memory for a run.
+    pub entry_index_runs: Gauge,
+    pub entry_index_entries_in_memory: Gauge,
 }
 
 impl Default for Metrics {
@@ -75,12 +78,43 @@ impl Metrics {
             store_records_written: Counter::default(),
             store_bytes_written: Counter::default(),
             store_degraded: AtomicBool::new(false),
+            entry_index_runs: Gauge::default(),
+            entry_index_entries_in_memory: Gauge::default(),
         };
         metrics.registered()
     }
 
+    /// The gauges, with their names and help texts.
+    fn gauges(&self) -> [(&'static str, &'static str, Gauge); 4] {
+        [
+            (
+                "http_connections_open",
+                "Connections currently open",
+                self.http_connections_open.clone(),
+            ),
+            (
+                "commit_commands_unflushed",
+                "Commands decided and applied, waiting for the flush that makes them durable",
+                self.commit_commands_unflushed.clone(),
+            ),
+            (
+                "entry_index_runs",
+                "Run files of the account-entry index (entries/)",
+                self.entry_index_runs.clone(),
+            ),
+            (
+                "entry_index_entries_in_memory",
+                "Account entries waiting in memory to be written as a run of the entry index",
+                self.entry_index_entries_in_memory.clone(),
+            ),
+        ]
+    }
+
     /// The metrics with every one of them registered under its name and help text.
     fn registered(mut self) -> Metrics {
+        for (name, help, gauge) in self.gauges() {
+            self.registry.register(name, help, gauge);
+        }
         let registry = &mut self.registry;
         registry.register(
             "http_requests",
@@ -93,11 +127,6 @@ impl Metrics {
             self.http_request_seconds.clone(),
         );
         registry.register(
-            "http_connections_open",
-            "Connections currently open",
-            self.http_connections_open.clone(),
-        );
-        registry.register(
             "commit_group_commands",
             "Commands per commit group",
             self.commit_group_commands.clone(),
@@ -106,11 +135,6 @@ impl Metrics {
             "commit_flush_seconds",
             "Time of one flush of the store (it makes every commit group applied before it durable)",
             self.commit_flush_seconds.clone(),
-        );
-        registry.register(
-            "commit_commands_unflushed",
-            "Commands decided and applied, waiting for the flush that makes them durable",
-            self.commit_commands_unflushed.clone(),
         );
         register_counters(
             registry,

@@ -203,7 +203,7 @@ fn build(
             from.display()
         )));
     }
-    let audit = verify::audit_store(&store, keys)?;
+    let audit = verify::audit_data_dir(staging, &store, keys)?;
     if !audit.is_clean() {
         return Err(BackupFailure::Audit(audit.problems));
     }

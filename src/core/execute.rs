@@ -15,7 +15,7 @@ use super::{CoreError, WalletSettings};
 use crate::clock::EpochMs;
 use crate::ledger::post::{self, balance_deltas, TransactionRequest};
 use crate::ledger::{Account, Chartbook, Transaction, TransactionId};
-use crate::store::schema::{self, EntryPosition};
+use crate::store::schema;
 use crate::store::{Batch, Store, StoreError};
 
 /// Everything one command of a group may touch.
@@ -253,19 +253,13 @@ impl GroupContext<'_> {
         Ok(None)
     }
 
+    /// Writes a new transaction's record; its account entries reach the entry index from the
+    /// record once the group is published (`entry_index.rs`).
     fn write_transaction(&mut self, transaction: &Transaction) -> Result<(), CoreError> {
-        self.batch.put(schema::transaction_key(transaction.id), transaction)?;
-        for (index, entry) in transaction.entries.iter().enumerate() {
-            let position = EntryPosition {
-                account_id: entry.account_id,
-                post_date_ms: transaction.post_date_ms,
-                transaction_id: transaction.id,
-                entry_index: u16::try_from(index)
-                    .map_err(|_| CoreError::Corrupt("too many entries".to_owned()))?,
-            };
-            self.batch
-                .put(schema::entry_key(position), &(entry.layer, entry.side, entry.amount))?;
+        if u16::try_from(transaction.entries.len()).is_err() {
+            return Err(CoreError::Corrupt("too many entries".to_owned()));
         }
+        self.batch.put(schema::transaction_key(transaction.id), transaction)?;
         Ok(())
     }
 

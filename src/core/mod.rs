@@ -8,6 +8,7 @@ pub mod authorize;
 pub mod backup;
 pub mod bootstrap;
 pub mod command;
+pub mod entry_index;
 mod execute;
 mod execute_card;
 mod execute_card_money;
@@ -45,6 +46,7 @@ use crate::bearer::{self, BearerClaims, BearerFailure, BearerKey};
 use crate::clock::{Clock, EpochMs};
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::store::entries::{EntryIndex, EntryIndexSettings, OpenMode};
 use crate::store::{schema, Engine, EngineKind, Keyspace, Store, StoreError};
 
 /// The core could not decide. Declines are not errors; see `command::Decline`.
@@ -74,6 +76,7 @@ pub struct CoreSettings {
     pub store_cache_bytes_max: u64,
     /// The engine of a new store (an existing one keeps its own).
     pub store_engine: EngineKind,
+    pub entry_index: EntryIndexSettings,
     pub timestamp_skew_ms_max: i64,
     pub nonce_cache_entries_max: usize,
     pub nonce_bytes_max: usize,
@@ -91,6 +94,10 @@ impl CoreSettings {
             group_commands_max: config.writer.group_commands_max,
             store_cache_bytes_max: config.store.cache_bytes_max,
             store_engine: config.store.engine,
+            entry_index: EntryIndexSettings {
+                run_entries: config.store.entry_run_entries,
+                runs_per_merge: config.store.entry_runs_per_merge,
+            },
             timestamp_skew_ms_max: config.auth.timestamp_skew_ms_max,
             nonce_cache_entries_max: config.auth.nonce_cache_entries_max,
             nonce_bytes_max: config.auth.nonce_bytes_max,
@@ -148,6 +155,8 @@ struct Inner {
     sender: mpsc::Sender<Job>,
     published: Arc<ArcSwap<State>>,
     store: Store,
+    /// The account-entry index, kept beside the store (`store::entries`).
+    entries: Arc<EntryIndex>,
     clock: Arc<dyn Clock>,
     nonces: NonceCache,
     settings: CoreSettings,
@@ -180,8 +189,10 @@ fn spawn_logging_here(
 }
 
 impl Core {
-    /// Loads the state from `store` and starts the writer thread.
+    /// Loads the state from `store` and the account-entry index from `data_dir`, and starts
+    /// the writer thread.
     pub fn start(
+        data_dir: &Path,
         store: Store,
         keys: MasterKey,
         clock: Arc<dyn Clock>,
@@ -189,6 +200,15 @@ impl Core {
         settings: CoreSettings,
     ) -> Result<Core, CoreError> {
         let state = State::load(&store, &keys, clock.now_ms())?;
+        let (entries, _) = entry_index::open(
+            data_dir,
+            &store,
+            state.next_transaction_id,
+            settings.entry_index,
+            OpenMode::Serve,
+        )?;
+        entries.start_worker()?;
+        let entries = Arc::new(entries);
         let window_ms = settings.timestamp_skew_ms_max;
         let nonces = NonceCache::new(settings.nonce_cache_entries_max, window_ms);
         // A nonce is kept in the store for twice the window: a request may be up to one window
@@ -198,12 +218,17 @@ impl Core {
         let current = Arc::new(state);
         let published = Arc::new(ArcSwap::new(Arc::clone(&current)));
         let (sender, receiver) = mpsc::channel(settings.queue_commands_max);
-        let pipeline =
-            Pipeline::start(store.clone(), Arc::clone(&published), Arc::clone(&metrics))?;
+        let pipeline = Pipeline::start(
+            store.clone(),
+            Arc::clone(&entries),
+            Arc::clone(&published),
+            Arc::clone(&metrics),
+        )?;
         let writer = Writer {
             receiver,
             published: Arc::clone(&published),
             store: store.clone(),
+            entries: Arc::clone(&entries),
             keys: keys.clone(),
             clock: Arc::clone(&clock),
             metrics: Arc::clone(&metrics),
@@ -221,6 +246,7 @@ impl Core {
             sender,
             published,
             store,
+            entries,
             clock,
             nonces,
             settings,
@@ -265,7 +291,7 @@ impl Core {
         };
         let engine = kind.open(data_dir, settings.store_cache_bytes_max)?;
         let store = Store::with_engine(wrap(engine));
-        Core::start(store, keys, clock, metrics, settings)
+        Core::start(data_dir, store, keys, clock, metrics, settings)
     }
 
     /// Executes one command durably. `nonce` is the authenticating request's nonce, if any.
@@ -296,6 +322,10 @@ impl Core {
                 return Err(CoreError::Corrupt("the writer thread died".to_owned()));
             }
         }
+        // A run being written is finished first; what is left in memory is read back from the
+        // transactions at the next start.
+        let entries = Arc::clone(&self.inner.entries);
+        let _ = tokio::task::spawn_blocking(move || entries.stop()).await;
         Ok(())
     }
 
@@ -348,7 +378,7 @@ impl Core {
     /// Runs the offline audit (`cardswitch verify`) against this core's store. Meant for tests
     /// and quiet moments: it reads everything and is not isolated from concurrent commits.
     pub fn audit(&self) -> Result<verify::AuditReport, CoreError> {
-        verify::audit_store(&self.inner.store, &self.inner.keys)
+        verify::audit_store(&self.inner.store, &self.inner.keys, &self.inner.entries)
     }
 
     /// The state as the store holds it, loaded afresh: what a restart would start from. Tests
@@ -359,6 +389,10 @@ impl Core {
 
     pub(crate) fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    pub(crate) fn entries(&self) -> &EntryIndex {
+        &self.inner.entries
     }
 
     /// Authenticates a jCard request (checks in jPOS-EE's order, then the nonce).

@@ -157,15 +157,12 @@ impl Core {
         to_ms: EpochMs,
         layers: &'a [Layer],
     ) -> impl Iterator<Item = Result<HistoryEntry, ReadError>> + 'a {
-        let (start, end) = schema::entry_range(account_id, from_ms, to_ms);
-        self.store()
-            .scan_range::<(Layer, Side, Amount)>(&start, &end, false)
+        self.entries()
+            .range(account_id, from_ms, to_ms, false)
             .map(|item| {
-                let (key, (layer, side, amount)) = item?;
-                let position = schema::parse_entry_key(&key).ok_or_else(|| {
-                    CoreError::Corrupt(format!("entry key {}", schema::printable_key(&key)))
-                })?;
-                Ok(HistoryEntry { position, layer, side, amount })
+                let entry = item?;
+                let (layer, side, amount) = super::entry_index::ledger_terms(&entry);
+                Ok(HistoryEntry { position: entry.position, layer, side, amount })
             })
             .filter(move |entry| match entry {
                 Ok(entry) => {

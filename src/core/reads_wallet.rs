@@ -12,7 +12,7 @@ use super::tranlog::Tranlog;
 use super::{Core, CoreError};
 use crate::clock::EpochMs;
 use crate::ledger::statement::{self, StatementLine};
-use crate::ledger::{Layer, Side};
+use crate::ledger::Layer;
 use crate::money::Amount;
 use crate::store::schema::{self, Keyspace};
 use crate::wallet::fees::cash_out_limit;
@@ -138,16 +138,14 @@ impl Core {
     ) -> Result<StatementAnswer, ReadError> {
         let current = self.balance(super::bootstrap::DEFAULT_CHART, account_code, layers, None)?;
         let state = self.snapshot();
-        let (start, end) = schema::entry_range(current.account.id, EpochMs::MIN, EpochMs::MAX);
         let mut newest_first: Vec<StatementLine> = Vec::new();
-        for item in self.store().scan_range::<(Layer, Side, Amount)>(&start, &end, true) {
+        for item in self.entries().range(current.account.id, EpochMs::MIN, EpochMs::MAX, true) {
             if newest_first.len() >= length {
                 break;
             }
-            let (key, (layer, side, amount)) = item?;
-            let position = schema::parse_entry_key(&key).ok_or_else(|| {
-                CoreError::Corrupt(format!("entry key {}", schema::printable_key(&key)))
-            })?;
+            let entry = item?;
+            let position = entry.position;
+            let (layer, side, amount) = super::entry_index::ledger_terms(&entry);
             if position.transaction_id >= state.next_transaction_id
                 || !current.layers.contains(&layer)
             {

@@ -20,6 +20,7 @@ use super::command::Outcome;
 use super::state::State;
 use super::CoreError;
 use crate::metrics::Metrics;
+use crate::store::entries::{EntryIndex, IndexedEntry};
 use crate::store::{Store, StoreError};
 
 /// Where one command's answer goes, and the answer decided for it.
@@ -34,6 +35,8 @@ pub struct AppliedGroup {
     /// False when the group wrote nothing: it still waits for the flush of the groups before
     /// it, whose state it was decided against.
     pub wrote: bool,
+    /// The account entries of the transactions it created, for the entry index.
+    pub entries: Vec<IndexedEntry>,
 }
 
 /// What the writer hands the syncer.
@@ -47,6 +50,7 @@ pub enum Settle {
 pub struct Syncer {
     pub receiver: Receiver<Settle>,
     pub store: Store,
+    pub entries: Arc<EntryIndex>,
     pub published: Arc<ArcSwap<State>>,
     pub metrics: Arc<Metrics>,
     /// Raised when a flush failed; the writer lowers it when it takes note.
@@ -81,13 +85,27 @@ impl Syncer {
 
     /// Flushes once for `groups`, publishes the newest state if that succeeded, and answers.
     fn settle(&self, mut groups: Vec<AppliedGroup>) {
-        let Some(last) = groups.last() else {
+        let Some(state) = groups.last().map(|last| Arc::clone(&last.state)) else {
             return;
         };
         let flushed = if groups.iter().any(|group| group.wrote) { self.flush() } else { Ok(()) };
+        // The index gets a group's entries when its state is published: readers filter what
+        // they read from it by the state they hold.
+        let entries = groups.iter_mut().flat_map(|group| std::mem::take(&mut group.entries));
         match flushed {
-            Ok(()) => self.published.store(Arc::clone(&last.state)),
-            Err(error) => self.fail(&error, &mut groups),
+            Ok(()) => {
+                self.entries.add(entries);
+                self.published.store(state);
+                let (runs, in_memory) = self.entries.sizes();
+                self.metrics.entry_index_runs.set(i64::try_from(runs).unwrap_or(i64::MAX));
+                self.metrics
+                    .entry_index_entries_in_memory
+                    .set(i64::try_from(in_memory).unwrap_or(i64::MAX));
+            }
+            Err(error) => {
+                self.entries.hold(entries);
+                self.fail(&error, &mut groups);
+            }
         }
         let mut commands = 0_i64;
         for group in groups {

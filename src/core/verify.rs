@@ -2,14 +2,16 @@
 //! every ledger invariant and every index against the records.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
+use super::entry_index::{self, indexed_entries};
 use super::keys::MasterKey;
 use super::state::State;
 use super::CoreError;
 use crate::ledger::invariants::{Auditor, Balances, Violation};
-use crate::ledger::{Layer, Side, Transaction};
-use crate::money::Amount;
-use crate::store::schema::{self, EntryPosition, Keyspace};
+use crate::ledger::Transaction;
+use crate::store::entries::{EntryIndex, EntryIndexSettings, IndexedEntry, OpenMode};
+use crate::store::schema::{self, Keyspace};
 use crate::store::Store;
 
 /// What the audit found.
@@ -29,8 +31,34 @@ impl AuditReport {
     }
 }
 
-/// Audits the store. `Err` only when the store cannot be read at all.
-pub fn audit_store(store: &Store, keys: &MasterKey) -> Result<AuditReport, CoreError> {
+/// Audits the store of the stopped data directory `data_dir` and its account-entry index
+/// (read, never rebuilt: an index a switch would rebuild is reported). `Err` only when the
+/// store cannot be read at all.
+pub fn audit_data_dir(
+    data_dir: &Path,
+    store: &Store,
+    keys: &MasterKey,
+) -> Result<AuditReport, CoreError> {
+    let next_transaction_id =
+        State::load(store, keys, chrono::Utc::now().timestamp_millis())?.next_transaction_id;
+    // Sizes matter only to an index that writes runs, which this one does not.
+    let settings = EntryIndexSettings { run_entries: usize::MAX, runs_per_merge: 2 };
+    let (entries, discarded) =
+        entry_index::open(data_dir, store, next_transaction_id, settings, OpenMode::ReadOnly)?;
+    let mut report = audit_store(store, keys, &entries)?;
+    if let Some(why) = discarded {
+        report.problems.push(format!("the account-entry index is not usable: {why}"));
+    }
+    Ok(report)
+}
+
+/// Audits the store and the account-entry index `entries`. `Err` only when the store cannot be
+/// read at all.
+pub fn audit_store(
+    store: &Store,
+    keys: &MasterKey,
+    entries: &EntryIndex,
+) -> Result<AuditReport, CoreError> {
     let state = State::load(store, keys, chrono::Utc::now().timestamp_millis())?;
     let mut report = AuditReport {
         accounts: state.accounts.len(),
@@ -49,20 +77,11 @@ pub fn audit_store(store: &Store, keys: &MasterKey) -> Result<AuditReport, CoreE
         }
         check_reversal_link(store, &transaction, &mut report)?;
         auditor.add(&state, &transaction);
-        for (index, entry) in transaction.entries.iter().enumerate() {
-            let position = EntryPosition {
-                account_id: entry.account_id,
-                post_date_ms: transaction.post_date_ms,
-                transaction_id: transaction.id,
-                entry_index: u16::try_from(index).unwrap_or(u16::MAX),
-            };
-            expected_index
-                .insert((schema::entry_key(position), (entry.layer, entry.side, entry.amount)));
-        }
+        expected_index.extend(indexed_entries(&transaction));
     }
     report.transactions = auditor.transactions();
     report.entries = auditor.entries();
-    check_entry_index(store, &mut expected_index, &mut report)?;
+    check_entry_index(entries, &mut expected_index, &mut report)?;
     let recorded: Balances = state.balances.iter().map(|(key, value)| (*key, *value)).collect();
     report.problems.extend(
         auditor.finish(&recorded).into_iter().map(|violation| describe(&state, &violation)),
@@ -90,26 +109,20 @@ fn check_reversal_link(
     Ok(())
 }
 
-/// An entry index record: its key and what it holds.
-type IndexRecord = (Vec<u8>, (Layer, Side, Amount));
-
 /// Every entry has exactly its index record, and every index record has its entry.
 fn check_entry_index(
-    store: &Store,
-    expected: &mut BTreeSet<IndexRecord>,
+    entries: &EntryIndex,
+    expected: &mut BTreeSet<IndexedEntry>,
     report: &mut AuditReport,
 ) -> Result<(), CoreError> {
-    for item in store.scan_prefix::<(Layer, Side, Amount)>(&Keyspace::Entry.prefix(), false) {
-        let (key, value) = item?;
-        if !expected.remove(&(key.clone(), value)) {
-            report.problems.push(format!(
-                "entry index record {} matches no entry",
-                schema::printable_key(&key)
-            ));
+    for item in entries.all() {
+        let entry = item?;
+        if !expected.remove(&entry) {
+            report.problems.push(format!("entry index record {entry:?} matches no entry"));
         }
     }
-    for (key, _) in expected.iter() {
-        report.problems.push(format!("entry {} has no index record", schema::printable_key(key)));
+    for entry in expected.iter() {
+        report.problems.push(format!("entry {:?} has no index record", entry.position));
     }
     Ok(())
 }

@@ -29,6 +29,7 @@ use super::syncer::{timed_flush, Answer, AppliedGroup, Reply, Settle, Syncer};
 use super::{CoreError, WalletSettings};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
+use crate::store::entries::{EntryIndex, IndexedEntry};
 use crate::store::{Batch, Store, StoreError};
 
 /// Applied groups that may wait for the syncer before the writer waits too: enough to keep
@@ -53,6 +54,8 @@ pub struct Writer {
     pub receiver: mpsc::Receiver<Job>,
     pub published: Arc<ArcSwap<State>>,
     pub store: Store,
+    /// Where published groups' account entries go (after a failed flush, once one succeeds).
+    pub entries: Arc<EntryIndex>,
     pub keys: MasterKey,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
@@ -123,6 +126,7 @@ impl Writer {
             return self.refuse(group, &error);
         }
         let now_ms = self.clock.now_ms();
+        let first_new_transaction = self.current.next_transaction_id;
         let mut working: State = State::clone(&self.current);
         let mut batch = Batch::new();
         let mut written = GroupWrites::default();
@@ -166,7 +170,13 @@ impl Writer {
                     self.nonce_keys.insert(key);
                 }
                 let state = Arc::clone(&self.current);
-                pipeline.hand_over(AppliedGroup { state, answers, wrote: !batch.is_empty() });
+                let entries = new_entries(&written, first_new_transaction);
+                pipeline.hand_over(AppliedGroup {
+                    state,
+                    answers,
+                    wrote: !batch.is_empty(),
+                    entries,
+                });
             }
             Err(error) => self.fail_apply(&error, answers),
         }
@@ -217,6 +227,7 @@ impl Writer {
         // Deletions of a failed group may not have reached the disk: read the keys again.
         self.nonce_keys.invalidate();
         self.metrics.store_degraded.store(false, Ordering::Relaxed);
+        self.entries.release_held();
         self.published.store(Arc::clone(&self.current));
         tracing::warn!("the store flushed again; the switch takes changes again");
         Ok(())
@@ -266,6 +277,19 @@ impl Writer {
     }
 }
 
+/// The account entries of the transactions a group created (ids from `first_new` on; a group
+/// also rewrites older ones, a reversed original, whose entries are indexed already), in
+/// transaction order.
+fn new_entries(written: &GroupWrites, first_new: u64) -> Vec<IndexedEntry> {
+    let mut created: Vec<&Arc<crate::ledger::Transaction>> =
+        written.transactions.values().filter(|transaction| transaction.id >= first_new).collect();
+    created.sort_unstable_by_key(|transaction| transaction.id);
+    created
+        .into_iter()
+        .flat_map(|transaction| super::entry_index::indexed_entries(transaction))
+        .collect()
+}
+
 /// The writer's end of the syncer.
 pub struct Pipeline {
     to_syncer: SyncSender<Settle>,
@@ -279,6 +303,7 @@ impl Pipeline {
     /// Starts the syncer thread, which flushes `store` and publishes into `published`.
     pub fn start(
         store: Store,
+        entries: Arc<EntryIndex>,
         published: Arc<ArcSwap<State>>,
         metrics: Arc<Metrics>,
     ) -> Result<Pipeline, CoreError> {
@@ -287,6 +312,7 @@ impl Pipeline {
         let syncer = Syncer {
             receiver,
             store,
+            entries,
             published,
             metrics: Arc::clone(&metrics),
             failed: Arc::clone(&failed),

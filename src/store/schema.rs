@@ -17,6 +17,8 @@ pub enum Keyspace {
     /// GL transactions: `t` + transaction id.
     Transaction,
     /// Entries by account and post date: `e` + account id + post date + transaction id + index.
+    /// Written by stores made before the account-entry index (`entries.rs`), which replaced
+    /// it; such records are kept (and backed up) but no longer read.
     Entry,
     /// System configuration: `s` + id.
     Sysconfig,
@@ -178,47 +180,13 @@ pub fn transaction_key(transaction_id: u64) -> Vec<u8> {
     key(Keyspace::Transaction, &[&transaction_id.to_be_bytes()])
 }
 
-/// The position of one entry in an account's history.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The position of one entry in an account's history; positions order as their keys do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EntryPosition {
     pub account_id: u64,
     pub post_date_ms: i64,
     pub transaction_id: u64,
     pub entry_index: u16,
-}
-
-pub fn entry_key(position: EntryPosition) -> Vec<u8> {
-    key(
-        Keyspace::Entry,
-        &[
-            &position.account_id.to_be_bytes(),
-            &ordered_i64(position.post_date_ms),
-            &position.transaction_id.to_be_bytes(),
-            &position.entry_index.to_be_bytes(),
-        ],
-    )
-}
-
-pub fn parse_entry_key(key: &[u8]) -> Option<EntryPosition> {
-    let rest = key.strip_prefix(&[Keyspace::Entry.byte()])?;
-    if rest.len() != 26 {
-        return None;
-    }
-    Some(EntryPosition {
-        account_id: u64::from_be_bytes(rest.get(0..8)?.try_into().ok()?),
-        post_date_ms: i64_from_ordered(rest.get(8..16)?.try_into().ok()?),
-        transaction_id: u64::from_be_bytes(rest.get(16..24)?.try_into().ok()?),
-        entry_index: u16::from_be_bytes(rest.get(24..26)?.try_into().ok()?),
-    })
-}
-
-/// Keys of one account's entries with post dates in `[from_ms, to_ms)`.
-pub fn entry_range(account_id: u64, from_ms: i64, to_ms: i64) -> (Vec<u8>, Vec<u8>) {
-    let id = account_id.to_be_bytes();
-    (
-        key(Keyspace::Entry, &[&id, &ordered_i64(from_ms)]),
-        key(Keyspace::Entry, &[&id, &ordered_i64(to_ms)]),
-    )
 }
 
 pub fn sysconfig_key(id: &str) -> Vec<u8> {
@@ -381,14 +349,7 @@ mod tests {
     }
 
     #[test]
-    fn entry_keys_round_trip() {
-        let position = EntryPosition {
-            account_id: 7,
-            post_date_ms: -86_400_000,
-            transaction_id: 99,
-            entry_index: 3,
-        };
-        assert_eq!(parse_entry_key(&entry_key(position)), Some(position));
+    fn balance_keys_round_trip() {
         assert_eq!(parse_balance_key(&balance_key(5, 1840)), Some((5, 1840)));
     }
 

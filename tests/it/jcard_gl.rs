@@ -335,3 +335,85 @@ async fn concurrent_postings_all_land_and_survive_a_restart() {
     assert!(report.is_clean(), "{:?}", report.problems);
     assert_eq!(report.transactions, 64);
 }
+
+/// A statement without what depends on when it was posted (each line's `postDate` is the
+/// posting's time).
+fn without_times(mut statement: Value) -> Value {
+    for entry in statement["entries"].as_array_mut().into_iter().flatten() {
+        entry.as_object_mut().unwrap().remove("postDate");
+    }
+    statement
+}
+
+async fn statements(switch: &TestSwitch) -> Vec<Value> {
+    let mut answers = Vec::new();
+    for account in ["31.001.00", "12.001.00", "11.001.00"] {
+        for query in [
+            "layers=840,1840&start=2019-12-01&end=2020-02-01",
+            "layers=840&start=2020-01-03&end=2020-01-07",
+            "layers=1840&start=2020-01-01&end=2020-01-11",
+        ] {
+            let path = format!("/jcard/api/gl/journals/jcard/accounts/{account}/statement?{query}");
+            let reply = switch.admin_call("GET", &path, "").await;
+            assert_eq!(reply.status, 200, "{}", reply.text);
+            answers.push(without_times(reply.json["accountStatement"].clone()));
+        }
+    }
+    answers
+}
+
+/// The account-entry index in runs of four entries, merged two at a time, against one that
+/// keeps everything in memory: the same statements, before and after a restart (which reads
+/// the runs and the transactions not in them yet), and a clean audit.
+#[tokio::test]
+async fn statements_read_the_same_from_the_entry_indexs_runs_and_memory() {
+    let small = TestSwitch::start_with(|config| {
+        config.store.entry_run_entries = 4;
+        config.store.entry_runs_per_merge = 2;
+    })
+    .await;
+    let whole = TestSwitch::start().await;
+    let pairs =
+        [("31.001.00", "12.001.00"), ("11.001.00", "31.001.00"), ("12.001.00", "11.001.00")];
+    for n in 0..30_usize {
+        let (credited, debited) = pairs[n % 3];
+        let layer = if n % 4 == 3 { 1840 } else { 840 };
+        let entries = json!([
+            {"amount": n + 1, "accountCode": credited, "type": "credit", "layer": layer},
+            {"amount": n + 1, "accountCode": debited, "type": "debit", "layer": layer},
+        ]);
+        let post_date = format!("2020-01-{:02}", 1 + (n * 7) % 11);
+        let body = json!({"postDate": post_date, "journalName": "jcard", "detail": format!("t{n}"), "entries": entries})
+            .to_string();
+        for switch in [&small, &whole] {
+            let reply = switch.admin_call("POST", "/jcard/api/gl/transactions", &body).await;
+            assert_eq!(reply.status, 201, "{}", reply.text);
+        }
+    }
+    let expected = statements(&whole).await;
+    assert_eq!(expected[0]["entries"].as_array().unwrap().len(), 20);
+    assert_eq!(statements(&small).await, expected);
+
+    let small = small.restart().await;
+    assert_eq!(statements(&small).await, expected);
+    // The gauges are set by the next commit.
+    let body = posting(
+        &[("1", "31.001.00", "credit", 840), ("1", "12.001.00", "debit", 840)],
+        "2020-01-05",
+    );
+    assert_eq!(small.admin_call("POST", "/jcard/api/gl/transactions", &body).await.status, 201);
+    let metrics = small.raw("GET", "/metrics", &[], vec![]).await.text;
+    let gauge = |name: &str| {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<u64>().ok())
+            .unwrap()
+    };
+    assert!(gauge("cardswitch_entry_index_runs") >= 1, "{metrics}");
+    assert!(gauge("cardswitch_entry_index_entries_in_memory") < 4 + 2, "{metrics}");
+    let report = small.core().audit().unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+    let dir = small.stop().await;
+    let runs = std::fs::read_dir(dir.path().join("entries")).unwrap().count();
+    assert!(runs >= 2, "a manifest and runs: {runs} files");
+}

@@ -1,0 +1,794 @@
+//! The account-entry index: every GL entry by account and post date (what statements and mini
+//! statements read), kept outside the storage engine in sorted runs of our own.
+//!
+//! The index is derived: a GL transaction record holds its entries, and the transaction is
+//! what a commit group makes durable. So the index adds nothing to a group's writes. The
+//! syncer hands each durable group's entries to the index, which keeps them in memory
+//! (`Pending`, by account) until there are `run_entries` of them; a worker thread then sorts
+//! them into a run file (`entry_run.rs`), records it in the manifest with the transaction id
+//! below which every entry is in a run (`indexed_below`), and drops them from memory. Runs of
+//! one level are merged into one of the next level `runs_per_merge` at a time, so there are
+//! few runs and each entry is rewritten once per level. At open, the entries of transactions
+//! from `indexed_below` on are read again from the transaction records (`Core` does that).
+//!
+//! In an LSM tree each entry was a random-key insert into a memtable, journalled, flushed and
+//! compacted level by level with the whole index (`docs/performance.md`, "Account entries").
+//!
+//! What always holds: every entry of every published transaction is in exactly one of the
+//! active set, the frozen set (being written to a run) or a run; a run holds only entries of
+//! transactions below `indexed_below`, which never passes a durable transaction; files not
+//! named in the manifest are leftovers of an interrupted write and are deleted at open. An
+//! index that fails its checks at open is deleted and rebuilt from the transactions.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
+
+pub use super::entry_run::IndexedEntry;
+use super::entry_run::{self, Run};
+use super::schema::EntryPosition;
+use super::StoreError;
+
+/// The directory of the index inside a data directory.
+pub const ENTRIES_DIR_NAME: &str = "entries";
+const MANIFEST_FILE: &str = "MANIFEST";
+const MANIFEST_VERSION: u32 = 1;
+/// How long the worker waits after a failed write before it tries again.
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+/// How large runs are and how many of a level are merged at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryIndexSettings {
+    /// Entries kept in memory before they are written as a run (37 bytes each on disk).
+    pub run_entries: usize,
+    /// Runs of one level merged into one of the next.
+    pub runs_per_merge: usize,
+}
+
+/// Whether an open may write: a serving switch keeps the index; an audit only reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    Serve,
+    ReadOnly,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Manifest {
+    version: u32,
+    /// Every entry of a transaction with a smaller id is in a run, and none of a larger one.
+    indexed_below: u64,
+    next_run_id: u64,
+    runs: Vec<RunRecord>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct RunRecord {
+    id: u64,
+    level: u8,
+    entries: u64,
+}
+
+/// Entries not yet in a run, by account, each account's in the order they were added.
+#[derive(Debug, Default)]
+struct Pending {
+    by_account: HashMap<u64, Vec<IndexedEntry>>,
+    len: usize,
+    max_transaction_id: Option<u64>,
+}
+
+impl Pending {
+    fn insert(&mut self, entry: IndexedEntry) {
+        self.by_account.entry(entry.position.account_id).or_default().push(entry);
+        self.len = self.len.saturating_add(1);
+        self.max_transaction_id = self.max_transaction_id.max(Some(entry.position.transaction_id));
+    }
+
+    fn collect_range(
+        &self,
+        low: &EntryPosition,
+        high: &EntryPosition,
+        into: &mut Vec<IndexedEntry>,
+    ) {
+        if let Some(entries) = self.by_account.get(&low.account_id) {
+            into.extend(
+                entries.iter().filter(|entry| entry.position >= *low && entry.position < *high),
+            );
+        }
+    }
+
+    fn sorted(&self) -> Vec<IndexedEntry> {
+        let mut all: Vec<IndexedEntry> = self.by_account.values().flatten().copied().collect();
+        all.sort_unstable_by_key(|entry| entry.position);
+        all
+    }
+}
+
+/// What readers see, swapped as one under the lock.
+#[derive(Debug, Default)]
+struct View {
+    active: Pending,
+    /// Entries taken out of `active` while they are written as a run.
+    frozen: Option<Arc<Pending>>,
+    runs: Arc<Vec<Arc<Run>>>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    dir: PathBuf,
+    settings: EntryIndexSettings,
+    view: RwLock<View>,
+    /// Entries of groups whose flush failed: published (and added) with the next flush that
+    /// succeeds, and never written to a run before that.
+    held: Mutex<Vec<IndexedEntry>>,
+    /// The files' manifest; changed only by the one thread writing files.
+    manifest: Mutex<Manifest>,
+    /// Raised by `stop`: a merge in progress gives up (its partial file is deleted).
+    stopping: AtomicBool,
+}
+
+/// The account-entry index of a data directory.
+pub struct EntryIndex {
+    shared: Arc<Shared>,
+    mode: OpenMode,
+    worker: Mutex<Option<Worker>>,
+}
+
+struct Worker {
+    wake: SyncSender<Wake>,
+    thread: JoinHandle<()>,
+}
+
+enum Wake {
+    Work,
+    Stop,
+}
+
+/// An entry iterator over several sorted sources.
+pub type EntryIter = Box<dyn Iterator<Item = Result<IndexedEntry, StoreError>> + Send>;
+
+impl EntryIndex {
+    /// Opens the index in `dir` for a store whose next transaction id is
+    /// `next_transaction_id`. Returns why the stored index was not used, if it was not (it is
+    /// then rebuilt from the transactions: deleted first when serving, left alone when only
+    /// reading). The caller adds the entries of transactions from `indexed_below()` on.
+    pub fn open(
+        dir: &Path,
+        next_transaction_id: u64,
+        settings: EntryIndexSettings,
+        mode: OpenMode,
+    ) -> Result<(EntryIndex, Option<String>), StoreError> {
+        if mode == OpenMode::Serve {
+            super::private_dir(dir).map_err(|error| StoreError::from_io(&error))?;
+        }
+        let (manifest, runs, discarded) = match load(dir, next_transaction_id) {
+            Ok(Some((manifest, runs))) => (manifest, runs, None),
+            Ok(None) => {
+                (Manifest { version: MANIFEST_VERSION, ..Manifest::default() }, Vec::new(), None)
+            }
+            Err(why) => (
+                Manifest { version: MANIFEST_VERSION, ..Manifest::default() },
+                Vec::new(),
+                Some(why),
+            ),
+        };
+        if mode == OpenMode::Serve {
+            if let Some(why) = &discarded {
+                tracing::warn!(dir = %dir.display(), %why,
+                    "the account-entry index is not usable; it is rebuilt from the GL transactions");
+            }
+            let keep: Vec<String> = runs.iter().map(|run| entry_run::file_name(run.id)).collect();
+            remove_unlisted(dir, &keep, discarded.is_none())?;
+        }
+        let shared = Shared {
+            dir: dir.to_owned(),
+            settings,
+            view: RwLock::new(View {
+                runs: Arc::new(runs.into_iter().map(Arc::new).collect()),
+                ..View::default()
+            }),
+            held: Mutex::new(Vec::new()),
+            manifest: Mutex::new(manifest),
+            stopping: AtomicBool::new(false),
+        };
+        let index = EntryIndex { shared: Arc::new(shared), mode, worker: Mutex::new(None) };
+        Ok((index, discarded))
+    }
+
+    /// Every entry of a transaction below this id is in a run.
+    pub fn indexed_below(&self) -> u64 {
+        self.shared.manifest.lock().indexed_below
+    }
+
+    /// Adds the entries of durable transactions (in transaction order, after every entry added
+    /// before), with any held ones first. Wakes the worker when a run's worth is waiting.
+    pub fn add(&self, entries: impl IntoIterator<Item = IndexedEntry>) {
+        let held = std::mem::take(&mut *self.shared.held.lock());
+        let full = {
+            let mut view = self.shared.view.write();
+            for entry in held.into_iter().chain(entries) {
+                view.active.insert(entry);
+            }
+            view.active.len >= self.shared.settings.run_entries
+        };
+        if full {
+            self.wake();
+        }
+    }
+
+    /// Keeps the entries of groups whose flush failed until a flush succeeds (`release_held`
+    /// or the next `add`).
+    pub fn hold(&self, entries: impl IntoIterator<Item = IndexedEntry>) {
+        self.shared.held.lock().extend(entries);
+    }
+
+    /// Adds the held entries: a flush has made their transactions durable.
+    pub fn release_held(&self) {
+        self.add(std::iter::empty());
+    }
+
+    /// While opening: writes runs on the caller's thread while a run's worth is waiting, so
+    /// that rebuilding a large index keeps one run in memory.
+    pub fn spill_while_full(&self) -> Result<(), StoreError> {
+        if self.mode == OpenMode::Serve {
+            while self.shared.spill()? {}
+            while self.shared.merge_if_due()? {}
+        }
+        Ok(())
+    }
+
+    /// Starts the worker that writes and merges runs (serving only).
+    pub fn start_worker(&self) -> Result<(), StoreError> {
+        if self.mode != OpenMode::Serve {
+            return Ok(());
+        }
+        let (wake, woken) = sync_channel(1);
+        let shared = Arc::clone(&self.shared);
+        let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
+        let thread = std::thread::Builder::new()
+            .name("cardswitch-entries".to_owned())
+            .spawn(move || tracing::dispatcher::with_default(&dispatch, || shared.work(&woken)))
+            .map_err(|error| StoreError::Io(error.to_string()))?;
+        *self.worker.lock() = Some(Worker { wake, thread });
+        // What the open left in memory may already be a run's worth.
+        self.wake();
+        Ok(())
+    }
+
+    fn wake(&self) {
+        if let Some(worker) = &*self.worker.lock() {
+            // A full channel already holds a wake-up.
+            let _ = worker.wake.try_send(Wake::Work);
+        }
+    }
+
+    /// Stops the worker, letting a run or merge being written finish. Idempotent.
+    pub fn stop(&self) {
+        let worker = self.worker.lock().take();
+        if let Some(worker) = worker {
+            self.shared.stopping.store(true, Ordering::Relaxed);
+            let _ = worker.wake.send(Wake::Stop);
+            if worker.thread.join().is_err() {
+                tracing::error!("the account-entry index's worker panicked");
+            }
+        }
+    }
+
+    /// The entries of `account_id` with post dates in `[from_ms, to_ms)`, in position order
+    /// or reversed.
+    pub fn range(&self, account_id: u64, from_ms: i64, to_ms: i64, reverse: bool) -> EntryIter {
+        let low =
+            EntryPosition { account_id, post_date_ms: from_ms, transaction_id: 0, entry_index: 0 };
+        let high =
+            EntryPosition { account_id, post_date_ms: to_ms, transaction_id: 0, entry_index: 0 };
+        let mut pending = Vec::new();
+        let runs = {
+            let view = self.shared.view.read();
+            view.active.collect_range(&low, &high, &mut pending);
+            if let Some(frozen) = &view.frozen {
+                frozen.collect_range(&low, &high, &mut pending);
+            }
+            Arc::clone(&view.runs)
+        };
+        pending.sort_unstable_by_key(|entry| entry.position);
+        if reverse {
+            pending.reverse();
+        }
+        let mut sources: Vec<EntryIter> = vec![Box::new(pending.into_iter().map(Ok))];
+        for run in runs.iter() {
+            sources.push(match run.range(&low, &high, reverse) {
+                Ok(cursor) => Box::new(cursor),
+                Err(error) => Box::new(std::iter::once(Err(error))),
+            });
+        }
+        Box::new(Merged::new(sources, reverse))
+    }
+
+    /// Every entry, in position order (the audit's view).
+    pub fn all(&self) -> EntryIter {
+        let (mut pending, runs) = {
+            let view = self.shared.view.read();
+            let mut pending = view.active.sorted();
+            if let Some(frozen) = &view.frozen {
+                pending.extend(frozen.sorted());
+            }
+            (pending, Arc::clone(&view.runs))
+        };
+        pending.sort_unstable_by_key(|entry| entry.position);
+        let mut sources: Vec<EntryIter> = vec![Box::new(pending.into_iter().map(Ok))];
+        sources.extend(runs.iter().map(|run| boxed(run.all())));
+        Box::new(Merged::new(sources, false))
+    }
+
+    /// Runs on disk, and entries in memory (for the metrics and tests).
+    pub fn sizes(&self) -> (usize, usize) {
+        let view = self.shared.view.read();
+        let frozen = view.frozen.as_ref().map_or(0, |frozen| frozen.len);
+        (view.runs.len(), view.active.len.saturating_add(frozen))
+    }
+}
+
+impl Drop for EntryIndex {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Shared {
+    /// The worker's loop: write runs and merge them whenever woken, until told to stop.
+    fn work(&self, woken: &Receiver<Wake>) {
+        while let Ok(Wake::Work) = woken.recv() {
+            if let Err(error) = self.catch_up() {
+                if self.stopping.load(Ordering::Relaxed) {
+                    return;
+                }
+                tracing::error!(%error,
+                    "writing the account-entry index failed; its entries stay in memory and it tries again");
+                match woken.recv_timeout(RETRY_PAUSE) {
+                    Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+                    Ok(Wake::Work) | Err(RecvTimeoutError::Timeout) => {}
+                }
+            }
+        }
+    }
+
+    fn catch_up(&self) -> Result<(), StoreError> {
+        loop {
+            let spilled = self.spill()?;
+            let merged = self.merge_if_due()?;
+            if !spilled && !merged {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Writes the entries in memory as a run if there are a run's worth (or a frozen set left
+    /// by a failed attempt). Returns whether it wrote one.
+    fn spill(&self) -> Result<bool, StoreError> {
+        let frozen = {
+            let mut view = self.view.write();
+            if view.frozen.is_none() {
+                // Held entries belong to transactions before the active ones: a run of the
+                // active ones would pass them.
+                if view.active.len < self.settings.run_entries || !self.held.lock().is_empty() {
+                    return Ok(false);
+                }
+                view.frozen = Some(Arc::new(std::mem::take(&mut view.active)));
+            }
+            match &view.frozen {
+                Some(frozen) => Arc::clone(frozen),
+                None => return Ok(false),
+            }
+        };
+        let entries = frozen.sorted();
+        let mut manifest = self.manifest.lock().clone();
+        let id = manifest.next_run_id;
+        let count = u64::try_from(entries.len()).unwrap_or(u64::MAX);
+        let run = entry_run::write(&self.dir, id, count, entries.into_iter().map(Ok))?;
+        manifest.next_run_id = id.saturating_add(1);
+        manifest.runs.push(RunRecord { id, level: 0, entries: count });
+        if let Some(max) = frozen.max_transaction_id {
+            manifest.indexed_below = manifest.indexed_below.max(max.saturating_add(1));
+        }
+        write_manifest(&self.dir, &manifest)?;
+        *self.manifest.lock() = manifest;
+        let mut view = self.view.write();
+        let mut runs = Vec::clone(&view.runs);
+        runs.push(Arc::new(run));
+        view.runs = Arc::new(runs);
+        view.frozen = None;
+        Ok(true)
+    }
+
+    /// Merges the oldest `runs_per_merge` runs of the lowest level that has that many into
+    /// one run of the next level. Returns whether it merged.
+    fn merge_if_due(&self) -> Result<bool, StoreError> {
+        let per_merge = self.settings.runs_per_merge.max(2);
+        let mut manifest = self.manifest.lock().clone();
+        let mut levels: Vec<u8> = manifest.runs.iter().map(|run| run.level).collect();
+        levels.sort_unstable();
+        levels.dedup();
+        let Some(level) = levels.into_iter().find(|level| {
+            manifest.runs.iter().filter(|run| run.level == *level).count() >= per_merge
+        }) else {
+            return Ok(false);
+        };
+        let mut chosen: Vec<RunRecord> =
+            manifest.runs.iter().filter(|run| run.level == level).copied().collect();
+        chosen.sort_unstable_by_key(|run| run.id);
+        chosen.truncate(per_merge);
+        let chosen_ids: Vec<u64> = chosen.iter().map(|run| run.id).collect();
+        let inputs: Vec<Arc<Run>> = self
+            .view
+            .read()
+            .runs
+            .iter()
+            .filter(|run| chosen_ids.contains(&run.id))
+            .cloned()
+            .collect();
+        let count = inputs.iter().map(|run| run.count()).fold(0_u64, u64::saturating_add);
+        let sources = inputs.iter().map(|run| boxed(run.all())).collect();
+        let id = manifest.next_run_id;
+        let next_level = level.saturating_add(1);
+        let merged = Merged::new(sources, false).map(|entry| {
+            if self.stopping.load(Ordering::Relaxed) {
+                return Err(StoreError::Io("the switch is stopping".to_owned()));
+            }
+            entry
+        });
+        let merged = entry_run::write(&self.dir, id, count, merged)?;
+        manifest.next_run_id = id.saturating_add(1);
+        manifest.runs.retain(|run| !chosen_ids.contains(&run.id));
+        manifest.runs.push(RunRecord { id, level: next_level, entries: count });
+        write_manifest(&self.dir, &manifest)?;
+        *self.manifest.lock() = manifest;
+        {
+            let mut view = self.view.write();
+            let mut runs: Vec<Arc<Run>> =
+                view.runs.iter().filter(|run| !chosen_ids.contains(&run.id)).cloned().collect();
+            runs.push(Arc::new(merged));
+            view.runs = Arc::new(runs);
+        }
+        // Readers that still hold a merged run keep reading its open file.
+        for run in inputs {
+            if let Err(error) = std::fs::remove_file(run.path()) {
+                tracing::warn!(%error, path = %run.path().display(),
+                    "a merged entry run could not be deleted; the next open deletes it");
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Reads the manifest and opens its runs; `None` when there is no index yet, `Err` with why
+/// when there is one that cannot be used.
+fn load(dir: &Path, next_transaction_id: u64) -> Result<Option<(Manifest, Vec<Run>)>, String> {
+    let path = dir.join(MANIFEST_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(format!("{}: {error}", path.display())),
+    };
+    let manifest: Manifest =
+        serde_json::from_slice(&bytes).map_err(|error| format!("{}: {error}", path.display()))?;
+    if manifest.version != MANIFEST_VERSION {
+        return Err(format!(
+            "{}: version {} is not {MANIFEST_VERSION}",
+            path.display(),
+            manifest.version
+        ));
+    }
+    if manifest.indexed_below > next_transaction_id {
+        return Err(format!(
+            "it indexes transactions up to {}, the store has {}: it belongs to another store",
+            manifest.indexed_below, next_transaction_id
+        ));
+    }
+    let mut runs = Vec::with_capacity(manifest.runs.len());
+    for record in &manifest.runs {
+        let run = entry_run::open(dir, record.id).map_err(|error| error.to_string())?;
+        if run.count() != record.entries {
+            return Err(format!(
+                "run {} holds {} entries, the manifest says {}",
+                record.id,
+                run.count(),
+                record.entries
+            ));
+        }
+        if run.max_transaction_id().is_some_and(|max| max >= manifest.indexed_below) {
+            return Err(format!("run {} holds entries past {}", record.id, manifest.indexed_below));
+        }
+        runs.push(run);
+    }
+    Ok(Some((manifest, runs)))
+}
+
+/// Writes the manifest to a temporary file, syncs it, and renames it into place.
+fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), StoreError> {
+    let io = |error: std::io::Error| StoreError::from_io(&error);
+    let partial = dir.join(format!("{MANIFEST_FILE}.partial"));
+    match std::fs::remove_file(&partial) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(io(error)),
+        _ => {}
+    }
+    let bytes = serde_json::to_vec(manifest).map_err(|error| StoreError::Encode {
+        key: MANIFEST_FILE.to_owned(),
+        reason: error.to_string(),
+    })?;
+    let mut file = super::private_file(&partial).map_err(io)?;
+    std::io::Write::write_all(&mut file, &bytes).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    drop(file);
+    std::fs::rename(&partial, dir.join(MANIFEST_FILE)).map_err(io)?;
+    super::sync_dir(dir).map_err(io)
+}
+
+/// Deletes every file in `dir` but the manifest (if `keep_manifest`) and the runs named in
+/// `keep`: leftovers of a write or merge a crash interrupted (or the whole of an index that is
+/// rebuilt).
+fn remove_unlisted(dir: &Path, keep: &[String], keep_manifest: bool) -> Result<(), StoreError> {
+    let io = |error: std::io::Error| StoreError::from_io(&error);
+    for item in std::fs::read_dir(dir).map_err(io)? {
+        let item = item.map_err(io)?;
+        let name = item.file_name().to_string_lossy().into_owned();
+        let kept = keep.contains(&name) || (name == MANIFEST_FILE && keep_manifest);
+        if !kept && item.file_type().map_err(io)?.is_file() {
+            std::fs::remove_file(item.path()).map_err(io)?;
+        }
+    }
+    Ok(())
+}
+
+fn boxed(cursor: entry_run::RunCursor) -> EntryIter {
+    Box::new(cursor)
+}
+
+/// Sorted sources merged into one sorted stream (reversed: each source reversed too).
+struct Merged {
+    sources: Vec<std::iter::Peekable<EntryIter>>,
+    reverse: bool,
+}
+
+impl Merged {
+    fn new(sources: Vec<EntryIter>, reverse: bool) -> Merged {
+        Merged { sources: sources.into_iter().map(Iterator::peekable).collect(), reverse }
+    }
+}
+
+impl Iterator for Merged {
+    type Item = Result<IndexedEntry, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut best: Option<(usize, EntryPosition)> = None;
+        for (at, source) in self.sources.iter_mut().enumerate() {
+            match source.peek() {
+                None => {}
+                Some(Err(_)) => return source.next(),
+                Some(Ok(entry)) => {
+                    let better = best.is_none_or(|(_, position)| {
+                        if self.reverse {
+                            entry.position > position
+                        } else {
+                            entry.position < position
+                        }
+                    });
+                    if better {
+                        best = Some((at, entry.position));
+                    }
+                }
+            }
+        }
+        let (at, _) = best?;
+        self.sources.get_mut(at)?.next()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    const SETTINGS: EntryIndexSettings = EntryIndexSettings { run_entries: 16, runs_per_merge: 3 };
+
+    /// Transaction `id`'s two entries: accounts and post dates drawn from the id, so that
+    /// positions arrive out of order.
+    fn transaction(id: u64) -> [IndexedEntry; 2] {
+        let mix = id.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
+        let post_date_ms = i64::try_from(mix % 37).unwrap() - 10;
+        let entry = |account_id, entry_index, credit| IndexedEntry {
+            position: EntryPosition { account_id, post_date_ms, transaction_id: id, entry_index },
+            layer: 840,
+            credit,
+            amount_units: i64::try_from(id).unwrap(),
+        };
+        [entry(mix % 5, 0, false), entry(5 + mix % 3, 1, true)]
+    }
+
+    fn model(ids: std::ops::Range<u64>) -> BTreeMap<EntryPosition, IndexedEntry> {
+        ids.flat_map(transaction).map(|entry| (entry.position, entry)).collect()
+    }
+
+    fn assert_reads(index: &EntryIndex, model: &BTreeMap<EntryPosition, IndexedEntry>) {
+        let all: Vec<IndexedEntry> = index.all().map(Result::unwrap).collect();
+        assert_eq!(all, model.values().copied().collect::<Vec<_>>());
+        for account in 0..9 {
+            for (from, to) in [(i64::MIN, i64::MAX), (-3, 4), (0, 0), (20, 19), (26, 27)] {
+                let expected: Vec<IndexedEntry> = model
+                    .values()
+                    .filter(|entry| {
+                        let position = entry.position;
+                        position.account_id == account
+                            && (from..to).contains(&position.post_date_ms)
+                    })
+                    .copied()
+                    .collect();
+                let forward: Vec<_> =
+                    index.range(account, from, to, false).map(Result::unwrap).collect();
+                assert_eq!(forward, expected, "account {account} [{from}, {to})");
+                let mut backward: Vec<_> =
+                    index.range(account, from, to, true).map(Result::unwrap).collect();
+                backward.reverse();
+                assert_eq!(backward, expected, "account {account} [{from}, {to}) reversed");
+            }
+        }
+    }
+
+    fn open(dir: &Path, next: u64, mode: OpenMode) -> (EntryIndex, Option<String>) {
+        EntryIndex::open(dir, next, SETTINGS, mode).unwrap()
+    }
+
+    /// What `Core` does at open: the entries of the transactions the runs do not hold.
+    fn catch_up(index: &EntryIndex, next: u64) {
+        for id in index.indexed_below()..next {
+            index.add(transaction(id));
+            index.spill_while_full().unwrap();
+        }
+    }
+
+    #[test]
+    fn reads_agree_with_a_model_through_runs_merges_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let (index, discarded) = open(dir.path(), 0, OpenMode::Serve);
+        assert_eq!(discarded, None);
+        assert_eq!(index.indexed_below(), 0);
+        for id in 0..100 {
+            index.add(transaction(id));
+            index.spill_while_full().unwrap();
+        }
+        // 200 entries in runs of 16, merged three at a time.
+        let (runs, in_memory) = index.sizes();
+        assert!(runs < 12 && in_memory < 16, "{runs} runs, {in_memory} in memory");
+        assert!(index.indexed_below() > 90);
+        assert_reads(&index, &model(0..100));
+        drop(index);
+
+        let (index, discarded) = open(dir.path(), 100, OpenMode::Serve);
+        assert_eq!(discarded, None);
+        assert!(index.indexed_below() > 90);
+        catch_up(&index, 100);
+        assert_reads(&index, &model(0..100));
+        for id in 100..130 {
+            index.add(transaction(id));
+        }
+        index.spill_while_full().unwrap();
+        assert_reads(&index, &model(0..130));
+    }
+
+    #[test]
+    fn the_worker_writes_runs_in_the_background_and_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let (index, _) = open(dir.path(), 0, OpenMode::Serve);
+        index.start_worker().unwrap();
+        for id in 0..200 {
+            index.add(transaction(id));
+        }
+        let started = std::time::Instant::now();
+        while index.sizes().1 >= SETTINGS.run_entries {
+            assert!(started.elapsed() < Duration::from_secs(10), "no run written");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_reads(&index, &model(0..200));
+        index.stop();
+        index.stop();
+        drop(index);
+        let (index, _) = open(dir.path(), 200, OpenMode::Serve);
+        catch_up(&index, 200);
+        assert_reads(&index, &model(0..200));
+    }
+
+    #[test]
+    fn held_entries_are_read_and_written_only_once_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let (index, _) = open(dir.path(), 0, OpenMode::Serve);
+        index.add(transaction(0));
+        index.hold(transaction(1));
+        assert_reads(&index, &model(0..1));
+        for id in 2..40 {
+            index.hold(transaction(id));
+        }
+        index.spill_while_full().unwrap();
+        assert_eq!((index.sizes().0, index.indexed_below()), (0, 0), "nothing passes the held");
+        index.release_held();
+        index.spill_while_full().unwrap();
+        assert!(index.sizes().0 > 0);
+        assert_reads(&index, &model(0..40));
+    }
+
+    #[test]
+    fn leftovers_of_an_interrupted_write_are_deleted_and_runs_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (index, _) = open(dir.path(), 0, OpenMode::Serve);
+        catch_up(&index, 20);
+        let runs = index.sizes().0;
+        assert!(runs > 0);
+        drop(index);
+        std::fs::write(dir.path().join("run-00000000000000ff.partial"), b"half").unwrap();
+        std::fs::write(dir.path().join(entry_run::file_name(0xfe)), b"not listed").unwrap();
+        std::fs::write(dir.path().join("MANIFEST.partial"), b"{").unwrap();
+        let (index, discarded) = open(dir.path(), 20, OpenMode::Serve);
+        assert_eq!((discarded, index.sizes().0), (None, runs));
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|item| item.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names.len(), runs + 1, "{names:?}");
+        assert!(names.iter().all(|name| name == MANIFEST_FILE || !name.contains('.')), "{names:?}");
+        catch_up(&index, 20);
+        assert_reads(&index, &model(0..20));
+    }
+
+    #[test]
+    fn a_damaged_or_foreign_index_is_reported_and_rebuilt_only_when_serving() {
+        let dir = tempfile::tempdir().unwrap();
+        let (index, _) = open(dir.path(), 0, OpenMode::Serve);
+        catch_up(&index, 40);
+        drop(index);
+        // A store that has fewer transactions than the index covers is another store.
+        let (index, discarded) = open(dir.path(), 3, OpenMode::ReadOnly);
+        assert!(discarded.unwrap().contains("another store"));
+        assert_eq!((index.indexed_below(), index.sizes().0), (0, 0));
+        drop(index);
+
+        let run = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|item| item.unwrap().path())
+            .find(|path| path.file_name().unwrap().to_string_lossy().starts_with("run-"))
+            .unwrap();
+        let mut bytes = std::fs::read(&run).unwrap();
+        bytes[40] ^= 1;
+        std::fs::write(&run, &bytes).unwrap();
+        let (_, discarded) = open(dir.path(), 40, OpenMode::ReadOnly);
+        assert!(discarded.unwrap().contains("checksum"));
+        assert!(run.exists(), "an audit leaves the files alone");
+        let (index, discarded) = open(dir.path(), 40, OpenMode::Serve);
+        assert!(discarded.is_some());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "rebuilt from nothing");
+        catch_up(&index, 40);
+        assert_reads(&index, &model(0..40));
+        drop(index);
+        let (index, discarded) = open(dir.path(), 40, OpenMode::Serve);
+        assert_eq!(discarded, None);
+        catch_up(&index, 40);
+        assert_reads(&index, &model(0..40));
+    }
+
+    #[test]
+    fn an_audit_open_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("entries");
+        let (index, discarded) = open(&missing, 10, OpenMode::ReadOnly);
+        assert_eq!(discarded, None);
+        catch_up(&index, 10);
+        index.start_worker().unwrap();
+        assert_reads(&index, &model(0..10));
+        assert!(!missing.exists());
+    }
+}
