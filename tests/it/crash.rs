@@ -8,6 +8,9 @@
 //! wholly applied (its one GL transaction with both legs) or wholly absent, and a retry of an
 //! absent one is decided afresh; the number of GL transactions and every balance equal the
 //! client's own model. Every draw comes from one seed, printed, so a failure can be repeated.
+//! The switch writes its account-entry index in runs of 16 entries, so that kills also land
+//! while runs are written and merged; `verify` checks the runs against the transactions, and
+//! every card account's statement (read from the index) must add up to the model's balance.
 //!
 //! `cargo test` runs 20 short cycles; `scripts/crash.sh --cycles N [--seed S]` runs the ignored
 //! long form in release with `CRASH_CYCLES`, `CRASH_SEED` and `CRASH_LOAD_MS_MAX`.
@@ -84,11 +87,18 @@ struct Served {
 }
 
 impl Served {
-    /// Starts the switch on `data`, its log appended to `log`; waits until it listens.
+    /// Starts the switch on `data`, its log appended to `log`; waits until it listens. The
+    /// account-entry index writes a run every 16 entries and merges runs two at a time, so
+    /// kills land in its writes and merges too.
     fn start(data: &Path, log: &Path) -> Result<Served, String> {
         let log_file = File::options().create(true).append(true).open(log).map_err(text)?;
+        let config = log.with_file_name("crash-config.toml");
+        std::fs::write(&config, "[store]\nentry_run_entries = 16\nentry_runs_per_merge = 2\n")
+            .map_err(text)?;
         let mut child = Command::new(BINARY)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .arg("--data")
             .arg(data)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -496,6 +506,31 @@ async fn check_balances(checker: &mut Checker, world: &World, model: &Model) -> 
         }
         if never_negative && balance < 0 {
             return Err(format!("{path}: overdrawn ({balance})"));
+        }
+    }
+    check_statements(checker, world, model).await
+}
+
+/// Every card account's statement (read from the account-entry index) adds up to the model's
+/// balance, while it is short enough to be answered whole.
+async fn check_statements(
+    checker: &mut Checker,
+    world: &World,
+    model: &Model,
+) -> Result<(), String> {
+    for (code, whole) in world.card_accounts.iter().zip(&model.cards) {
+        let path = format!("/jcard/api/gl/journals/jcard/accounts/{code}/statement?layers=840");
+        let json = checker.read(path.clone()).await?;
+        let statement = &json["accountStatement"];
+        if statement["truncated"] == Value::Bool(true) {
+            continue;
+        }
+        let balance = units(&statement["finalBalance"])?;
+        if balance != whole * UNIT {
+            return Err(format!(
+                "{path}: the statement ends at {balance}, the model {}",
+                whole * UNIT
+            ));
         }
     }
     Ok(())
