@@ -40,6 +40,8 @@ use super::StoreError;
 pub const ENTRIES_DIR_NAME: &str = "entries";
 const MANIFEST_FILE: &str = "MANIFEST";
 const MANIFEST_VERSION: u32 = 1;
+/// Most entries a merge writes between two looks at whether a run's worth waits in memory.
+const SPILL_CHECK_ENTRIES: u64 = 65_536;
 /// How long the worker waits after a failed write before it tries again.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
@@ -236,9 +238,9 @@ impl EntryIndex {
     /// While opening: writes runs on the caller's thread while a run's worth is waiting, so
     /// that rebuilding a large index keeps one run in memory.
     pub fn spill_while_full(&self) -> Result<(), StoreError> {
-        if self.mode == OpenMode::Serve {
-            while self.shared.spill()? {}
-            while self.shared.merge_if_due()? {}
+        let full = self.shared.view.read().active.len >= self.shared.settings.run_entries;
+        if self.mode == OpenMode::Serve && full {
+            self.shared.catch_up()?;
         }
         Ok(())
     }
@@ -387,17 +389,18 @@ impl Shared {
             }
         };
         let entries = frozen.sorted();
-        let mut manifest = self.manifest.lock().clone();
-        let id = manifest.next_run_id;
+        let id = self.reserve_run_id();
         let count = u64::try_from(entries.len()).unwrap_or(u64::MAX);
         let run = entry_run::write(&self.dir, id, count, entries.into_iter().map(Ok))?;
-        manifest.next_run_id = id.saturating_add(1);
-        manifest.runs.push(RunRecord { id, level: 0, entries: count });
+        let mut manifest = self.manifest.lock();
+        let mut next = manifest.clone();
+        next.runs.push(RunRecord { id, level: 0, entries: count });
         if let Some(max) = frozen.max_transaction_id {
-            manifest.indexed_below = manifest.indexed_below.max(max.saturating_add(1));
+            next.indexed_below = next.indexed_below.max(max.saturating_add(1));
         }
-        write_manifest(&self.dir, &manifest)?;
-        *self.manifest.lock() = manifest;
+        write_manifest(&self.dir, &next)?;
+        *manifest = next;
+        // Under the manifest's lock, so that the view changes in the manifest's order.
         let mut view = self.view.write();
         let mut runs = Vec::clone(&view.runs);
         runs.push(Arc::new(run));
@@ -406,52 +409,71 @@ impl Shared {
         Ok(true)
     }
 
-    /// Merges the oldest `runs_per_merge` runs of the lowest level that has that many into
-    /// one run of the next level. Returns whether it merged.
-    fn merge_if_due(&self) -> Result<bool, StoreError> {
+    /// A run id no file has: the manifest's next one, taken at once (a crash before the
+    /// manifest is written leaves a file the next open deletes).
+    fn reserve_run_id(&self) -> u64 {
+        let mut manifest = self.manifest.lock();
+        let id = manifest.next_run_id;
+        manifest.next_run_id = id.saturating_add(1);
+        id
+    }
+
+    /// The oldest `runs_per_merge` runs of the lowest level that has that many, if any.
+    fn merge_due(&self) -> Option<(u8, Vec<u64>)> {
         let per_merge = self.settings.runs_per_merge.max(2);
-        let mut manifest = self.manifest.lock().clone();
+        let manifest = self.manifest.lock();
         let mut levels: Vec<u8> = manifest.runs.iter().map(|run| run.level).collect();
         levels.sort_unstable();
         levels.dedup();
-        let Some(level) = levels.into_iter().find(|level| {
+        let level = levels.into_iter().find(|level| {
             manifest.runs.iter().filter(|run| run.level == *level).count() >= per_merge
-        }) else {
+        })?;
+        let mut chosen: Vec<u64> =
+            manifest.runs.iter().filter(|run| run.level == level).map(|run| run.id).collect();
+        chosen.sort_unstable();
+        chosen.truncate(per_merge);
+        Some((level, chosen))
+    }
+
+    /// Merges the runs `merge_due` names into one run of the next level. Returns whether it
+    /// merged. A long merge writes the runs that fill up meanwhile as it goes, so memory stays
+    /// bounded by about one run while it lasts.
+    fn merge_if_due(&self) -> Result<bool, StoreError> {
+        let Some((level, chosen)) = self.merge_due() else {
             return Ok(false);
         };
-        let mut chosen: Vec<RunRecord> =
-            manifest.runs.iter().filter(|run| run.level == level).copied().collect();
-        chosen.sort_unstable_by_key(|run| run.id);
-        chosen.truncate(per_merge);
-        let chosen_ids: Vec<u64> = chosen.iter().map(|run| run.id).collect();
-        let inputs: Vec<Arc<Run>> = self
-            .view
-            .read()
-            .runs
-            .iter()
-            .filter(|run| chosen_ids.contains(&run.id))
-            .cloned()
-            .collect();
+        let inputs: Vec<Arc<Run>> =
+            self.view.read().runs.iter().filter(|run| chosen.contains(&run.id)).cloned().collect();
         let count = inputs.iter().map(|run| run.count()).fold(0_u64, u64::saturating_add);
         let sources = inputs.iter().map(|run| boxed(run.all())).collect();
-        let id = manifest.next_run_id;
-        let next_level = level.saturating_add(1);
+        let id = self.reserve_run_id();
+        let check_every = u64::try_from(self.settings.run_entries)
+            .unwrap_or(SPILL_CHECK_ENTRIES)
+            .clamp(1, SPILL_CHECK_ENTRIES);
+        let mut merged_so_far = 0_u64;
         let merged = Merged::new(sources, false).map(|entry| {
             if self.stopping.load(Ordering::Relaxed) {
                 return Err(StoreError::Io("the switch is stopping".to_owned()));
             }
+            merged_so_far = merged_so_far.wrapping_add(1);
+            if merged_so_far.is_multiple_of(check_every) {
+                self.spill()?;
+            }
             entry
         });
         let merged = entry_run::write(&self.dir, id, count, merged)?;
-        manifest.next_run_id = id.saturating_add(1);
-        manifest.runs.retain(|run| !chosen_ids.contains(&run.id));
-        manifest.runs.push(RunRecord { id, level: next_level, entries: count });
-        write_manifest(&self.dir, &manifest)?;
-        *self.manifest.lock() = manifest;
+        let next_level = level.saturating_add(1);
         {
+            let mut manifest = self.manifest.lock();
+            let mut next = manifest.clone();
+            // Only this thread removes runs: every chosen one is still there.
+            next.runs.retain(|run| !chosen.contains(&run.id));
+            next.runs.push(RunRecord { id, level: next_level, entries: count });
+            write_manifest(&self.dir, &next)?;
+            *manifest = next;
             let mut view = self.view.write();
             let mut runs: Vec<Arc<Run>> =
-                view.runs.iter().filter(|run| !chosen_ids.contains(&run.id)).cloned().collect();
+                view.runs.iter().filter(|run| !chosen.contains(&run.id)).cloned().collect();
             runs.push(Arc::new(merged));
             view.runs = Arc::new(runs);
         }
@@ -679,6 +701,32 @@ mod tests {
         }
         index.spill_while_full().unwrap();
         assert_reads(&index, &model(0..130));
+    }
+
+    #[test]
+    fn a_merge_writes_the_run_that_fills_up_while_it_lasts() {
+        let dir = tempfile::tempdir().unwrap();
+        let (index, _) = open(dir.path(), 0, OpenMode::Serve);
+        for first in [0, 8, 16] {
+            for id in first..first + 8 {
+                index.add(transaction(id));
+            }
+            assert!(index.shared.spill().unwrap());
+        }
+        for id in 24..32 {
+            index.add(transaction(id));
+        }
+        assert_eq!(index.sizes(), (3, 16));
+        assert!(index.shared.merge_if_due().unwrap());
+        // The three runs merged into one, and the 16 entries waiting written as a run of
+        // their own meanwhile.
+        assert_eq!(index.sizes(), (2, 0));
+        assert_eq!(index.indexed_below(), 32);
+        assert_reads(&index, &model(0..32));
+        drop(index);
+        let (index, discarded) = open(dir.path(), 32, OpenMode::Serve);
+        assert_eq!((discarded, index.sizes()), (None, (2, 0)));
+        assert_reads(&index, &model(0..32));
     }
 
     #[test]
