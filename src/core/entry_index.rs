@@ -14,6 +14,10 @@ use crate::store::Store;
 
 use super::CoreError;
 
+/// Transactions to index at open from which the work is logged (a store made before the
+/// index, or one whose index was rebuilt, is indexed whole at its first start).
+const CATCH_UP_LOGGED_MIN: u64 = 100_000;
+
 /// The index entries of `transaction`, one per ledger entry, in entry order.
 pub fn indexed_entries(transaction: &Transaction) -> impl Iterator<Item = IndexedEntry> + '_ {
     transaction.entries.iter().zip(0_u16..).map(|(entry, entry_index)| IndexedEntry {
@@ -48,6 +52,14 @@ pub fn open(
 ) -> Result<(EntryIndex, Option<String>), CoreError> {
     let dir = data_dir.join(ENTRIES_DIR_NAME);
     let (index, discarded) = EntryIndex::open(&dir, next_transaction_id, settings, mode)?;
+    let missing = next_transaction_id.saturating_sub(index.indexed_below());
+    let started = std::time::Instant::now();
+    if missing >= CATCH_UP_LOGGED_MIN && mode == OpenMode::Serve {
+        tracing::info!(
+            transactions = missing,
+            "indexing the account entries of the transactions the entry index does not hold yet"
+        );
+    }
     let start = schema::transaction_key(index.indexed_below());
     let end = schema::prefix_end(&Keyspace::Transaction.prefix());
     for item in store.scan_range::<Transaction>(&start, &end, false) {
@@ -60,6 +72,13 @@ pub fn open(
         }
         index.add(indexed_entries(&transaction));
         index.spill_while_full()?;
+    }
+    if missing >= CATCH_UP_LOGGED_MIN && mode == OpenMode::Serve {
+        tracing::info!(
+            transactions = missing,
+            seconds = started.elapsed().as_secs_f64(),
+            "the entry index holds every transaction's entries"
+        );
     }
     Ok((index, discarded))
 }
