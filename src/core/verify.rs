@@ -116,7 +116,17 @@ fn check_entry_index(
     report: &mut AuditReport,
 ) -> Result<(), CoreError> {
     for item in entries.all() {
-        let entry = item?;
+        let entry = match item {
+            Ok(entry) => entry,
+            // A damaged run: named, and the rest of the index left unchecked.
+            Err(error) => {
+                report.problems.push(format!(
+                    "the account-entry index cannot be read ({error}); stop the switch and \
+                     delete its entries/ directory to rebuild it from the transactions"
+                ));
+                return Ok(());
+            }
+        };
         if !expected.remove(&entry) {
             report.problems.push(format!("entry index record {entry:?} matches no entry"));
         }

@@ -811,7 +811,8 @@ mod tests {
             .find(|path| path.file_name().unwrap().to_string_lossy().starts_with("run-"))
             .unwrap();
         let mut bytes = std::fs::read(&run).unwrap();
-        bytes[40] ^= 1;
+        let footer_crc = bytes.len() - 2;
+        bytes[footer_crc] ^= 1;
         std::fs::write(&run, &bytes).unwrap();
         let (_, discarded) = open(dir.path(), 40, OpenMode::ReadOnly);
         assert!(discarded.unwrap().contains("checksum"));

@@ -1,15 +1,18 @@
 //! One sorted run of the account-entry index (`entries.rs`): an immutable file of fixed-size
 //! records in entry-position order, written once and read by position with a binary search.
 //!
-//! Layout: an 8-byte magic (`CSENTRY` and the format's version byte), the record count (u64,
-//! big-endian), the records (`RECORD_BYTES` each: account id, post date, transaction id, entry
-//! index, layer, side, amount units, all big-endian), then a CRC-32 of everything before it.
-//! The whole file is read and checked when it is opened; reads after that go to the file by
-//! offset, found through the first position of every block kept in memory.
+//! Layout: an 8-byte magic (`CSENTRY` and the format's version byte) and the record count
+//! (u64, big-endian); then the records in blocks of `BLOCK_RECORDS` (`RECORD_BYTES` each:
+//! account id, post date, transaction id, entry index, layer, side, amount units, all
+//! big-endian), each block followed by a CRC-32 of its records; then the footer: every block's
+//! first position (`POSITION_BYTES` each), the run's highest transaction id, and a CRC-32 of
+//! the footer. An open reads the header and the footer only (a restart does not read the
+//! runs, however long the history); a block's checksum is checked whenever it is read, and
+//! `verify` reads them all.
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,15 +20,17 @@ use std::sync::Arc;
 use super::schema::{ordered_i64, EntryPosition};
 use super::StoreError;
 
-const MAGIC: [u8; 8] = *b"CSENTRY\x01";
-const HEADER_LEN: usize = 16;
+const MAGIC: [u8; 8] = *b"CSENTRY\x02";
 const HEADER_BYTES: u64 = 16;
-const CRC_LEN: usize = 4;
 const CRC_BYTES: u64 = 4;
 /// Bytes of one record on disk.
 pub const RECORD_BYTES: usize = 37;
 const RECORD_BYTES_U64: u64 = 37;
-/// Records read at once (about 4.7 KiB); every block's first position is kept in memory.
+/// Bytes of a position: a record's first fields, which sort as the position does.
+const POSITION_BYTES: usize = 26;
+const POSITION_BYTES_U64: u64 = 26;
+/// Records per block (about 4.7 KiB), the unit of reading and checking; every block's first
+/// position is kept in memory.
 const BLOCK_RECORDS: u64 = 128;
 
 /// One account entry as the index keeps it: where it is in its account's history and what it
@@ -38,38 +43,81 @@ pub struct IndexedEntry {
     pub amount_units: i64,
 }
 
+fn encode_position(position: &EntryPosition, out: &mut [u8]) {
+    out[0..8].copy_from_slice(&position.account_id.to_be_bytes());
+    // Order-preserving, so that a run's bytes sort as its positions do.
+    out[8..16].copy_from_slice(&ordered_i64(position.post_date_ms));
+    out[16..24].copy_from_slice(&position.transaction_id.to_be_bytes());
+    out[24..26].copy_from_slice(&position.entry_index.to_be_bytes());
+}
+
+fn decode_position(bytes: &[u8]) -> Option<EntryPosition> {
+    let field8 = |at: usize| -> Option<[u8; 8]> { bytes.get(at..at + 8)?.try_into().ok() };
+    Some(EntryPosition {
+        account_id: u64::from_be_bytes(field8(0)?),
+        post_date_ms: super::schema::i64_from_ordered(field8(8)?),
+        transaction_id: u64::from_be_bytes(field8(16)?),
+        entry_index: u16::from_be_bytes(bytes.get(24..26)?.try_into().ok()?),
+    })
+}
+
 impl IndexedEntry {
     fn encode(&self, out: &mut [u8; RECORD_BYTES]) {
-        let position = &self.position;
-        out[0..8].copy_from_slice(&position.account_id.to_be_bytes());
-        // Order-preserving, so that a run's bytes sort as its positions do.
-        out[8..16].copy_from_slice(&ordered_i64(position.post_date_ms));
-        out[16..24].copy_from_slice(&position.transaction_id.to_be_bytes());
-        out[24..26].copy_from_slice(&position.entry_index.to_be_bytes());
+        encode_position(&self.position, &mut out[..POSITION_BYTES]);
         out[26..28].copy_from_slice(&self.layer.to_be_bytes());
         out[28] = u8::from(self.credit);
         out[29..37].copy_from_slice(&self.amount_units.to_be_bytes());
     }
 
     fn decode(bytes: &[u8]) -> Option<IndexedEntry> {
-        let field8 = |at: usize| -> Option<[u8; 8]> { bytes.get(at..at + 8)?.try_into().ok() };
-        let field2 = |at: usize| -> Option<[u8; 2]> { bytes.get(at..at + 2)?.try_into().ok() };
         let credit = match bytes.get(28)? {
             0 => false,
             1 => true,
             _ => return None,
         };
         Some(IndexedEntry {
-            position: EntryPosition {
-                account_id: u64::from_be_bytes(field8(0)?),
-                post_date_ms: super::schema::i64_from_ordered(field8(8)?),
-                transaction_id: u64::from_be_bytes(field8(16)?),
-                entry_index: u16::from_be_bytes(field2(24)?),
-            },
-            layer: i16::from_be_bytes(field2(26)?),
+            position: decode_position(bytes)?,
+            layer: i16::from_be_bytes(bytes.get(26..28)?.try_into().ok()?),
             credit,
-            amount_units: i64::from_be_bytes(field8(29)?),
+            amount_units: i64::from_be_bytes(bytes.get(29..37)?.try_into().ok()?),
         })
+    }
+}
+
+/// Where things are in a run of `count` records.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    count: u64,
+}
+
+impl Layout {
+    fn blocks(self) -> u64 {
+        self.count.div_ceil(BLOCK_RECORDS)
+    }
+
+    /// Records in block `block`.
+    fn records_in(self, block: u64) -> u64 {
+        self.count.saturating_sub(block.saturating_mul(BLOCK_RECORDS)).min(BLOCK_RECORDS)
+    }
+
+    fn block_offset(self, block: u64) -> u64 {
+        let full = BLOCK_RECORDS * RECORD_BYTES_U64 + CRC_BYTES;
+        HEADER_BYTES.saturating_add(block.saturating_mul(full))
+    }
+
+    fn footer_offset(self) -> Option<u64> {
+        self.count
+            .checked_mul(RECORD_BYTES_U64)?
+            .checked_add(self.blocks().checked_mul(CRC_BYTES)?)?
+            .checked_add(HEADER_BYTES)
+    }
+
+    fn footer_len(self) -> Option<u64> {
+        self.blocks().checked_mul(POSITION_BYTES_U64)?.checked_add(8 + CRC_BYTES)
+    }
+
+    fn file_len(self) -> Option<u64> {
+        self.footer_offset()?.checked_add(self.footer_len()?)
     }
 }
 
@@ -77,7 +125,7 @@ impl IndexedEntry {
 #[derive(Debug)]
 pub struct Run {
     pub id: u64,
-    count: u64,
+    layout: Layout,
     /// The highest transaction id in the run.
     max_transaction_id: Option<u64>,
     file: File,
@@ -133,16 +181,15 @@ fn write_partial(
     entries: impl Iterator<Item = Result<IndexedEntry, StoreError>>,
 ) -> Result<(), StoreError> {
     let file = super::private_file(partial).map_err(io(partial))?;
-    let mut crc = crc32fast::Hasher::new();
     let mut out = BufWriter::with_capacity(256 * 1024, file);
-    let mut put = |bytes: &[u8], out: &mut BufWriter<File>| -> Result<(), StoreError> {
-        crc.update(bytes);
-        out.write_all(bytes).map_err(io(partial))
-    };
+    let put = |bytes: &[u8], out: &mut BufWriter<File>| out.write_all(bytes).map_err(io(partial));
     put(&MAGIC, &mut out)?;
     put(&count.to_be_bytes(), &mut out)?;
     let mut written = 0_u64;
     let mut last: Option<EntryPosition> = None;
+    let mut max_transaction_id = 0_u64;
+    let mut footer: Vec<u8> = Vec::new();
+    let mut block = crc32fast::Hasher::new();
     let mut record = [0_u8; RECORD_BYTES];
     for entry in entries {
         let entry = entry?;
@@ -150,69 +197,73 @@ fn write_partial(
             return Err(corrupt(partial, "entries handed to a run out of order"));
         }
         last = Some(entry.position);
+        max_transaction_id = max_transaction_id.max(entry.position.transaction_id);
         entry.encode(&mut record);
+        if written.is_multiple_of(BLOCK_RECORDS) {
+            footer.extend_from_slice(&record[..POSITION_BYTES]);
+        }
+        block.update(&record);
         put(&record, &mut out)?;
         written = written.saturating_add(1);
+        if written.is_multiple_of(BLOCK_RECORDS) {
+            put(&std::mem::take(&mut block).finalize().to_be_bytes(), &mut out)?;
+        }
     }
     if written != count {
         return Err(corrupt(partial, format!("{written} entries written, {count} announced")));
     }
-    let sum = crc.finalize();
-    out.write_all(&sum.to_be_bytes()).map_err(io(partial))?;
+    if !written.is_multiple_of(BLOCK_RECORDS) {
+        put(&block.finalize().to_be_bytes(), &mut out)?;
+    }
+    footer.extend_from_slice(&max_transaction_id.to_be_bytes());
+    let footer_crc = crc32fast::hash(&footer);
+    footer.extend_from_slice(&footer_crc.to_be_bytes());
+    put(&footer, &mut out)?;
     let file = out.into_inner().map_err(|error| io(partial)(error.into_error()))?;
     file.sync_all().map_err(io(partial))
 }
 
-/// Opens run `id` in `dir`, reading the whole file once: its length, order and checksum.
+/// Opens run `id` in `dir`, reading its header and footer: its length, block positions and
+/// highest transaction id. Blocks are checked when they are read.
 pub fn open(dir: &Path, id: u64) -> Result<Run, StoreError> {
     let path = dir.join(file_name(id));
     let file = File::open(&path).map_err(io(&path))?;
     let length = file.metadata().map_err(io(&path))?.len();
-    let mut reader = BufReader::with_capacity(256 * 1024, &file);
-    let mut crc = crc32fast::Hasher::new();
-    let mut header = [0_u8; HEADER_LEN];
-    reader.read_exact(&mut header).map_err(|_| corrupt(&path, "shorter than its header"))?;
-    crc.update(&header);
+    let mut header = [0_u8; 16];
+    file.read_exact_at(&mut header, 0).map_err(|_| corrupt(&path, "shorter than its header"))?;
     if header[..8] != MAGIC {
         return Err(corrupt(&path, "not an entry run of this format"));
     }
     let count = u64::from_be_bytes(header[8..16].try_into().unwrap_or_default());
-    let expected = count
-        .checked_mul(RECORD_BYTES_U64)
-        .and_then(|bytes| bytes.checked_add(HEADER_BYTES + CRC_BYTES));
-    if expected != Some(length) {
+    let layout = Layout { count };
+    let (Some(footer_offset), Some(footer_len)) = (layout.footer_offset(), layout.footer_len())
+    else {
+        return Err(corrupt(&path, format!("{count} entries cannot fit a file")));
+    };
+    if layout.file_len() != Some(length) || count == 0 {
         return Err(corrupt(&path, format!("{length} bytes for {count} entries")));
     }
-    let mut fences = Vec::with_capacity(usize::try_from(count / BLOCK_RECORDS + 1).unwrap_or(0));
-    let mut record = [0_u8; RECORD_BYTES];
-    let mut last: Option<EntryPosition> = None;
-    let mut max_transaction_id = None;
-    for index in 0..count {
-        reader.read_exact(&mut record).map_err(io(&path))?;
-        crc.update(&record);
-        let entry = IndexedEntry::decode(&record)
-            .ok_or_else(|| corrupt(&path, format!("entry {index} is malformed")))?;
-        if last.is_some_and(|last| last >= entry.position) {
-            return Err(corrupt(&path, format!("entry {index} is out of order")));
-        }
-        last = Some(entry.position);
-        max_transaction_id = max_transaction_id.max(Some(entry.position.transaction_id));
-        if index.is_multiple_of(BLOCK_RECORDS) {
-            fences.push(entry.position);
-        }
+    let mut footer = vec![0_u8; usize::try_from(footer_len).unwrap_or(0)];
+    file.read_exact_at(&mut footer, footer_offset).map_err(io(&path))?;
+    let (body, stored_crc) = footer.split_at(footer.len().saturating_sub(4));
+    if crc32fast::hash(body) != u32::from_be_bytes(stored_crc.try_into().unwrap_or_default()) {
+        return Err(corrupt(&path, "footer checksum mismatch"));
     }
-    let mut stored = [0_u8; CRC_LEN];
-    reader.read_exact(&mut stored).map_err(io(&path))?;
-    if u32::from_be_bytes(stored) != crc.finalize() {
-        return Err(corrupt(&path, "checksum mismatch"));
+    let (fence_bytes, max) = body.split_at(body.len().saturating_sub(8));
+    let fences: Vec<EntryPosition> =
+        fence_bytes.chunks_exact(POSITION_BYTES).filter_map(decode_position).collect();
+    if u64::try_from(fences.len()).ok() != Some(layout.blocks())
+        || fences.windows(2).any(|pair| pair[0] >= pair[1])
+    {
+        return Err(corrupt(&path, "block positions missing or out of order"));
     }
-    drop(reader);
-    Ok(Run { id, count, max_transaction_id, file, path, fences })
+    let max_transaction_id = Some(u64::from_be_bytes(max.try_into().unwrap_or_default()));
+    Ok(Run { id, layout, max_transaction_id, file, path, fences })
 }
 
 impl Run {
     pub fn count(&self) -> u64 {
-        self.count
+        self.layout.count
     }
 
     pub fn max_transaction_id(&self) -> Option<u64> {
@@ -223,18 +274,30 @@ impl Run {
         &self.path
     }
 
-    /// Entries `[start, end)` by index, read from the file.
-    fn read(&self, start: u64, end: u64) -> Result<Vec<IndexedEntry>, StoreError> {
-        let count = usize::try_from(end.saturating_sub(start)).unwrap_or(0);
-        let mut bytes = vec![0_u8; count.saturating_mul(RECORD_BYTES)];
-        let offset = HEADER_BYTES.saturating_add(start.saturating_mul(RECORD_BYTES_U64));
-        self.file.read_exact_at(&mut bytes, offset).map_err(io(&self.path))?;
-        bytes
+    /// Block `block`'s entries, checked against its checksum and its first position.
+    fn read_block(&self, block: u64) -> Result<Vec<IndexedEntry>, StoreError> {
+        let records = self.layout.records_in(block);
+        let length = records.saturating_mul(RECORD_BYTES_U64).saturating_add(CRC_BYTES);
+        let mut bytes = vec![0_u8; usize::try_from(length).unwrap_or(0)];
+        self.file
+            .read_exact_at(&mut bytes, self.layout.block_offset(block))
+            .map_err(io(&self.path))?;
+        let (records, stored) = bytes.split_at(bytes.len().saturating_sub(4));
+        if crc32fast::hash(records) != u32::from_be_bytes(stored.try_into().unwrap_or_default()) {
+            return Err(corrupt(&self.path, format!("block {block} checksum mismatch")));
+        }
+        let entries = records
             .chunks_exact(RECORD_BYTES)
             .map(|record| {
-                IndexedEntry::decode(record).ok_or_else(|| corrupt(&self.path, "malformed entry"))
+                IndexedEntry::decode(record)
+                    .ok_or_else(|| corrupt(&self.path, format!("block {block} is malformed")))
             })
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        let fence = usize::try_from(block).ok().and_then(|block| self.fences.get(block));
+        if entries.first().map(|entry| &entry.position) != fence {
+            return Err(corrupt(&self.path, format!("block {block} starts elsewhere")));
+        }
+        Ok(entries)
     }
 
     /// The index of the first entry at or after `position` (`count` if none is).
@@ -245,11 +308,11 @@ impl Run {
         let Some(block) = block.checked_sub(1) else {
             return Ok(0);
         };
-        let start = u64::try_from(block).unwrap_or(u64::MAX).saturating_mul(BLOCK_RECORDS);
-        let end = start.saturating_add(BLOCK_RECORDS).min(self.count);
-        let entries = self.read(start, end)?;
+        let block = u64::try_from(block).unwrap_or(u64::MAX);
+        let entries = self.read_block(block)?;
         let within = entries.partition_point(|entry| entry.position < *position);
-        Ok(start.saturating_add(u64::try_from(within).unwrap_or(u64::MAX)))
+        let within = u64::try_from(within).unwrap_or(u64::MAX);
+        Ok(block.saturating_mul(BLOCK_RECORDS).saturating_add(within))
     }
 
     /// The entries with positions in `[from, to)`, in order or reversed, read a block at a time.
@@ -269,7 +332,7 @@ impl Run {
         RunCursor {
             run: Arc::clone(self),
             start: 0,
-            end: self.count,
+            end: self.count(),
             reverse: false,
             buffer: VecDeque::new(),
         }
@@ -285,27 +348,35 @@ pub struct RunCursor {
     buffer: VecDeque<IndexedEntry>,
 }
 
+impl RunCursor {
+    /// Reads the next block in the cursor's direction into the buffer, trimmed to the range.
+    fn fill(&mut self) -> Result<(), StoreError> {
+        let at = if self.reverse { self.end.saturating_sub(1) } else { self.start };
+        let block = at / BLOCK_RECORDS;
+        let first = block.saturating_mul(BLOCK_RECORDS);
+        let entries = self.run.read_block(block)?;
+        let from = self.start.max(first);
+        let to = self.end.min(first.saturating_add(BLOCK_RECORDS));
+        let skip = usize::try_from(from.saturating_sub(first)).unwrap_or(usize::MAX);
+        let take = usize::try_from(to.saturating_sub(from)).unwrap_or(0);
+        self.buffer = entries.into_iter().skip(skip).take(take).collect();
+        if self.reverse {
+            self.end = from;
+        } else {
+            self.start = to;
+        }
+        Ok(())
+    }
+}
+
 impl Iterator for RunCursor {
     type Item = Result<IndexedEntry, StoreError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.buffer.is_empty() && self.start < self.end {
-            let (from, to) = if self.reverse {
-                (self.end.saturating_sub(BLOCK_RECORDS).max(self.start), self.end)
-            } else {
-                (self.start, self.start.saturating_add(BLOCK_RECORDS).min(self.end))
-            };
-            match self.run.read(from, to) {
-                Ok(entries) => self.buffer = entries.into(),
-                Err(error) => {
-                    self.start = self.end;
-                    return Some(Err(error));
-                }
-            }
-            if self.reverse {
-                self.end = from;
-            } else {
-                self.start = to;
+            if let Err(error) = self.fill() {
+                self.start = self.end;
+                return Some(Err(error));
             }
         }
         let next = if self.reverse { self.buffer.pop_back() } else { self.buffer.pop_front() };
@@ -379,12 +450,13 @@ mod tests {
     }
 
     #[test]
-    fn a_damaged_or_cut_run_is_refused_at_open() {
+    fn a_damaged_header_or_footer_is_refused_at_open_and_a_damaged_block_when_read() {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), 1, 300, sample(300).into_iter().map(Ok)).unwrap();
         let path = dir.path().join(file_name(1));
         let good = std::fs::read(&path).unwrap();
-        for at in [3, 12, 500, good.len() - 1] {
+        // The magic, the count, a block's first position in the footer, the footer's checksum.
+        for at in [3, 12, good.len() - 60, good.len() - 1] {
             let mut bad = good.clone();
             bad[at] ^= 0x20;
             std::fs::write(&path, &bad).unwrap();
@@ -392,6 +464,14 @@ mod tests {
         }
         std::fs::write(&path, &good[..good.len() - 40]).unwrap();
         assert!(matches!(open(dir.path(), 1), Err(StoreError::Corruption { .. })));
+        // A record of the second block: the open does not read it, every read of it fails.
+        let mut bad = good.clone();
+        bad[16 + 128 * 37 + 4 + 100] ^= 0x01;
+        std::fs::write(&path, &bad).unwrap();
+        let run = Arc::new(open(dir.path(), 1).unwrap());
+        let read: Vec<Result<IndexedEntry, StoreError>> = run.all().collect();
+        assert_eq!(read.iter().filter(|entry| entry.is_ok()).count(), 128);
+        assert!(matches!(read.last(), Some(Err(StoreError::Corruption { .. }))));
         std::fs::write(&path, &good).unwrap();
         assert_eq!(open(dir.path(), 1).unwrap().count(), 300);
     }

@@ -417,3 +417,54 @@ async fn statements_read_the_same_from_the_entry_indexs_runs_and_memory() {
     let runs = std::fs::read_dir(dir.path().join("entries")).unwrap().count();
     assert!(runs >= 2, "a manifest and runs: {runs} files");
 }
+
+/// A damaged block of a run is found by `verify`, which says how to rebuild the index; once
+/// `entries/` is deleted, the next start rebuilds it from the transactions.
+#[tokio::test]
+async fn verify_names_a_damaged_entry_run_and_a_deleted_index_is_rebuilt() {
+    let switch = TestSwitch::start_with(|config| config.store.entry_run_entries = 4).await;
+    for day in 1..=12 {
+        let body = posting(
+            &[("1", "31.001.00", "credit", 840), ("1", "12.001.00", "debit", 840)],
+            &format!("2020-01-{day:02}"),
+        );
+        assert_eq!(
+            switch.admin_call("POST", "/jcard/api/gl/transactions", &body).await.status,
+            201
+        );
+    }
+    // A restart writes what waits in memory as runs before it listens.
+    let switch = switch.restart().await;
+    let path = "/jcard/api/gl/journals/jcard/accounts/31.001.00/statement?layers=840";
+    let before = switch.admin_call("GET", path, "").await.json["accountStatement"].clone();
+    assert_eq!(before["entries"].as_array().unwrap().len(), 12);
+    let admin = switch.admin.clone();
+    let dir = switch.stop().await;
+    let entries = dir.path().join("entries");
+    let run = std::fs::read_dir(&entries)
+        .unwrap()
+        .map(|item| item.unwrap().path())
+        .find(|path| path.file_name().unwrap().to_string_lossy().starts_with("run-"))
+        .expect("a run was written");
+    let mut bytes = std::fs::read(&run).unwrap();
+    bytes[16 + 10] ^= 0x01;
+    std::fs::write(&run, &bytes).unwrap();
+    let verify = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cardswitch"))
+            .args(["verify", "--data"])
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    };
+    let output = verify();
+    let report = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(!output.status.success(), "{report}");
+    assert!(report.contains("account-entry index cannot be read"), "{report}");
+    assert!(report.contains("delete its entries/ directory"), "{report}");
+
+    std::fs::remove_dir_all(&entries).unwrap();
+    assert!(verify().status.success());
+    let switch = TestSwitch::open_dir(dir, admin).await;
+    let after = switch.admin_call("GET", path, "").await.json["accountStatement"].clone();
+    assert_eq!(without_times(after), without_times(before));
+}
