@@ -39,13 +39,17 @@ pub fn audit_data_dir(
     store: &Store,
     keys: &MasterKey,
 ) -> Result<AuditReport, CoreError> {
-    let next_transaction_id =
-        State::load(store, keys, chrono::Utc::now().timestamp_millis())?.next_transaction_id;
+    let state = State::load(store, keys, chrono::Utc::now().timestamp_millis())?;
     // Sizes matter only to an index that writes runs, which this one does not.
     let settings = EntryIndexSettings { run_entries: usize::MAX, runs_per_merge: 2 };
-    let (entries, discarded) =
-        entry_index::open(data_dir, store, next_transaction_id, settings, OpenMode::ReadOnly)?;
-    let mut report = audit_store(store, keys, &entries)?;
+    let (entries, discarded) = entry_index::open(
+        data_dir,
+        store,
+        state.next_transaction_id,
+        settings,
+        OpenMode::ReadOnly,
+    )?;
+    let mut report = audit_loaded(store, &state, &entries)?;
     if let Some(why) = discarded {
         report.problems.push(format!("the account-entry index is not usable: {why}"));
     }
@@ -60,6 +64,15 @@ pub fn audit_store(
     entries: &EntryIndex,
 ) -> Result<AuditReport, CoreError> {
     let state = State::load(store, keys, chrono::Utc::now().timestamp_millis())?;
+    audit_loaded(store, &state, entries)
+}
+
+/// Audits the store, whose state `state` is, and the account-entry index `entries`.
+fn audit_loaded(
+    store: &Store,
+    state: &State,
+    entries: &EntryIndex,
+) -> Result<AuditReport, CoreError> {
     let mut report = AuditReport {
         accounts: state.accounts.len(),
         consumers: state.consumers.len(),
@@ -76,16 +89,16 @@ pub fn audit_store(
                 .push(format!("transaction {} is stored under another id", transaction.id));
         }
         check_reversal_link(store, &transaction, &mut report)?;
-        auditor.add(&state, &transaction);
+        auditor.add(state, &transaction);
         expected_index.extend(indexed_entries(&transaction));
     }
     report.transactions = auditor.transactions();
     report.entries = auditor.entries();
     check_entry_index(entries, &mut expected_index, &mut report)?;
     let recorded: Balances = state.balances.iter().map(|(key, value)| (*key, *value)).collect();
-    report.problems.extend(
-        auditor.finish(&recorded).into_iter().map(|violation| describe(&state, &violation)),
-    );
+    report
+        .problems
+        .extend(auditor.finish(&recorded).into_iter().map(|violation| describe(state, &violation)));
     if state.next_transaction_id <= report.transactions {
         report.problems.push("transaction ids are not dense from 1".to_owned());
     }
