@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::core::command::{Command, NewConsumer, Outcome, ADMIN_PERMISSION};
 use crate::core::keys::{self, MasterKey, SecretBytes, MASTER_KEY_FILE};
 use crate::core::{backup, verify, Core, CoreSettings};
+use crate::files;
 use crate::http::App;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -255,7 +256,7 @@ fn token_issue(
     store_ids: Vec<u64>,
     ttl_s: i64,
 ) -> anyhow::Result<()> {
-    keys::create_private_dir(data)
+    files::create_private_dir(data)
         .with_context(|| format!("cannot create the data directory {}", data.display()))?;
     let master = MasterKey::load_or_create(data)
         .with_context(|| format!("cannot read the key of {}", data.display()))?;
@@ -315,7 +316,7 @@ async fn initialize(core: &Core, data_dir: &Path) -> anyhow::Result<()> {
             return Err(error).with_context(|| format!("cannot replace {}", path.display()))
         }
     }
-    keys::write_private_file(&path, text.as_bytes())
+    files::write_private_file(&path, text.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;
     let id = admin.id;
     if core.initialize(admin).await? {

@@ -23,6 +23,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod core;
+pub mod files;
 pub mod http;
 pub mod ledger;
 pub mod load;

@@ -9,9 +9,10 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 
-use super::keys::{self, KeyError, MasterKey, MASTER_KEY_FILE};
+use super::keys::{KeyError, MasterKey, MASTER_KEY_FILE};
 use super::verify::{self, AuditReport};
 use super::CoreError;
+use crate::files;
 use crate::store::backup::{self, BackupError, BackupHeader, BackupSummary};
 use crate::store::{EngineKind, Store, StoreError, SHORT_OPEN_CACHE_BYTES};
 
@@ -107,7 +108,7 @@ fn write_checked(
     header: &BackupHeader,
     path: &Path,
 ) -> Result<BackupSummary, BackupFailure> {
-    let file = keys::create_private_file(path).map_err(io_error(path))?;
+    let file = files::create_private_file(path).map_err(io_error(path))?;
     let mut out = BufWriter::new(file);
     let summary = backup::write(store, header, &mut out)?;
     let file = out.into_inner().map_err(|error| io_error(path)(error.into_error()))?;
@@ -191,7 +192,7 @@ fn build(
 ) -> Result<RestoreReport, BackupFailure> {
     let key_text = std::fs::read(master_key).map_err(io_error(master_key))?;
     let key_copy = staging.join(MASTER_KEY_FILE);
-    keys::write_private_file(&key_copy, &key_text).map_err(io_error(&key_copy))?;
+    files::write_private_file(&key_copy, &key_text).map_err(io_error(&key_copy))?;
     // A restored store is kept in the default engine, whatever the backed-up one used: the
     // backup holds records, not engine files.
     let store = Store::with_engine(EngineKind::default().open(staging, SHORT_OPEN_CACHE_BYTES)?);
@@ -236,7 +237,7 @@ fn create_private_dir(path: &Path) -> Result<(), BackupFailure> {
 /// Makes a rename or link in `path`'s directory durable.
 fn sync_parent(path: &Path) -> Result<(), BackupFailure> {
     let parent = parent_of(path);
-    File::open(&parent).and_then(|directory| directory.sync_all()).map_err(io_error(&parent))
+    files::sync_dir(&parent).map_err(io_error(&parent))
 }
 
 #[cfg(test)]

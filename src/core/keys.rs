@@ -4,13 +4,14 @@
 //! store in clear.
 
 use std::fmt;
-use std::io::Write;
 use std::path::Path;
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Sha256, Sha512};
+
+use crate::files::write_private_file;
 
 /// File name of the master key inside the data directory.
 pub const MASTER_KEY_FILE: &str = "master.key";
@@ -199,19 +200,6 @@ pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// Creates a directory (and its missing parents) that only its owner can enter, read or write
-/// (0700): the data directory holds the master key and the store.
-pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(path)
-}
-
 /// The permission bits of `path` that let its group or others in (`mode & 0o077`), if any:
 /// a data directory others can read exposes the store; one they can write, the keys.
 pub fn shared_mode(path: &Path) -> std::io::Result<Option<u32>> {
@@ -225,25 +213,6 @@ pub fn shared_mode(path: &Path) -> std::io::Result<Option<u32>> {
     {
         std::fs::metadata(path).map(|_| None)
     }
-}
-
-/// Writes a file readable and writable by its owner only (0600), durably.
-pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let mut file = create_private_file(path)?;
-    file.write_all(contents)?;
-    file.sync_all()
-}
-
-/// Creates a new file (never replacing one) readable and writable by its owner only (0600).
-pub fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
 }
 
 #[cfg(test)]
@@ -278,13 +247,13 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let root = tempfile::tempdir().unwrap();
         let data = root.path().join("a").join("data");
-        create_private_dir(&data).unwrap();
+        crate::files::create_private_dir(&data).unwrap();
         let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
         assert_eq!(shared_mode(&data).unwrap(), None);
         std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o750)).unwrap();
         assert_eq!(shared_mode(&data).unwrap(), Some(0o750));
-        create_private_dir(&data).unwrap();
+        crate::files::create_private_dir(&data).unwrap();
         assert_eq!(shared_mode(&data).unwrap(), Some(0o750), "an existing directory is kept as is");
     }
 

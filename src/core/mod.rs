@@ -277,7 +277,7 @@ impl Core {
         metrics: Arc<Metrics>,
         settings: CoreSettings,
     ) -> Result<Core, CoreError> {
-        keys::create_private_dir(data_dir).map_err(|error| StoreError::from_io(&error))?;
+        crate::files::create_private_dir(data_dir).map_err(|error| StoreError::from_io(&error))?;
         let keys = MasterKey::load_or_create(data_dir)?;
         let kind = match EngineKind::of_data_dir(data_dir)? {
             Some(existing) => {

@@ -35,6 +35,7 @@ pub use super::entry_run::IndexedEntry;
 use super::entry_run::{self, Run};
 use super::schema::EntryPosition;
 use super::StoreError;
+use crate::files;
 
 /// The directory of the index inside a data directory.
 pub const ENTRIES_DIR_NAME: &str = "entries";
@@ -167,7 +168,7 @@ impl EntryIndex {
         mode: OpenMode,
     ) -> Result<(EntryIndex, Option<String>), StoreError> {
         if mode == OpenMode::Serve {
-            super::private_dir(dir).map_err(|error| StoreError::from_io(&error))?;
+            files::create_private_dir(dir).map_err(|error| StoreError::from_io(&error))?;
         }
         let (manifest, runs, discarded) = match load(dir, next_transaction_id) {
             Ok(Some((manifest, runs))) => (manifest, runs, None),
@@ -543,12 +544,9 @@ fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), StoreError> {
         key: MANIFEST_FILE.to_owned(),
         reason: error.to_string(),
     })?;
-    let mut file = super::private_file(&partial).map_err(io)?;
-    std::io::Write::write_all(&mut file, &bytes).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    drop(file);
+    files::write_private_file(&partial, &bytes).map_err(io)?;
     std::fs::rename(&partial, dir.join(MANIFEST_FILE)).map_err(io)?;
-    super::sync_dir(dir).map_err(io)
+    files::sync_dir(dir).map_err(io)
 }
 
 /// Deletes every file in `dir` but the manifest (if `keep_manifest`) and the runs named in

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use super::schema::{ordered_i64, EntryPosition};
 use super::StoreError;
+use crate::files;
 
 const MAGIC: [u8; 8] = *b"CSENTRY\x02";
 const HEADER_BYTES: u64 = 16;
@@ -170,7 +171,7 @@ pub fn write(
     written?;
     let path = dir.join(file_name(id));
     std::fs::rename(&partial, &path).map_err(io(&path))?;
-    super::sync_dir(dir).map_err(io(dir))?;
+    files::sync_dir(dir).map_err(io(dir))?;
     open(dir, id)
 }
 
@@ -180,7 +181,7 @@ fn write_partial(
     count: u64,
     entries: impl Iterator<Item = Result<IndexedEntry, StoreError>>,
 ) -> Result<(), StoreError> {
-    let file = super::private_file(partial).map_err(io(partial))?;
+    let file = files::create_private_file(partial).map_err(io(partial))?;
     let mut out = BufWriter::with_capacity(256 * 1024, file);
     let put = |bytes: &[u8], out: &mut BufWriter<File>| out.write_all(bytes).map_err(io(partial));
     put(&MAGIC, &mut out)?;

@@ -148,23 +148,6 @@ fn retry_while_locked<T>(mut open: impl FnMut() -> Result<T, StoreError>) -> Res
     }
 }
 
-/// Creates `path` (and its parents) readable by its owner only (0700), if it is missing.
-fn private_dir(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path)
-}
-
-/// Creates a new file (never replacing one) readable and writable by its owner only (0600).
-fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
-}
-
-/// Makes the names in `dir` (files created, renamed or deleted there) durable.
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
-}
-
 /// Typed access to an engine: versioned, checksummed records under the schema's keys.
 #[derive(Clone)]
 pub struct Store {
