@@ -94,9 +94,8 @@ impl Syncer {
         let entries = groups.iter_mut().flat_map(|group| std::mem::take(&mut group.entries));
         match flushed {
             Ok(()) => {
-                self.entries.add(entries);
+                let (runs, in_memory) = self.entries.add(entries);
                 self.published.store(state);
-                let (runs, in_memory) = self.entries.sizes();
                 self.metrics.entry_index_runs.set(i64::try_from(runs).unwrap_or(i64::MAX));
                 self.metrics
                     .entry_index_entries_in_memory

@@ -122,6 +122,14 @@ struct View {
     runs: Arc<Vec<Arc<Run>>>,
 }
 
+impl View {
+    /// Runs on disk, and entries in memory.
+    fn sizes(&self) -> (usize, usize) {
+        let frozen = self.frozen.as_ref().map_or(0, |frozen| frozen.len);
+        (self.runs.len(), self.active.len.saturating_add(frozen))
+    }
+}
+
 #[derive(Debug)]
 struct Shared {
     dir: PathBuf,
@@ -211,18 +219,20 @@ impl EntryIndex {
 
     /// Adds the entries of durable transactions (in transaction order, after every entry added
     /// before), with any held ones first. Wakes the worker when a run's worth is waiting.
-    pub fn add(&self, entries: impl IntoIterator<Item = IndexedEntry>) {
+    /// Returns the index's sizes after it (`sizes`), read under the same lock.
+    pub fn add(&self, entries: impl IntoIterator<Item = IndexedEntry>) -> (usize, usize) {
         let held = std::mem::take(&mut *self.shared.held.lock());
-        let full = {
+        let (full, sizes) = {
             let mut view = self.shared.view.write();
             for entry in held.into_iter().chain(entries) {
                 view.active.insert(entry);
             }
-            view.active.len >= self.shared.settings.run_entries
+            (view.active.len >= self.shared.settings.run_entries, view.sizes())
         };
         if full {
             self.wake();
         }
+        sizes
     }
 
     /// Keeps the entries of groups whose flush failed until a flush succeeds (`release_held`
@@ -317,10 +327,9 @@ impl EntryIndex {
     pub fn all(&self) -> EntryIter {
         let (mut pending, runs) = {
             let view = self.shared.view.read();
-            let mut pending = view.active.sorted();
-            if let Some(frozen) = &view.frozen {
-                pending.extend(frozen.sorted());
-            }
+            let frozen = view.frozen.iter().flat_map(|frozen| frozen.by_account.values());
+            let pending: Vec<IndexedEntry> =
+                view.active.by_account.values().chain(frozen).flatten().copied().collect();
             (pending, Arc::clone(&view.runs))
         };
         pending.sort_unstable_by_key(|entry| entry.position);
@@ -331,9 +340,7 @@ impl EntryIndex {
 
     /// Runs on disk, and entries in memory (for the metrics and tests).
     pub fn sizes(&self) -> (usize, usize) {
-        let view = self.shared.view.read();
-        let frozen = view.frozen.as_ref().map_or(0, |frozen| frozen.len);
-        (view.runs.len(), view.active.len.saturating_add(frozen))
+        self.shared.view.read().sizes()
     }
 }
 
