@@ -25,7 +25,9 @@ use cardswitch::ledger::{
     Account, AccountId, AccountType, Chart, Chartbook, Entry, Journal, Side, Transaction,
 };
 use cardswitch::money::Amount;
-use cardswitch::store::entries::{EntryIndex, EntryIndexSettings, IndexedEntry, OpenMode};
+use cardswitch::store::entries::{
+    EntryIndex, EntryIndexSettings, IndexedEntry, OpenMode, ACCOUNT_ENTRIES,
+};
 use cardswitch::store::schema;
 use cardswitch::store::{Batch, Store};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
@@ -316,7 +318,8 @@ fn entry_index(c: &mut Criterion) {
             || {
                 let missing = dir.path().join("never-written");
                 let (index, _) =
-                    EntryIndex::open(&missing, 0, settings, OpenMode::ReadOnly).unwrap();
+                    EntryIndex::open(&missing, ACCOUNT_ENTRIES, 0, settings, OpenMode::ReadOnly)
+                        .unwrap();
                 (index, entries(256, 1))
             },
             |(index, group)| {
@@ -333,7 +336,8 @@ fn entry_index(c: &mut Criterion) {
             || {
                 let run_dir = tempfile::tempdir_in(dir.path()).unwrap();
                 let (index, _) =
-                    EntryIndex::open(run_dir.path(), 0, settings, OpenMode::Serve).unwrap();
+                    EntryIndex::open(run_dir.path(), ACCOUNT_ENTRIES, 0, settings, OpenMode::Serve)
+                        .unwrap();
                 index.add(entries(32_768, 1));
                 (run_dir, index)
             },

@@ -50,6 +50,9 @@ pub struct Metrics {
     /// Run files of the account-entry index, and its entries waiting in memory for a run.
     pub entry_index_runs: Gauge,
     pub entry_index_entries_in_memory: Gauge,
+    /// The same of the card and wallet tranlog index.
+    pub tranlog_index_runs: Gauge,
+    pub tranlog_index_entries_in_memory: Gauge,
 }
 
 impl Default for Metrics {
@@ -80,12 +83,14 @@ impl Metrics {
             store_degraded: AtomicBool::new(false),
             entry_index_runs: Gauge::default(),
             entry_index_entries_in_memory: Gauge::default(),
+            tranlog_index_runs: Gauge::default(),
+            tranlog_index_entries_in_memory: Gauge::default(),
         };
         metrics.registered()
     }
 
     /// The gauges, with their names and help texts.
-    fn gauges(&self) -> [(&'static str, &'static str, Gauge); 4] {
+    fn gauges(&self) -> [(&'static str, &'static str, Gauge); 6] {
         [
             (
                 "http_connections_open",
@@ -107,7 +112,28 @@ impl Metrics {
                 "Account entries waiting in memory to be written as a run of the entry index",
                 self.entry_index_entries_in_memory.clone(),
             ),
+            (
+                "tranlog_index_runs",
+                "Run files of the card and wallet tranlog index (tranlog-index/)",
+                self.tranlog_index_runs.clone(),
+            ),
+            (
+                "tranlog_index_entries_in_memory",
+                "Card and wallet tranlog records waiting in memory to be written as a run",
+                self.tranlog_index_entries_in_memory.clone(),
+            ),
         ]
+    }
+
+    /// Shows the derived indexes' sizes, (runs, records in memory) of each.
+    pub fn show_index_sizes(&self, entries: (usize, usize), tranlogs: (usize, usize)) {
+        let set = |gauge: &Gauge, value: usize| {
+            gauge.set(i64::try_from(value).unwrap_or(i64::MAX));
+        };
+        set(&self.entry_index_runs, entries.0);
+        set(&self.entry_index_entries_in_memory, entries.1);
+        set(&self.tranlog_index_runs, tranlogs.0);
+        set(&self.tranlog_index_entries_in_memory, tranlogs.1);
     }
 
     /// The metrics with every one of them registered under its name and help text.

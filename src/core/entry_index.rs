@@ -1,22 +1,11 @@
-//! The core's side of the account-entry index (`store::entries`): which entries a GL
-//! transaction puts in it, and opening it with the entries of the transactions it has not got
-//! yet, read back from the store's transaction records.
-
-use std::path::Path;
+//! The core's side of the account-entry index (`store::entries::ACCOUNT_ENTRIES`): which
+//! entries a GL transaction puts in it, and what they say back (opened with the card and wallet
+//! tranlog index, `indexes.rs`).
 
 use crate::ledger::{Layer, Side, Transaction};
 use crate::money::Amount;
-use crate::store::entries::{
-    EntryIndex, EntryIndexSettings, IndexedEntry, OpenMode, ENTRIES_DIR_NAME,
-};
-use crate::store::schema::{self, EntryPosition, Keyspace};
-use crate::store::Store;
-
-use super::CoreError;
-
-/// Transactions to index at open from which the work is logged (a store made before the
-/// index, or one whose index was rebuilt, is indexed whole at its first start).
-const CATCH_UP_LOGGED_MIN: u64 = 100_000;
+use crate::store::entries::IndexedEntry;
+use crate::store::schema::EntryPosition;
 
 /// The index entries of `transaction`, one per ledger entry, in entry order.
 pub fn indexed_entries(transaction: &Transaction) -> impl Iterator<Item = IndexedEntry> + '_ {
@@ -37,50 +26,6 @@ pub fn indexed_entries(transaction: &Transaction) -> impl Iterator<Item = Indexe
 pub fn ledger_terms(entry: &IndexedEntry) -> (Layer, Side, Amount) {
     let side = if entry.credit { Side::Credit } else { Side::Debit };
     (entry.layer, side, Amount::from_units(entry.amount_units))
-}
-
-/// Opens the index of `data_dir` for a store whose next transaction id is
-/// `next_transaction_id`, and adds the entries of every stored transaction it does not hold
-/// yet (all of them for a store made before the index, or after a damaged index is dropped).
-/// Returns why the index on disk was not used, if it was not.
-pub fn open(
-    data_dir: &Path,
-    store: &Store,
-    next_transaction_id: u64,
-    settings: EntryIndexSettings,
-    mode: OpenMode,
-) -> Result<(EntryIndex, Option<String>), CoreError> {
-    let dir = data_dir.join(ENTRIES_DIR_NAME);
-    let (index, discarded) = EntryIndex::open(&dir, next_transaction_id, settings, mode)?;
-    let missing = next_transaction_id.saturating_sub(index.indexed_below());
-    let started = std::time::Instant::now();
-    if missing >= CATCH_UP_LOGGED_MIN && mode == OpenMode::Serve {
-        tracing::info!(
-            transactions = missing,
-            "indexing the account entries of the transactions the entry index does not hold yet"
-        );
-    }
-    let start = schema::transaction_key(index.indexed_below());
-    let end = schema::prefix_end(&Keyspace::Transaction.prefix());
-    for item in store.scan_range::<Transaction>(&start, &end, false) {
-        let (_, transaction) = item?;
-        if transaction.id >= next_transaction_id {
-            return Err(CoreError::Corrupt(format!(
-                "transaction {} is stored past the next id {next_transaction_id}",
-                transaction.id
-            )));
-        }
-        index.add(indexed_entries(&transaction));
-        index.spill_while_full()?;
-    }
-    if missing >= CATCH_UP_LOGGED_MIN && mode == OpenMode::Serve {
-        tracing::info!(
-            transactions = missing,
-            seconds = started.elapsed().as_secs_f64(),
-            "the entry index holds every transaction's entries"
-        );
-    }
-    Ok((index, discarded))
 }
 
 #[cfg(test)]

@@ -240,17 +240,12 @@ impl GroupContext<'_> {
         }
     }
 
-    /// Writes a tranlog record; a new one is also indexed by RRN and by wallet.
+    /// Writes a tranlog record; a new one is also indexed by RRN (by card and wallet it reaches
+    /// the tranlog index once the group is published, `tranlog_index.rs`).
     pub(super) fn write_tranlog(&mut self, tranlog: &Tranlog, new: bool) -> Result<(), CoreError> {
         self.batch.put(schema::tranlog_key(tranlog.id), tranlog)?;
         if new {
             self.batch.put(schema::tranlog_by_rrn_key(&tranlog.rrn, tranlog.id), &())?;
-            for wallet in [&tranlog.wallet1, &tranlog.wallet2].into_iter().flatten() {
-                self.batch.put(schema::tranlog_by_wallet_key(wallet, tranlog.id), &())?;
-            }
-            for card in [&tranlog.card, &tranlog.card2].into_iter().flatten() {
-                self.batch.put(schema::tranlog_by_card_key(card, tranlog.id), &())?;
-            }
             self.written.rrns.entry(tranlog.rrn.clone()).or_default().push_back(tranlog.id);
             self.state.next_tranlog_id =
                 self.state.next_tranlog_id.max(tranlog.id.saturating_add(1));

@@ -17,6 +17,7 @@ pub mod execute_giftcard;
 mod execute_money;
 pub mod execute_partner;
 mod execute_wallet;
+pub mod indexes;
 pub mod keys;
 mod nonce_keys;
 pub mod reads;
@@ -26,6 +27,7 @@ pub mod reads_wallet;
 pub mod state;
 mod syncer;
 pub mod tranlog;
+pub mod tranlog_index;
 pub mod verify;
 mod writer;
 
@@ -38,6 +40,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use self::auth::{AuthFailure, JcardCredentials, NonceCache};
 use self::command::{Command, Consumer, NewConsumer, Outcome};
+use self::indexes::Indexes;
 use self::keys::{KeyError, MasterKey};
 use self::nonce_keys::NonceKeys;
 use self::state::{NonceRecord, State, StoredNonces};
@@ -76,6 +79,7 @@ pub struct CoreSettings {
     pub store_cache_bytes_max: u64,
     /// The engine of a new store (an existing one keeps its own).
     pub store_engine: EngineKind,
+    /// Run sizes of both derived indexes (account entries; card and wallet tranlogs).
     pub entry_index: EntryIndexSettings,
     pub timestamp_skew_ms_max: i64,
     pub nonce_cache_entries_max: usize,
@@ -155,8 +159,8 @@ struct Inner {
     sender: mpsc::Sender<Job>,
     published: Arc<ArcSwap<State>>,
     store: Store,
-    /// The account-entry index, kept beside the store (`store::entries`).
-    entries: Arc<EntryIndex>,
+    /// The indexes derived from history records, kept beside the store (`indexes.rs`).
+    indexes: Arc<Indexes>,
     clock: Arc<dyn Clock>,
     nonces: NonceCache,
     settings: CoreSettings,
@@ -189,8 +193,8 @@ fn spawn_logging_here(
 }
 
 impl Core {
-    /// Loads the state from `store` and the account-entry index from `data_dir`, and starts
-    /// the writer thread.
+    /// Loads the state from `store` and the derived indexes from `data_dir`, and starts the
+    /// writer thread.
     pub fn start(
         data_dir: &Path,
         store: Store,
@@ -200,15 +204,10 @@ impl Core {
         settings: CoreSettings,
     ) -> Result<Core, CoreError> {
         let state = State::load(&store, &keys, clock.now_ms())?;
-        let (entries, _) = entry_index::open(
-            data_dir,
-            &store,
-            state.next_transaction_id,
-            settings.entry_index,
-            OpenMode::Serve,
-        )?;
-        entries.start_worker()?;
-        let entries = Arc::new(entries);
+        let (indexes, _) =
+            Indexes::open(data_dir, &store, &state, settings.entry_index, OpenMode::Serve)?;
+        indexes.start_workers()?;
+        let indexes = Arc::new(indexes);
         let window_ms = settings.timestamp_skew_ms_max;
         let nonces = NonceCache::new(settings.nonce_cache_entries_max, window_ms);
         // A nonce is kept in the store for twice the window: a request may be up to one window
@@ -220,7 +219,7 @@ impl Core {
         let (sender, receiver) = mpsc::channel(settings.queue_commands_max);
         let pipeline = Pipeline::start(
             store.clone(),
-            Arc::clone(&entries),
+            Arc::clone(&indexes),
             Arc::clone(&published),
             Arc::clone(&metrics),
         )?;
@@ -228,7 +227,7 @@ impl Core {
             receiver,
             published: Arc::clone(&published),
             store: store.clone(),
-            entries: Arc::clone(&entries),
+            indexes: Arc::clone(&indexes),
             keys: keys.clone(),
             clock: Arc::clone(&clock),
             metrics: Arc::clone(&metrics),
@@ -246,7 +245,7 @@ impl Core {
             sender,
             published,
             store,
-            entries,
+            indexes,
             clock,
             nonces,
             settings,
@@ -323,9 +322,9 @@ impl Core {
             }
         }
         // A run being written is finished first; what is left in memory is read back from the
-        // transactions at the next start.
-        let entries = Arc::clone(&self.inner.entries);
-        let _ = tokio::task::spawn_blocking(move || entries.stop()).await;
+        // records at the next start.
+        let indexes = Arc::clone(&self.inner.indexes);
+        let _ = tokio::task::spawn_blocking(move || indexes.stop()).await;
         Ok(())
     }
 
@@ -378,7 +377,7 @@ impl Core {
     /// Runs the offline audit (`cardswitch verify`) against this core's store. Meant for tests
     /// and quiet moments: it reads everything and is not isolated from concurrent commits.
     pub fn audit(&self) -> Result<verify::AuditReport, CoreError> {
-        verify::audit_store(&self.inner.store, &self.inner.keys, &self.inner.entries)
+        verify::audit_store(&self.inner.store, &self.inner.keys, &self.inner.indexes)
     }
 
     /// The state as the store holds it, loaded afresh: what a restart would start from. Tests
@@ -391,8 +390,14 @@ impl Core {
         &self.inner.store
     }
 
+    /// The account-entry index.
     pub(crate) fn entries(&self) -> &EntryIndex {
-        &self.inner.entries
+        &self.inner.indexes.entries
+    }
+
+    /// The card and wallet tranlog index.
+    pub(crate) fn tranlog_index(&self) -> &EntryIndex {
+        &self.inner.indexes.tranlogs
     }
 
     /// Authenticates a jCard request (checks in jPOS-EE's order, then the nonce).

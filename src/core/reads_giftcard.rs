@@ -187,36 +187,12 @@ mod tests {
 
     fn record(id: u64, itc: &str, channel: Option<&str>, original: Option<u64>) -> Tranlog {
         Tranlog {
-            id,
-            date_ms: 0,
             itc: itc.to_owned(),
-            irc: tranlog::IRC_APPROVED.to_owned(),
-            rrn: format!("R{id}"),
-            approval_number: None,
             amount: Amount::from_whole(5).unwrap_or(Amount::ZERO),
-            amount_with_fees: Amount::ZERO,
-            fees: Vec::new(),
-            currency_code: "840".to_owned(),
-            layers: Vec::new(),
-            wallet1: None,
-            wallet2: None,
-            customer: None,
-            customer2: None,
-            ss_data: None,
-            type_description: None,
-            geo_location: None,
-            json_request: String::new(),
-            fingerprint: String::new(),
-            transaction_id: None,
-            decline: None,
-            reversal_count: 0,
-            reversal_id: None,
-            void_count: 0,
-            void_id: None,
             original_id: original,
             card: Some("t".to_owned()),
-            card2: None,
             channel: channel.map(str::to_owned),
+            ..tranlog::tests_support::blank(id)
         }
     }
 

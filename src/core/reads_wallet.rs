@@ -9,6 +9,7 @@ use super::command::{Command, NewConsumer, Outcome};
 use super::keys::{self, SecretBytes};
 use super::reads::{ReadError, StatementAnswer};
 use super::tranlog::Tranlog;
+use super::tranlog_index::{self, Owner};
 use super::{Core, CoreError};
 use crate::clock::EpochMs;
 use crate::ledger::statement::{self, StatementLine};
@@ -74,8 +75,7 @@ impl Core {
         code: &str,
         filter: &TranlogFilter,
     ) -> Result<Vec<Tranlog>, ReadError> {
-        let prefix = schema::index_prefix(Keyspace::TranlogByWallet, code);
-        self.filtered_tranlogs(&prefix, filter)
+        self.filtered_tranlogs(Owner::Wallet(code), filter)
     }
 
     /// A card's tranlog records (as the card or the receiving card) matching `filter`.
@@ -84,18 +84,35 @@ impl Core {
         token: &str,
         filter: &TranlogFilter,
     ) -> Result<Vec<Tranlog>, ReadError> {
-        let prefix = schema::index_prefix(Keyspace::TranlogByCard, token);
-        self.filtered_tranlogs(&prefix, filter)
+        self.filtered_tranlogs(Owner::Card(token), filter)
     }
 
+    /// `owner`'s committed tranlog records matching `filter`, from the tranlog index.
     fn filtered_tranlogs(
         &self,
-        prefix: &[u8],
+        owner: Owner<'_>,
         filter: &TranlogFilter,
     ) -> Result<Vec<Tranlog>, ReadError> {
         let wanted = filter.offset.saturating_add(filter.length);
-        let mut records = self
-            .tranlogs_of_index(prefix, !filter.ascending, wanted, |record| filter.keeps(record))?;
+        let committed = self.snapshot().next_tranlog_id;
+        let key = tranlog_index::owner_key(owner);
+        let mut records = Vec::new();
+        for item in self.tranlog_index().range(key, EpochMs::MIN, EpochMs::MAX, !filter.ascending) {
+            if records.len() >= wanted {
+                break;
+            }
+            let id = item?.position.transaction_id;
+            // Published with a state newer than the one read here.
+            if id >= committed {
+                continue;
+            }
+            let record: Tranlog = self.store().get(&schema::tranlog_key(id))?.ok_or_else(|| {
+                CoreError::Corrupt(format!("the tranlog index names missing tranlog {id}"))
+            })?;
+            if tranlog_index::names(&record, owner) && filter.keeps(&record) {
+                records.push(record);
+            }
+        }
         Ok(records.split_off(filter.offset.min(records.len())))
     }
 

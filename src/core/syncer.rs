@@ -17,10 +17,10 @@ use arc_swap::ArcSwap;
 use tokio::sync::oneshot;
 
 use super::command::Outcome;
+use super::indexes::{Indexes, Postings};
 use super::state::State;
 use super::CoreError;
 use crate::metrics::Metrics;
-use crate::store::entries::{EntryIndex, IndexedEntry};
 use crate::store::{Store, StoreError};
 
 /// Where one command's answer goes, and the answer decided for it.
@@ -35,8 +35,8 @@ pub struct AppliedGroup {
     /// False when the group wrote nothing: it still waits for the flush of the groups before
     /// it, whose state it was decided against.
     pub wrote: bool,
-    /// The account entries of the transactions it created, for the entry index.
-    pub entries: Vec<IndexedEntry>,
+    /// What the transactions and tranlog records it created put in the derived indexes.
+    pub postings: Postings,
 }
 
 /// What the writer hands the syncer.
@@ -50,7 +50,7 @@ pub enum Settle {
 pub struct Syncer {
     pub receiver: Receiver<Settle>,
     pub store: Store,
-    pub entries: Arc<EntryIndex>,
+    pub indexes: Arc<Indexes>,
     pub published: Arc<ArcSwap<State>>,
     pub metrics: Arc<Metrics>,
     /// Raised when a flush failed; the writer lowers it when it takes note.
@@ -89,20 +89,19 @@ impl Syncer {
             return;
         };
         let flushed = if groups.iter().any(|group| group.wrote) { self.flush() } else { Ok(()) };
-        // The index gets a group's entries when its state is published: readers filter what
-        // they read from it by the state they hold.
-        let entries = groups.iter_mut().flat_map(|group| std::mem::take(&mut group.entries));
+        // The indexes get a group's postings when its state is published: readers filter what
+        // they read from them by the state they hold.
+        let mut postings = Postings::default();
+        for group in &mut groups {
+            postings.append(&mut group.postings);
+        }
         match flushed {
             Ok(()) => {
-                let (runs, in_memory) = self.entries.add(entries);
+                self.indexes.add(postings, &self.metrics);
                 self.published.store(state);
-                self.metrics.entry_index_runs.set(i64::try_from(runs).unwrap_or(i64::MAX));
-                self.metrics
-                    .entry_index_entries_in_memory
-                    .set(i64::try_from(in_memory).unwrap_or(i64::MAX));
             }
             Err(error) => {
-                self.entries.hold(entries);
+                self.indexes.hold(postings);
                 self.fail(&error, &mut groups);
             }
         }

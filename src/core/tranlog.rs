@@ -120,3 +120,44 @@ impl Tranlog {
         format!("{:06}", id % 1_000_000)
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    /// An approved record of nothing in particular, for tests to fill in.
+    pub fn blank(id: u64) -> Tranlog {
+        Tranlog {
+            id,
+            date_ms: 0,
+            itc: ITC_CARD_PURCHASE.to_owned(),
+            irc: IRC_APPROVED.to_owned(),
+            rrn: format!("R{id}"),
+            approval_number: None,
+            amount: Amount::ZERO,
+            amount_with_fees: Amount::ZERO,
+            fees: Vec::new(),
+            currency_code: "840".to_owned(),
+            layers: Vec::new(),
+            wallet1: None,
+            wallet2: None,
+            customer: None,
+            customer2: None,
+            ss_data: None,
+            type_description: None,
+            geo_location: None,
+            json_request: String::new(),
+            fingerprint: String::new(),
+            transaction_id: None,
+            decline: None,
+            reversal_count: 0,
+            reversal_id: None,
+            void_count: 0,
+            void_id: None,
+            original_id: None,
+            card: None,
+            card2: None,
+            channel: None,
+        }
+    }
+}

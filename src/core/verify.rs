@@ -4,13 +4,19 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::entry_index::{self, indexed_entries};
+use super::entry_index::indexed_entries;
+use super::indexes::Indexes;
 use super::keys::MasterKey;
 use super::state::State;
+use super::tranlog::Tranlog;
+use super::tranlog_index::indexed_tranlog;
 use super::CoreError;
 use crate::ledger::invariants::{Auditor, Balances, Violation};
 use crate::ledger::Transaction;
-use crate::store::entries::{EntryIndex, EntryIndexSettings, IndexedEntry, OpenMode};
+use crate::store::entries::{
+    EntryIndex, EntryIndexSettings, IndexKind, IndexedEntry, OpenMode, ACCOUNT_ENTRIES,
+    CARD_WALLET_TRANLOGS,
+};
 use crate::store::schema::{self, Keyspace};
 use crate::store::Store;
 
@@ -31,9 +37,9 @@ impl AuditReport {
     }
 }
 
-/// Audits the store of the stopped data directory `data_dir` and its account-entry index
-/// (read, never rebuilt: an index a switch would rebuild is reported). `Err` only when the
-/// store cannot be read at all.
+/// Audits the store of the stopped data directory `data_dir` and its derived indexes (read,
+/// never rebuilt: an index a switch would rebuild is reported). `Err` only when the store
+/// cannot be read at all.
 pub fn audit_data_dir(
     data_dir: &Path,
     store: &Store,
@@ -42,37 +48,26 @@ pub fn audit_data_dir(
     let state = State::load(store, keys, chrono::Utc::now().timestamp_millis())?;
     // Sizes matter only to an index that writes runs, which this one does not.
     let settings = EntryIndexSettings { run_entries: usize::MAX, runs_per_merge: 2 };
-    let (entries, discarded) = entry_index::open(
-        data_dir,
-        store,
-        state.next_transaction_id,
-        settings,
-        OpenMode::ReadOnly,
-    )?;
-    let mut report = audit_loaded(store, &state, &entries)?;
-    if let Some(why) = discarded {
-        report.problems.push(format!("the account-entry index is not usable: {why}"));
-    }
+    let (indexes, discarded) =
+        Indexes::open(data_dir, store, &state, settings, OpenMode::ReadOnly)?;
+    let mut report = audit_loaded(store, &state, &indexes)?;
+    report.problems.extend(discarded);
     Ok(report)
 }
 
-/// Audits the store and the account-entry index `entries`. `Err` only when the store cannot be
+/// Audits the store and its derived indexes `indexes`. `Err` only when the store cannot be
 /// read at all.
 pub fn audit_store(
     store: &Store,
     keys: &MasterKey,
-    entries: &EntryIndex,
+    indexes: &Indexes,
 ) -> Result<AuditReport, CoreError> {
     let state = State::load(store, keys, chrono::Utc::now().timestamp_millis())?;
-    audit_loaded(store, &state, entries)
+    audit_loaded(store, &state, indexes)
 }
 
-/// Audits the store, whose state `state` is, and the account-entry index `entries`.
-fn audit_loaded(
-    store: &Store,
-    state: &State,
-    entries: &EntryIndex,
-) -> Result<AuditReport, CoreError> {
+/// Audits the store, whose state `state` is, and its derived indexes `indexes`.
+fn audit_loaded(store: &Store, state: &State, indexes: &Indexes) -> Result<AuditReport, CoreError> {
     let mut report = AuditReport {
         accounts: state.accounts.len(),
         consumers: state.consumers.len(),
@@ -94,7 +89,14 @@ fn audit_loaded(
     }
     report.transactions = auditor.transactions();
     report.entries = auditor.entries();
-    check_entry_index(entries, &mut expected_index, &mut report)?;
+    check_index(&indexes.entries, ACCOUNT_ENTRIES, &mut expected_index, &mut report);
+    let mut expected_tranlogs = Vec::new();
+    for item in store.scan_prefix::<Tranlog>(&Keyspace::Tranlog.prefix(), false) {
+        let (_, tranlog) = item?;
+        indexed_tranlog(&tranlog, &mut expected_tranlogs);
+    }
+    let mut expected_tranlogs: BTreeSet<IndexedEntry> = expected_tranlogs.into_iter().collect();
+    check_index(&indexes.tranlogs, CARD_WALLET_TRANLOGS, &mut expected_tranlogs, &mut report);
     let recorded: Balances = state.balances.iter().map(|(key, value)| (*key, *value)).collect();
     report
         .problems
@@ -122,32 +124,34 @@ fn check_reversal_link(
     Ok(())
 }
 
-/// Every entry has exactly its index record, and every index record has its entry.
-fn check_entry_index(
-    entries: &EntryIndex,
+/// Every record the index should hold (`expected`, derived from the store's records) is in
+/// it, and nothing else is.
+fn check_index(
+    index: &EntryIndex,
+    kind: IndexKind,
     expected: &mut BTreeSet<IndexedEntry>,
     report: &mut AuditReport,
-) -> Result<(), CoreError> {
-    for item in entries.all() {
+) {
+    for item in index.all() {
         let entry = match item {
             Ok(entry) => entry,
             // A damaged run: named, and the rest of the index left unchecked.
             Err(error) => {
                 report.problems.push(format!(
-                    "the account-entry index cannot be read ({error}); stop the switch and \
-                     delete its entries/ directory to rebuild it from the transactions"
+                    "the {} cannot be read ({error}); stop the switch and delete its {}/ \
+                     directory to rebuild it from the {}",
+                    kind.what, kind.dir_name, kind.source
                 ));
-                return Ok(());
+                return;
             }
         };
         if !expected.remove(&entry) {
-            report.problems.push(format!("entry index record {entry:?} matches no entry"));
+            report.problems.push(format!("{} record {entry:?} matches no record", kind.what));
         }
     }
     for entry in expected.iter() {
-        report.problems.push(format!("entry {:?} has no index record", entry.position));
+        report.problems.push(format!("{:?} has no record in the {}", entry.position, kind.what));
     }
-    Ok(())
 }
 
 fn describe(state: &State, violation: &Violation) -> String {

@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::command::Command;
 use super::execute::{GroupContext, GroupWrites};
+use super::indexes::{Indexes, Postings};
 use super::keys::MasterKey;
 use super::nonce_keys::NonceKeys;
 use super::state::{NonceRecord, State};
@@ -29,7 +30,6 @@ use super::syncer::{timed_flush, Answer, AppliedGroup, Reply, Settle, Syncer};
 use super::{CoreError, WalletSettings};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
-use crate::store::entries::{EntryIndex, IndexedEntry};
 use crate::store::{Batch, Store, StoreError};
 
 /// Applied groups that may wait for the syncer before the writer waits too: enough to keep
@@ -54,8 +54,8 @@ pub struct Writer {
     pub receiver: mpsc::Receiver<Job>,
     pub published: Arc<ArcSwap<State>>,
     pub store: Store,
-    /// Where published groups' account entries go (after a failed flush, once one succeeds).
-    pub entries: Arc<EntryIndex>,
+    /// Where published groups' postings go (after a failed flush, once one succeeds).
+    pub indexes: Arc<Indexes>,
     pub keys: MasterKey,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
@@ -126,7 +126,10 @@ impl Writer {
             return self.refuse(group, &error);
         }
         let now_ms = self.clock.now_ms();
-        let first_new_transaction = self.current.next_transaction_id;
+        let first_new = FirstNew {
+            transaction: self.current.next_transaction_id,
+            tranlog: self.current.next_tranlog_id,
+        };
         let mut working: State = State::clone(&self.current);
         let mut batch = Batch::new();
         let mut written = GroupWrites::default();
@@ -170,12 +173,12 @@ impl Writer {
                     self.nonce_keys.insert(key);
                 }
                 let state = Arc::clone(&self.current);
-                let entries = new_entries(&written, first_new_transaction);
+                let postings = new_postings(&written, first_new);
                 pipeline.hand_over(AppliedGroup {
                     state,
                     answers,
                     wrote: !batch.is_empty(),
-                    entries,
+                    postings,
                 });
             }
             Err(error) => self.fail_apply(&error, answers),
@@ -227,7 +230,7 @@ impl Writer {
         // Deletions of a failed group may not have reached the disk: read the keys again.
         self.nonce_keys.invalidate();
         self.metrics.store_degraded.store(false, Ordering::Relaxed);
-        self.entries.release_held();
+        self.indexes.release_held();
         self.published.store(Arc::clone(&self.current));
         tracing::warn!("the store flushed again; the switch takes changes again");
         Ok(())
@@ -277,17 +280,36 @@ impl Writer {
     }
 }
 
-/// The account entries of the transactions a group created (ids from `first_new` on; a group
-/// also rewrites older ones, a reversed original, whose entries are indexed already), in
-/// transaction order.
-fn new_entries(written: &GroupWrites, first_new: u64) -> Vec<IndexedEntry> {
-    let mut created: Vec<&Arc<crate::ledger::Transaction>> =
-        written.transactions.values().filter(|transaction| transaction.id >= first_new).collect();
-    created.sort_unstable_by_key(|transaction| transaction.id);
-    created
-        .into_iter()
-        .flat_map(|transaction| super::entry_index::indexed_entries(transaction))
-        .collect()
+/// The first ids a group's new records get: records below them are rewritten ones (a reversed
+/// original, a voided tranlog), indexed already.
+#[derive(Debug, Clone, Copy)]
+struct FirstNew {
+    transaction: u64,
+    tranlog: u64,
+}
+
+/// The index postings of the transactions and tranlog records a group created, in id order.
+fn new_postings(written: &GroupWrites, first_new: FirstNew) -> Postings {
+    let mut transactions: Vec<&Arc<crate::ledger::Transaction>> = written
+        .transactions
+        .values()
+        .filter(|transaction| transaction.id >= first_new.transaction)
+        .collect();
+    transactions.sort_unstable_by_key(|transaction| transaction.id);
+    let mut tranlogs: Vec<&Arc<super::tranlog::Tranlog>> =
+        written.tranlogs.values().filter(|tranlog| tranlog.id >= first_new.tranlog).collect();
+    tranlogs.sort_unstable_by_key(|tranlog| tranlog.id);
+    let mut postings = Postings {
+        entries: transactions
+            .into_iter()
+            .flat_map(|transaction| super::entry_index::indexed_entries(transaction))
+            .collect(),
+        tranlogs: Vec::with_capacity(tranlogs.len()),
+    };
+    for tranlog in tranlogs {
+        super::tranlog_index::indexed_tranlog(tranlog, &mut postings.tranlogs);
+    }
+    postings
 }
 
 /// The writer's end of the syncer.
@@ -303,7 +325,7 @@ impl Pipeline {
     /// Starts the syncer thread, which flushes `store` and publishes into `published`.
     pub fn start(
         store: Store,
-        entries: Arc<EntryIndex>,
+        indexes: Arc<Indexes>,
         published: Arc<ArcSwap<State>>,
         metrics: Arc<Metrics>,
     ) -> Result<Pipeline, CoreError> {
@@ -312,7 +334,7 @@ impl Pipeline {
         let syncer = Syncer {
             receiver,
             store,
-            entries,
+            indexes,
             published,
             metrics: Arc::clone(&metrics),
             failed: Arc::clone(&failed),

@@ -19,6 +19,10 @@
 //! transactions below `indexed_below`, which never passes a durable transaction; files not
 //! named in the manifest are leftovers of an interrupted write and are deleted at open. An
 //! index that fails its checks at open is deleted and rebuilt from the transactions.
+//!
+//! The same runs keep a second derived index (`CARD_WALLET_TRANLOGS`): tranlog ids by card and
+//! by wallet, derived from tranlog records. There a record's "account" is the card's or
+//! wallet's key, its "transaction" the tranlog id, and the rest is zero (`core::tranlog_index`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -37,8 +41,34 @@ use super::schema::EntryPosition;
 use super::StoreError;
 use crate::files;
 
-/// The directory of the index inside a data directory.
-pub const ENTRIES_DIR_NAME: &str = "entries";
+/// Which index of a data directory an `EntryIndex` is: the same runs serve two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexKind {
+    /// The directory inside the data directory.
+    pub dir_name: &'static str,
+    /// What logs call it.
+    pub what: &'static str,
+    /// The records it is derived from (and rebuilt from).
+    pub source: &'static str,
+    /// Its worker thread's name.
+    pub thread: &'static str,
+}
+
+/// GL entries by account and post date.
+pub const ACCOUNT_ENTRIES: IndexKind = IndexKind {
+    dir_name: "entries",
+    what: "account-entry index",
+    source: "GL transactions",
+    thread: "cardswitch-entries",
+};
+
+/// Tranlog ids by card and by wallet (`core::tranlog_index` says how its records are keyed).
+pub const CARD_WALLET_TRANLOGS: IndexKind = IndexKind {
+    dir_name: "tranlog-index",
+    what: "card and wallet tranlog index",
+    source: "tranlog records",
+    thread: "cardswitch-tranlogs",
+};
 const MANIFEST_FILE: &str = "MANIFEST";
 const MANIFEST_VERSION: u32 = 1;
 /// Most entries a merge writes between two looks at whether a run's worth waits in memory.
@@ -132,6 +162,7 @@ impl View {
 
 #[derive(Debug)]
 struct Shared {
+    kind: IndexKind,
     dir: PathBuf,
     settings: EntryIndexSettings,
     view: RwLock<View>,
@@ -171,6 +202,7 @@ impl EntryIndex {
     /// reading). The caller adds the entries of transactions from `indexed_below()` on.
     pub fn open(
         dir: &Path,
+        kind: IndexKind,
         next_transaction_id: u64,
         settings: EntryIndexSettings,
         mode: OpenMode,
@@ -191,13 +223,14 @@ impl EntryIndex {
         };
         if mode == OpenMode::Serve {
             if let Some(why) = &discarded {
-                tracing::warn!(dir = %dir.display(), %why,
-                    "the account-entry index is not usable; it is rebuilt from the GL transactions");
+                tracing::warn!(dir = %dir.display(), %why, index = kind.what, from = kind.source,
+                    "an index is not usable; it is rebuilt from the records it derives from");
             }
             let keep: Vec<String> = runs.iter().map(|run| entry_run::file_name(run.id)).collect();
             remove_unlisted(dir, &keep, discarded.is_none())?;
         }
         let shared = Shared {
+            kind,
             dir: dir.to_owned(),
             settings,
             view: RwLock::new(View {
@@ -265,7 +298,7 @@ impl EntryIndex {
         let shared = Arc::clone(&self.shared);
         let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
         let thread = std::thread::Builder::new()
-            .name("cardswitch-entries".to_owned())
+            .name(self.shared.kind.thread.to_owned())
             .spawn(move || tracing::dispatcher::with_default(&dispatch, || shared.work(&woken)))
             .map_err(|error| StoreError::Io(error.to_string()))?;
         *self.worker.lock() = Some(Worker { wake, thread });
@@ -288,7 +321,7 @@ impl EntryIndex {
             self.shared.stopping.store(true, Ordering::Relaxed);
             let _ = worker.wake.send(Wake::Stop);
             if worker.thread.join().is_err() {
-                tracing::error!("the account-entry index's worker panicked");
+                tracing::error!(index = self.shared.kind.what, "an index's worker panicked");
             }
         }
     }
@@ -358,8 +391,8 @@ impl Shared {
                 if self.stopping.load(Ordering::Relaxed) {
                     return;
                 }
-                tracing::error!(%error,
-                    "writing the account-entry index failed; its entries stay in memory and it tries again");
+                tracing::error!(%error, index = self.kind.what,
+                    "writing an index's run failed; its entries stay in memory and it tries again");
                 match woken.recv_timeout(RETRY_PAUSE) {
                     Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                     Ok(Wake::Work) | Err(RecvTimeoutError::Timeout) => {}
@@ -489,7 +522,7 @@ impl Shared {
         for run in inputs {
             if let Err(error) = std::fs::remove_file(run.path()) {
                 tracing::warn!(%error, path = %run.path().display(),
-                    "a merged entry run could not be deleted; the next open deletes it");
+                    "a merged run could not be deleted; the next open deletes it");
             }
         }
         Ok(true)
@@ -668,7 +701,7 @@ mod tests {
     }
 
     fn open(dir: &Path, next: u64, mode: OpenMode) -> (EntryIndex, Option<String>) {
-        EntryIndex::open(dir, next, SETTINGS, mode).unwrap()
+        EntryIndex::open(dir, ACCOUNT_ENTRIES, next, SETTINGS, mode).unwrap()
     }
 
     /// What `Core` does at open: the entries of the transactions the runs do not hold.

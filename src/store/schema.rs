@@ -37,7 +37,8 @@ pub enum Keyspace {
     Tranlog,
     /// Tranlog ids by RRN: `r` + RRN + 0 + tranlog id.
     TranlogByRrn,
-    /// Tranlog ids by wallet: `w` + wallet code + 0 + tranlog id.
+    /// Tranlog ids by wallet: `w` + wallet code + 0 + tranlog id. Written by stores made before
+    /// the card and wallet tranlog index (`entries.rs`), which replaced it; kept, not read.
     TranlogByWallet,
     /// Card products: `P` + product id.
     CardProduct,
@@ -47,7 +48,8 @@ pub enum Keyspace {
     VelocityCounter,
     /// Cards: `D` + token.
     Card,
-    /// Tranlog ids by card: `x` + token + 0 + tranlog id.
+    /// Tranlog ids by card: `x` + token + 0 + tranlog id. Written by stores made before the
+    /// card and wallet tranlog index (`entries.rs`), which replaced it; kept, not read.
     TranlogByCard,
     /// Card-issuing API partners: `q` + auth id.
     Partner,
@@ -237,10 +239,6 @@ pub fn tranlog_by_rrn_key(rrn: &str, tranlog_id: u64) -> Vec<u8> {
     index_key(Keyspace::TranlogByRrn, rrn, tranlog_id)
 }
 
-pub fn tranlog_by_wallet_key(wallet: &str, tranlog_id: u64) -> Vec<u8> {
-    index_key(Keyspace::TranlogByWallet, wallet, tranlog_id)
-}
-
 pub fn card_product_key(id: u64) -> Vec<u8> {
     key(Keyspace::CardProduct, &[&id.to_be_bytes()])
 }
@@ -267,10 +265,6 @@ pub fn velocity_counters_from(window_start_ms: i64) -> (Vec<u8>, Vec<u8>) {
 
 pub fn card_key(token: &str) -> Vec<u8> {
     key(Keyspace::Card, &[token.as_bytes()])
-}
-
-pub fn tranlog_by_card_key(token: &str, tranlog_id: u64) -> Vec<u8> {
-    index_key(Keyspace::TranlogByCard, token, tranlog_id)
 }
 
 pub fn gift_pin_guard_key(token: &str) -> Vec<u8> {

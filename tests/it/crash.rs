@@ -8,9 +8,11 @@
 //! wholly applied (its one GL transaction with both legs) or wholly absent, and a retry of an
 //! absent one is decided afresh; the number of GL transactions and every balance equal the
 //! client's own model. Every draw comes from one seed, printed, so a failure can be repeated.
-//! The switch writes its account-entry index in runs of 16 entries, so that kills also land
-//! while runs are written and merged; `verify` checks the runs against the transactions, and
-//! every card account's statement (read from the index) must add up to the model's balance.
+//! The switch writes its account-entry and tranlog indexes in runs of 16 records, so that kills
+//! also land while runs are written and merged; `verify` checks the runs against the records,
+//! every card account's statement (read from the entry index) must add up to the model's
+//! balance, and every card's and wallet's history (read from the tranlog index) must hold as
+//! many approved records as the model has applied movements.
 //!
 //! `cargo test` runs 20 short cycles; `scripts/crash.sh --cycles N [--seed S]` runs the ignored
 //! long form in release with `CRASH_CYCLES`, `CRASH_SEED` and `CRASH_LOAD_MS_MAX`.
@@ -44,6 +46,9 @@ const FUNDS_WHOLE: i64 = 100;
 const AMOUNT_WHOLE_MAX: i64 = 25;
 /// Connections sending at once, one request in flight on each.
 const CONNECTIONS: usize = 8;
+/// Records a history answer may hold (`lists.statement_entries_max` of the crash switch): more
+/// than a card or wallet gets in a long soak, so that histories are read whole.
+const HISTORY_MAX: usize = 200_000;
 /// Requests of earlier cycles that were applied, looked up and replayed again after each crash.
 const EARLIER_SAMPLE: usize = 8;
 /// The long form prints its counts after this many cycles.
@@ -88,13 +93,16 @@ struct Served {
 
 impl Served {
     /// Starts the switch on `data`, its log appended to `log`; waits until it listens. The
-    /// account-entry index writes a run every 16 entries and merges runs two at a time, so
-    /// kills land in its writes and merges too.
+    /// derived indexes write a run every 16 records and merge runs two at a time, so kills
+    /// land in their writes and merges too; histories may be read whole.
     fn start(data: &Path, log: &Path) -> Result<Served, String> {
         let log_file = File::options().create(true).append(true).open(log).map_err(text)?;
         let config = log.with_file_name("crash-config.toml");
-        std::fs::write(&config, "[store]\nentry_run_entries = 16\nentry_runs_per_merge = 2\n")
-            .map_err(text)?;
+        let settings = format!(
+            "[store]\nentry_run_entries = 16\nentry_runs_per_merge = 2\n\
+             [lists]\nstatement_entries_max = {HISTORY_MAX}\n"
+        );
+        std::fs::write(&config, settings).map_err(text)?;
         let mut child = Command::new(BINARY)
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(&config)
@@ -264,6 +272,9 @@ struct Model {
     acquirer: i64,
     /// GL transactions posted since the directory was created.
     transactions: u64,
+    /// Approved records in each card's and each wallet's history.
+    card_records: Vec<usize>,
+    wallet_records: Vec<usize>,
 }
 
 impl Model {
@@ -276,6 +287,8 @@ impl Model {
             issuer: 2 * count * FUNDS_WHOLE,
             acquirer: 0,
             transactions: 2 * u64::try_from(customers).unwrap(),
+            card_records: vec![0; customers],
+            wallet_records: vec![0; customers],
         }
     }
 
@@ -284,14 +297,18 @@ impl Model {
             Op::CardDebit { card } => {
                 self.cards[card] -= amount_whole;
                 self.acquirer -= amount_whole;
+                self.card_records[card] += 1;
             }
             Op::CardCredit { card } => {
                 self.cards[card] += amount_whole;
                 self.issuer += amount_whole;
+                self.card_records[card] += 1;
             }
             Op::Transfer { from, to } => {
                 self.wallets[from] -= amount_whole;
                 self.wallets[to] += amount_whole;
+                self.wallet_records[from] += 1;
+                self.wallet_records[to] += 1;
             }
         }
         self.transactions += 1;
@@ -536,6 +553,31 @@ async fn check_statements(
     Ok(())
 }
 
+/// Approved records in each card's history and each wallet's (read from the tranlog index).
+async fn histories(
+    checker: &mut Checker,
+    world: &World,
+) -> Result<(Vec<usize>, Vec<usize>), String> {
+    let approved = |records: Option<&Value>| -> Result<usize, String> {
+        let records = records.and_then(Value::as_array).ok_or("no history")?;
+        if records.len() >= HISTORY_MAX {
+            return Err(format!("a history reached {HISTORY_MAX} records: raise HISTORY_MAX"));
+        }
+        Ok(records.iter().filter(|record| record["irc"] == "0000").count())
+    };
+    let mut cards = Vec::new();
+    for card in &world.cards {
+        let path = format!("/jcard/api/cards/{card}/transactions?length={HISTORY_MAX}");
+        cards.push(approved(checker.read(path).await?.get("transactions"))?);
+    }
+    let mut wallets = Vec::new();
+    for wallet in &world.wallets {
+        let path = format!("/jcard/api/wallets/{wallet}/transactions?length={HISTORY_MAX}");
+        wallets.push(approved(checker.read(path).await?.pointer("/transactions/tranlogs"))?);
+    }
+    Ok((cards, wallets))
+}
+
 /// A run: the data directory, the switch serving it, the world, the model and the counts.
 struct Run {
     settings: Settings,
@@ -586,13 +628,16 @@ impl Run {
             card_accounts.push(json["accountCode"].as_str().ok_or("no accountCode")?.to_owned());
         }
         let world = World { cards: manifest.cards, card_accounts, wallets: manifest.wallets };
+        let mut model = Model::populated(CUSTOMERS);
+        // What populate's own requests left in the histories.
+        (model.card_records, model.wallet_records) = histories(&mut checker, &world).await?;
         Ok(Run {
             settings,
             work,
             served: Some(served),
             signer,
             world: Arc::new(world),
-            model: Model::populated(CUSTOMERS),
+            model,
             rrns: Arc::new(AtomicU64::new(0)),
             rng: StdRng::seed_from_u64(settings.seed),
             applied: Vec::new(),
@@ -660,6 +705,13 @@ impl Run {
         }
         self.recheck_earlier(&mut checker).await?;
         check_balances(&mut checker, &self.world, &self.model).await?;
+        let found = histories(&mut checker, &self.world).await?;
+        if found != (self.model.card_records.clone(), self.model.wallet_records.clone()) {
+            let expected = (&self.model.card_records, &self.model.wallet_records);
+            return Err(format!(
+                "approved records in card and wallet histories: {found:?}, the model {expected:?}"
+            ));
+        }
         self.stats.cycles += 1;
         Ok(())
     }

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::TestSwitch;
+use crate::support::{damage_first_run, gauge, verify_dir, TestSwitch};
 
 /// The document's `POST /gl/transactions` example, as written.
 const POST_EXAMPLE: &str = include_str!("../fixtures/jcard/gl_transaction_example.json");
@@ -403,14 +403,8 @@ async fn statements_read_the_same_from_the_entry_indexs_runs_and_memory() {
     );
     assert_eq!(small.admin_call("POST", "/jcard/api/gl/transactions", &body).await.status, 201);
     let metrics = small.raw("GET", "/metrics", &[], vec![]).await.text;
-    let gauge = |name: &str| {
-        metrics
-            .lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<u64>().ok())
-            .unwrap()
-    };
-    assert!(gauge("cardswitch_entry_index_runs") >= 1, "{metrics}");
-    assert!(gauge("cardswitch_entry_index_entries_in_memory") < 4 + 2, "{metrics}");
+    assert!(gauge(&metrics, "cardswitch_entry_index_runs") >= 1, "{metrics}");
+    assert!(gauge(&metrics, "cardswitch_entry_index_entries_in_memory") < 4 + 2, "{metrics}");
     let report = small.core().audit().unwrap();
     assert!(report.is_clean(), "{:?}", report.problems);
     let dir = small.stop().await;
@@ -441,29 +435,15 @@ async fn verify_names_a_damaged_entry_run_and_a_deleted_index_is_rebuilt() {
     let admin = switch.admin.clone();
     let dir = switch.stop().await;
     let entries = dir.path().join("entries");
-    let run = std::fs::read_dir(&entries)
-        .unwrap()
-        .map(|item| item.unwrap().path())
-        .find(|path| path.file_name().unwrap().to_string_lossy().starts_with("run-"))
-        .expect("a run was written");
-    let mut bytes = std::fs::read(&run).unwrap();
-    bytes[16 + 10] ^= 0x01;
-    std::fs::write(&run, &bytes).unwrap();
-    let verify = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_cardswitch"))
-            .args(["verify", "--data"])
-            .arg(dir.path())
-            .output()
-            .unwrap()
-    };
-    let output = verify();
+    damage_first_run(&entries, 16 + 10);
+    let output = verify_dir(dir.path());
     let report = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(!output.status.success(), "{report}");
     assert!(report.contains("account-entry index cannot be read"), "{report}");
     assert!(report.contains("delete its entries/ directory"), "{report}");
 
     std::fs::remove_dir_all(&entries).unwrap();
-    assert!(verify().status.success());
+    assert!(verify_dir(dir.path()).status.success());
     let switch = TestSwitch::open_dir(dir, admin).await;
     let after = switch.admin_call("GET", path, "").await.json["accountStatement"].clone();
     assert_eq!(without_times(after), without_times(before));

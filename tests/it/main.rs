@@ -78,5 +78,7 @@ mod storage_faults;
 mod storage_format;
 /// Architecture boundaries and hygiene, enforced.
 mod tidy;
+/// The card and wallet tranlog index: runs against memory, restarts, damage and rebuilds.
+mod tranlog_index;
 /// Random wallet movements, retries, reversals, voids and restarts against a reference model.
 mod wallet_model;

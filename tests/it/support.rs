@@ -368,3 +368,32 @@ pub fn amount_units(value: &Value) -> Result<i64, String> {
         .map(cardswitch::money::Amount::units)
         .map_err(|error| format!("amount {value}: {error:?}"))
 }
+
+/// A gauge's value in the Prometheus text of `/metrics`.
+pub fn gauge(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no gauge {name} in {metrics}"))
+}
+
+/// Flips one bit of the first run file of a derived index's directory, `at` bytes in.
+pub fn damage_first_run(index_dir: &std::path::Path, at: usize) {
+    let run = std::fs::read_dir(index_dir)
+        .unwrap()
+        .map(|item| item.unwrap().path())
+        .find(|path| path.file_name().unwrap().to_string_lossy().starts_with("run-"))
+        .expect("a run was written");
+    let mut bytes = std::fs::read(&run).unwrap();
+    bytes[at] ^= 0x01;
+    std::fs::write(&run, &bytes).unwrap();
+}
+
+/// `cardswitch verify` of a stopped switch's data directory.
+pub fn verify_dir(dir: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_cardswitch"))
+        .args(["verify", "--data"])
+        .arg(dir)
+        .output()
+        .unwrap()
+}
