@@ -79,7 +79,8 @@ const RETRY_PAUSE: Duration = Duration::from_secs(1);
 /// How large runs are and how many of a level are merged at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EntryIndexSettings {
-    /// Entries kept in memory before they are written as a run (37 bytes each on disk).
+    /// Entries kept in memory before they are written as a run (a few bytes each on disk,
+    /// `entry_block.rs`).
     pub run_entries: usize,
     /// Runs of one level merged into one of the next.
     pub runs_per_merge: usize,
@@ -849,7 +850,8 @@ mod tests {
             .find(|path| path.file_name().unwrap().to_string_lossy().starts_with("run-"))
             .unwrap();
         let mut bytes = std::fs::read(&run).unwrap();
-        let footer_crc = bytes.len() - 2;
+        // The footer's checksum is followed by the footer's offset (8 bytes).
+        let footer_crc = bytes.len() - 8 - 2;
         bytes[footer_crc] ^= 1;
         std::fs::write(&run, &bytes).unwrap();
         let (_, discarded) = open(dir.path(), 40, OpenMode::ReadOnly);

@@ -1,14 +1,18 @@
-//! One sorted run of the account-entry index (`entries.rs`): an immutable file of fixed-size
-//! records in entry-position order, written once and read by position with a binary search.
+//! One sorted run of a derived index (`entries.rs`): an immutable file of records in
+//! entry-position order, written once and read by position, a block at a time.
 //!
-//! Layout: an 8-byte magic (`CSENTRY` and the format's version byte) and the record count
-//! (u64, big-endian); then the records in blocks of `BLOCK_RECORDS` (`RECORD_BYTES` each:
-//! account id, post date, transaction id, entry index, layer, side, amount units, all
-//! big-endian), each block followed by a CRC-32 of its records; then the footer: every block's
-//! first position (`POSITION_BYTES` each), the run's highest transaction id, and a CRC-32 of
-//! the footer. An open reads the header and the footer only (a restart does not read the
-//! runs, however long the history); a block's checksum is checked whenever it is read, and
-//! `verify` reads them all.
+//! Layout (format 3): an 8-byte magic (`CSENTRY` and the format's version byte) and the record
+//! count (u64, big-endian); then the records in blocks of `BLOCK_RECORDS`, each record
+//! encoded against the one before it (`entry_block.rs`: 8-11 bytes in measured runs, where a
+//! fixed record takes 37), each block followed by a CRC-32 of its bytes; then the footer:
+//! every block's first position (`POSITION_BYTES`) and offset (u64), the run's highest
+//! transaction id, and a CRC-32 of the footer; last, the footer's offset (u64). An open reads
+//! the header and the footer only (a restart does not read the runs, however long the
+//! history); a block's checksum is checked whenever it is read, and `verify` reads them all.
+//!
+//! Format 2 (fixed 37-byte records: account id, post date, transaction id, entry index,
+//! layer, side, amount units, all big-endian; no block offsets, which follow from the count)
+//! is still read: runs written before format 3 stay until a merge rewrites them.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -17,19 +21,26 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::entry_block;
 use super::schema::{ordered_i64, EntryPosition};
 use super::StoreError;
 use crate::files;
 
-const MAGIC: [u8; 8] = *b"CSENTRY\x02";
+/// The magic of the format written, and of the older one still read.
+const MAGIC: [u8; 8] = *b"CSENTRY\x03";
+const MAGIC_FIXED: [u8; 8] = *b"CSENTRY\x02";
 const HEADER_BYTES: u64 = 16;
 const CRC_BYTES: u64 = 4;
-/// Bytes of one record on disk.
-pub const RECORD_BYTES: usize = 37;
+/// Bytes of one record of format 2.
+const RECORD_BYTES: usize = 37;
 const RECORD_BYTES_U64: u64 = 37;
 /// Bytes of a position: a record's first fields, which sort as the position does.
 const POSITION_BYTES: usize = 26;
 const POSITION_BYTES_U64: u64 = 26;
+/// Bytes of a block's entry in a format 3 footer: its first position and its offset.
+const FENCE_BYTES: usize = 34;
+/// Bytes after the footer: its offset.
+const TRAILER_BYTES: u64 = 8;
 /// Records per block (about 4.7 KiB), the unit of reading and checking; every block's first
 /// position is kept in memory.
 const BLOCK_RECORDS: u64 = 128;
@@ -63,6 +74,8 @@ fn decode_position(bytes: &[u8]) -> Option<EntryPosition> {
 }
 
 impl IndexedEntry {
+    /// Format 2's record (written by tests only, to check that such runs are still read).
+    #[cfg(test)]
     fn encode(&self, out: &mut [u8; RECORD_BYTES]) {
         encode_position(&self.position, &mut out[..POSITION_BYTES]);
         out[26..28].copy_from_slice(&self.layer.to_be_bytes());
@@ -85,7 +98,16 @@ impl IndexedEntry {
     }
 }
 
-/// Where things are in a run of `count` records.
+/// How a run's blocks are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    /// Format 2: fixed records.
+    Fixed,
+    /// Format 3: records encoded against the one before (`entry_block.rs`).
+    Delta,
+}
+
+/// Blocks and records of a run of `count` records.
 #[derive(Debug, Clone, Copy)]
 struct Layout {
     count: u64,
@@ -101,24 +123,16 @@ impl Layout {
         self.count.saturating_sub(block.saturating_mul(BLOCK_RECORDS)).min(BLOCK_RECORDS)
     }
 
-    fn block_offset(self, block: u64) -> u64 {
+    /// Format 2: where each block starts and where the last one ends.
+    fn fixed_bounds(self) -> Option<Vec<u64>> {
         let full = BLOCK_RECORDS * RECORD_BYTES_U64 + CRC_BYTES;
-        HEADER_BYTES.saturating_add(block.saturating_mul(full))
-    }
-
-    fn footer_offset(self) -> Option<u64> {
-        self.count
-            .checked_mul(RECORD_BYTES_U64)?
-            .checked_add(self.blocks().checked_mul(CRC_BYTES)?)?
-            .checked_add(HEADER_BYTES)
-    }
-
-    fn footer_len(self) -> Option<u64> {
-        self.blocks().checked_mul(POSITION_BYTES_U64)?.checked_add(8 + CRC_BYTES)
-    }
-
-    fn file_len(self) -> Option<u64> {
-        self.footer_offset()?.checked_add(self.footer_len()?)
+        let mut bounds: Vec<u64> = (0..self.blocks())
+            .map(|block| block.checked_mul(full)?.checked_add(HEADER_BYTES))
+            .collect::<Option<_>>()?;
+        let records = self.count.checked_mul(RECORD_BYTES_U64)?;
+        let end = records.checked_add(self.blocks().checked_mul(CRC_BYTES)?)?;
+        bounds.push(end.checked_add(HEADER_BYTES)?);
+        Some(bounds)
     }
 }
 
@@ -127,12 +141,15 @@ impl Layout {
 pub struct Run {
     pub id: u64,
     layout: Layout,
+    format: Format,
     /// The highest transaction id in the run.
     max_transaction_id: Option<u64>,
     file: File,
     path: PathBuf,
     /// The first position of every block.
     fences: Vec<EntryPosition>,
+    /// Where every block starts, and where the last one ends.
+    bounds: Vec<u64>,
 }
 
 /// The file name of run `id`.
@@ -175,6 +192,59 @@ pub fn write(
     open(dir, id)
 }
 
+/// A run's file as it is written: the blocks so far, then the footer.
+struct RunWriter<'a> {
+    partial: &'a Path,
+    out: BufWriter<File>,
+    offset: u64,
+    /// The block being encoded, and its last entry.
+    block: Vec<u8>,
+    last: Option<IndexedEntry>,
+    records_in_block: u64,
+    footer: Vec<u8>,
+}
+
+impl RunWriter<'_> {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        self.out.write_all(bytes).map_err(io(self.partial))?;
+        self.offset = self.offset.saturating_add(u64::try_from(bytes.len()).unwrap_or(u64::MAX));
+        Ok(())
+    }
+
+    fn add(&mut self, entry: &IndexedEntry) -> Result<(), StoreError> {
+        if self.last.is_some_and(|last| last.position >= entry.position) {
+            return Err(corrupt(self.partial, "entries handed to a run out of order"));
+        }
+        if self.records_in_block == 0 {
+            let mut fence = [0_u8; POSITION_BYTES];
+            encode_position(&entry.position, &mut fence);
+            self.footer.extend_from_slice(&fence);
+            self.footer.extend_from_slice(&self.offset.to_be_bytes());
+        }
+        let previous = if self.records_in_block == 0 { None } else { self.last.as_ref() };
+        entry_block::encode(previous, entry, &mut self.block);
+        self.last = Some(*entry);
+        self.records_in_block = self.records_in_block.saturating_add(1);
+        if self.records_in_block == BLOCK_RECORDS {
+            self.end_block()?;
+        }
+        Ok(())
+    }
+
+    fn end_block(&mut self) -> Result<(), StoreError> {
+        if self.records_in_block == 0 {
+            return Ok(());
+        }
+        let mut block = std::mem::take(&mut self.block);
+        block.extend_from_slice(&crc32fast::hash(&block).to_be_bytes());
+        self.put(&block)?;
+        block.clear();
+        self.block = block;
+        self.records_in_block = 0;
+        Ok(())
+    }
+}
+
 /// Writes and syncs the whole file at `partial`.
 fn write_partial(
     partial: &Path,
@@ -182,45 +252,36 @@ fn write_partial(
     entries: impl Iterator<Item = Result<IndexedEntry, StoreError>>,
 ) -> Result<(), StoreError> {
     let file = files::create_private_file(partial).map_err(io(partial))?;
-    let mut out = BufWriter::with_capacity(256 * 1024, file);
-    let put = |bytes: &[u8], out: &mut BufWriter<File>| out.write_all(bytes).map_err(io(partial));
-    put(&MAGIC, &mut out)?;
-    put(&count.to_be_bytes(), &mut out)?;
+    let mut run = RunWriter {
+        partial,
+        out: BufWriter::with_capacity(256 * 1024, file),
+        offset: 0,
+        block: Vec::new(),
+        last: None,
+        records_in_block: 0,
+        footer: Vec::new(),
+    };
+    run.put(&MAGIC)?;
+    run.put(&count.to_be_bytes())?;
     let mut written = 0_u64;
-    let mut last: Option<EntryPosition> = None;
     let mut max_transaction_id = 0_u64;
-    let mut footer: Vec<u8> = Vec::new();
-    let mut block = crc32fast::Hasher::new();
-    let mut record = [0_u8; RECORD_BYTES];
     for entry in entries {
         let entry = entry?;
-        if last.is_some_and(|last| last >= entry.position) {
-            return Err(corrupt(partial, "entries handed to a run out of order"));
-        }
-        last = Some(entry.position);
+        run.add(&entry)?;
         max_transaction_id = max_transaction_id.max(entry.position.transaction_id);
-        entry.encode(&mut record);
-        if written.is_multiple_of(BLOCK_RECORDS) {
-            footer.extend_from_slice(&record[..POSITION_BYTES]);
-        }
-        block.update(&record);
-        put(&record, &mut out)?;
         written = written.saturating_add(1);
-        if written.is_multiple_of(BLOCK_RECORDS) {
-            put(&std::mem::take(&mut block).finalize().to_be_bytes(), &mut out)?;
-        }
     }
     if written != count {
         return Err(corrupt(partial, format!("{written} entries written, {count} announced")));
     }
-    if !written.is_multiple_of(BLOCK_RECORDS) {
-        put(&block.finalize().to_be_bytes(), &mut out)?;
-    }
+    run.end_block()?;
+    let footer_offset = run.offset;
+    let mut footer = std::mem::take(&mut run.footer);
     footer.extend_from_slice(&max_transaction_id.to_be_bytes());
-    let footer_crc = crc32fast::hash(&footer);
-    footer.extend_from_slice(&footer_crc.to_be_bytes());
-    put(&footer, &mut out)?;
-    let file = out.into_inner().map_err(|error| io(partial)(error.into_error()))?;
+    footer.extend_from_slice(&crc32fast::hash(&footer).to_be_bytes());
+    footer.extend_from_slice(&footer_offset.to_be_bytes());
+    run.put(&footer)?;
+    let file = run.out.into_inner().map_err(|error| io(partial)(error.into_error()))?;
     file.sync_all().map_err(io(partial))
 }
 
@@ -232,34 +293,121 @@ pub fn open(dir: &Path, id: u64) -> Result<Run, StoreError> {
     let length = file.metadata().map_err(io(&path))?.len();
     let mut header = [0_u8; 16];
     file.read_exact_at(&mut header, 0).map_err(|_| corrupt(&path, "shorter than its header"))?;
-    if header[..8] != MAGIC {
-        return Err(corrupt(&path, "not an entry run of this format"));
-    }
+    let magic: [u8; 8] = header[..8].try_into().unwrap_or_default();
+    let format = match magic {
+        MAGIC => Format::Delta,
+        MAGIC_FIXED => Format::Fixed,
+        _ => return Err(corrupt(&path, "not an entry run of a known format")),
+    };
     let count = u64::from_be_bytes(header[8..16].try_into().unwrap_or_default());
     let layout = Layout { count };
-    let (Some(footer_offset), Some(footer_len)) = (layout.footer_offset(), layout.footer_len())
-    else {
-        return Err(corrupt(&path, format!("{count} entries cannot fit a file")));
+    if count == 0 {
+        return Err(corrupt(&path, "no entries"));
+    }
+    let footer = match format {
+        Format::Fixed => read_fixed_footer(&file, &path, layout, length)?,
+        Format::Delta => read_delta_footer(&file, &path, layout, length)?,
     };
-    if layout.file_len() != Some(length) || count == 0 {
-        return Err(corrupt(&path, format!("{length} bytes for {count} entries")));
-    }
-    let mut footer = vec![0_u8; usize::try_from(footer_len).unwrap_or(0)];
-    file.read_exact_at(&mut footer, footer_offset).map_err(io(&path))?;
-    let (body, stored_crc) = footer.split_at(footer.len().saturating_sub(4));
-    if crc32fast::hash(body) != u32::from_be_bytes(stored_crc.try_into().unwrap_or_default()) {
-        return Err(corrupt(&path, "footer checksum mismatch"));
-    }
-    let (fence_bytes, max) = body.split_at(body.len().saturating_sub(8));
-    let fences: Vec<EntryPosition> =
-        fence_bytes.chunks_exact(POSITION_BYTES).filter_map(decode_position).collect();
+    let Footer { fences, mut bounds, max_transaction_id } = footer;
     if u64::try_from(fences.len()).ok() != Some(layout.blocks())
         || fences.windows(2).any(|pair| pair[0] >= pair[1])
     {
         return Err(corrupt(&path, "block positions missing or out of order"));
     }
-    let max_transaction_id = Some(u64::from_be_bytes(max.try_into().unwrap_or_default()));
-    Ok(Run { id, layout, max_transaction_id, file, path, fences })
+    if bounds.len() != fences.len().saturating_add(1)
+        || bounds.first() != Some(&HEADER_BYTES)
+        || bounds.windows(2).any(|pair| pair[0] >= pair[1])
+    {
+        return Err(corrupt(&path, "block offsets missing or out of order"));
+    }
+    bounds.shrink_to_fit();
+    let max_transaction_id = Some(max_transaction_id);
+    Ok(Run { id, layout, format, max_transaction_id, file, path, fences, bounds })
+}
+
+/// What a run's footer says.
+struct Footer {
+    fences: Vec<EntryPosition>,
+    bounds: Vec<u64>,
+    max_transaction_id: u64,
+}
+
+/// Reads `length` bytes at `offset` and checks the CRC-32 at their end; answers the rest.
+fn read_checked(
+    file: &File,
+    path: &Path,
+    offset: u64,
+    length: u64,
+    what: &str,
+) -> Result<Vec<u8>, StoreError> {
+    let mut bytes = vec![0_u8; usize::try_from(length).unwrap_or(0)];
+    file.read_exact_at(&mut bytes, offset).map_err(io(path))?;
+    let stored = bytes.split_off(bytes.len().saturating_sub(4));
+    if crc32fast::hash(&bytes) != u32::from_be_bytes(stored.try_into().unwrap_or_default()) {
+        return Err(corrupt(path, format!("{what} checksum mismatch")));
+    }
+    Ok(bytes)
+}
+
+/// Splits a footer's last 8 bytes off: the highest transaction id.
+fn split_max(mut body: Vec<u8>) -> (Vec<u8>, u64) {
+    let max = body.split_off(body.len().saturating_sub(8));
+    (body, u64::from_be_bytes(max.try_into().unwrap_or_default()))
+}
+
+fn read_fixed_footer(
+    file: &File,
+    path: &Path,
+    layout: Layout,
+    length: u64,
+) -> Result<Footer, StoreError> {
+    let bounds = layout.fixed_bounds().ok_or_else(|| corrupt(path, "too many entries"))?;
+    let footer_offset = bounds.last().copied().unwrap_or_default();
+    let footer_len = layout
+        .blocks()
+        .checked_mul(POSITION_BYTES_U64)
+        .and_then(|fences| fences.checked_add(8 + CRC_BYTES))
+        .ok_or_else(|| corrupt(path, "too many entries"))?;
+    if footer_offset.checked_add(footer_len) != Some(length) {
+        return Err(corrupt(path, format!("{length} bytes for {} entries", layout.count)));
+    }
+    let body = read_checked(file, path, footer_offset, footer_len, "footer")?;
+    let (fence_bytes, max_transaction_id) = split_max(body);
+    let fences = fence_bytes.chunks_exact(POSITION_BYTES).filter_map(decode_position).collect();
+    Ok(Footer { fences, bounds, max_transaction_id })
+}
+
+fn read_delta_footer(
+    file: &File,
+    path: &Path,
+    layout: Layout,
+    length: u64,
+) -> Result<Footer, StoreError> {
+    let mut trailer = [0_u8; 8];
+    let trailer_at = length.checked_sub(TRAILER_BYTES).ok_or_else(|| corrupt(path, "cut short"))?;
+    file.read_exact_at(&mut trailer, trailer_at).map_err(io(path))?;
+    let footer_offset = u64::from_be_bytes(trailer);
+    let fences_len = usize::try_from(layout.blocks())
+        .ok()
+        .and_then(|blocks| blocks.checked_mul(FENCE_BYTES))
+        .and_then(|fences| u64::try_from(fences).ok());
+    let footer_len = fences_len.and_then(|fences| fences.checked_add(8 + CRC_BYTES));
+    if footer_len.and_then(|len| len.checked_add(footer_offset)) != Some(trailer_at)
+        || footer_offset <= HEADER_BYTES
+    {
+        return Err(corrupt(path, format!("{length} bytes for {} entries", layout.count)));
+    }
+    let body = read_checked(file, path, footer_offset, footer_len.unwrap_or(0), "footer")?;
+    let (fence_bytes, max_transaction_id) = split_max(body);
+    let mut fences = Vec::with_capacity(fence_bytes.len() / FENCE_BYTES);
+    let mut bounds = Vec::with_capacity(fences.capacity().saturating_add(1));
+    for fence in fence_bytes.chunks_exact(FENCE_BYTES) {
+        let (position, offset) = fence.split_at(POSITION_BYTES);
+        fences.extend(decode_position(position));
+        bounds.push(u64::from_be_bytes(offset.try_into().unwrap_or_default()));
+    }
+    bounds.push(footer_offset);
+    Ok(Footer { fences, bounds, max_transaction_id })
 }
 
 impl Run {
@@ -277,25 +425,23 @@ impl Run {
 
     /// Block `block`'s entries, checked against its checksum and its first position.
     fn read_block(&self, block: u64) -> Result<Vec<IndexedEntry>, StoreError> {
-        let records = self.layout.records_in(block);
-        let length = records.saturating_mul(RECORD_BYTES_U64).saturating_add(CRC_BYTES);
-        let mut bytes = vec![0_u8; usize::try_from(length).unwrap_or(0)];
-        self.file
-            .read_exact_at(&mut bytes, self.layout.block_offset(block))
-            .map_err(io(&self.path))?;
-        let (records, stored) = bytes.split_at(bytes.len().saturating_sub(4));
-        if crc32fast::hash(records) != u32::from_be_bytes(stored.try_into().unwrap_or_default()) {
-            return Err(corrupt(&self.path, format!("block {block} checksum mismatch")));
+        let at = usize::try_from(block).unwrap_or(usize::MAX);
+        let (Some(&start), Some(&end)) =
+            (self.bounds.get(at), self.bounds.get(at.saturating_add(1)))
+        else {
+            return Err(corrupt(&self.path, format!("no block {block}")));
+        };
+        let what = format!("block {block}");
+        let bytes = read_checked(&self.file, &self.path, start, end.saturating_sub(start), &what)?;
+        let records = usize::try_from(self.layout.records_in(block)).unwrap_or(0);
+        let entries = match self.format {
+            Format::Delta => entry_block::decode(&bytes, records),
+            Format::Fixed => (bytes.len() == records.saturating_mul(RECORD_BYTES))
+                .then(|| bytes.chunks_exact(RECORD_BYTES).map(IndexedEntry::decode).collect())
+                .flatten(),
         }
-        let entries = records
-            .chunks_exact(RECORD_BYTES)
-            .map(|record| {
-                IndexedEntry::decode(record)
-                    .ok_or_else(|| corrupt(&self.path, format!("block {block} is malformed")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let fence = usize::try_from(block).ok().and_then(|block| self.fences.get(block));
-        if entries.first().map(|entry| &entry.position) != fence {
+        .ok_or_else(|| corrupt(&self.path, format!("block {block} is malformed")))?;
+        if entries.first().map(|entry| &entry.position) != self.fences.get(at) {
             return Err(corrupt(&self.path, format!("block {block} starts elsewhere")));
         }
         Ok(entries)
@@ -450,14 +596,64 @@ mod tests {
         }
     }
 
+    /// Run `id` in format 2, as builds before format 3 wrote it.
+    fn write_fixed(dir: &Path, id: u64, entries: &[IndexedEntry]) {
+        let mut bytes = MAGIC_FIXED.to_vec();
+        bytes.extend_from_slice(&u64::try_from(entries.len()).unwrap().to_be_bytes());
+        let mut footer = Vec::new();
+        for block in entries.chunks(128) {
+            let mut records = Vec::new();
+            for entry in block {
+                let mut record = [0; RECORD_BYTES];
+                entry.encode(&mut record);
+                records.extend_from_slice(&record);
+            }
+            footer.extend_from_slice(&records[..POSITION_BYTES]);
+            bytes.extend_from_slice(&records);
+            bytes.extend_from_slice(&crc32fast::hash(&records).to_be_bytes());
+        }
+        let max = entries.iter().map(|entry| entry.position.transaction_id).max().unwrap();
+        footer.extend_from_slice(&max.to_be_bytes());
+        footer.extend_from_slice(&crc32fast::hash(&footer).to_be_bytes());
+        bytes.extend_from_slice(&footer);
+        std::fs::write(dir.join(file_name(id)), bytes).unwrap();
+    }
+
+    #[test]
+    fn a_run_of_format_2_is_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = sample(300);
+        write_fixed(dir.path(), 3, &entries);
+        let run = Arc::new(open(dir.path(), 3).unwrap());
+        assert_eq!(run.format, Format::Fixed);
+        assert_eq!(run.max_transaction_id(), Some(299));
+        assert_eq!(run.all().collect::<Result<Vec<_>, _>>().unwrap(), entries);
+        let low =
+            EntryPosition { account_id: 3, post_date_ms: 0, transaction_id: 0, entry_index: 0 };
+        let high = EntryPosition { post_date_ms: i64::MAX, ..low };
+        let read: Vec<_> = run.range(&low, &high, true).unwrap().map(Result::unwrap).collect();
+        assert_eq!(read.len(), 30);
+        assert!(read.windows(2).all(|pair| pair[0].position > pair[1].position));
+    }
+
+    #[test]
+    fn a_run_of_format_3_is_a_third_of_fixed_records_or_less() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = write(dir.path(), 1, 10_000, sample(10_000).into_iter().map(Ok)).unwrap();
+        let bytes = std::fs::metadata(run.path()).unwrap().len();
+        assert!(bytes < 10_000 * 37 / 3, "{bytes} bytes");
+    }
+
     #[test]
     fn a_damaged_header_or_footer_is_refused_at_open_and_a_damaged_block_when_read() {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), 1, 300, sample(300).into_iter().map(Ok)).unwrap();
         let path = dir.path().join(file_name(1));
         let good = std::fs::read(&path).unwrap();
-        // The magic, the count, a block's first position in the footer, the footer's checksum.
-        for at in [3, 12, good.len() - 60, good.len() - 1] {
+        let second = open(dir.path(), 1).unwrap().bounds[1];
+        // The magic, the count, a block's first position in the footer, the footer's
+        // checksum, the footer's offset.
+        for at in [3, 12, good.len() - 60, good.len() - 9, good.len() - 1] {
             let mut bad = good.clone();
             bad[at] ^= 0x20;
             std::fs::write(&path, &bad).unwrap();
@@ -467,7 +663,7 @@ mod tests {
         assert!(matches!(open(dir.path(), 1), Err(StoreError::Corruption { .. })));
         // A record of the second block: the open does not read it, every read of it fails.
         let mut bad = good.clone();
-        bad[16 + 128 * 37 + 4 + 100] ^= 0x01;
+        bad[usize::try_from(second).unwrap() + 100] ^= 0x01;
         std::fs::write(&path, &bad).unwrap();
         let run = Arc::new(open(dir.path(), 1).unwrap());
         let read: Vec<Result<IndexedEntry, StoreError>> = run.all().collect();

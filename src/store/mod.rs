@@ -5,6 +5,7 @@
 pub mod backup;
 mod codec;
 pub mod entries;
+mod entry_block;
 mod entry_run;
 mod error;
 pub mod fault;

@@ -435,7 +435,7 @@ async fn verify_names_a_damaged_entry_run_and_a_deleted_index_is_rebuilt() {
     let admin = switch.admin.clone();
     let dir = switch.stop().await;
     let entries = dir.path().join("entries");
-    damage_first_run(&entries, 16 + 10);
+    damage_first_run(&entries, 16 + 2);
     let output = verify_dir(dir.path());
     let report = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(!output.status.success(), "{report}");

@@ -123,7 +123,7 @@ async fn verify_names_a_damaged_tranlog_run_and_a_deleted_index_is_rebuilt() {
     let admin = switch.admin.clone();
     let dir = switch.stop().await;
     let index = dir.path().join("tranlog-index");
-    damage_first_run(&index, 16 + 20);
+    damage_first_run(&index, 16 + 2);
     let output = verify_dir(dir.path());
     let report = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(!output.status.success(), "{report}");
