@@ -41,8 +41,8 @@ const POSITION_BYTES_U64: u64 = 26;
 const FENCE_BYTES: usize = 34;
 /// Bytes after the footer: its offset.
 const TRAILER_BYTES: u64 = 8;
-/// Records per block (about 4.7 KiB), the unit of reading and checking; every block's first
-/// position is kept in memory.
+/// Records per block (about 1.2 KiB in format 3, 4.7 KiB in format 2), the unit of reading
+/// and checking; every block's first position and offset are kept in memory.
 const BLOCK_RECORDS: u64 = 128;
 
 /// One account entry as the index keeps it: where it is in its account's history and what it
