@@ -36,14 +36,6 @@ pub struct Postings {
     pub tranlogs: Vec<IndexedEntry>,
 }
 
-impl Postings {
-    /// Appends `other`'s postings (a later group's) after these.
-    pub fn append(&mut self, other: &mut Postings) {
-        self.entries.append(&mut other.entries);
-        self.tranlogs.append(&mut other.tranlogs);
-    }
-}
-
 impl Indexes {
     /// Opens both indexes of `data_dir` for a store whose state is `state`, adding the records
     /// each does not hold yet. Returns, for each index whose stored files were not used, why.
@@ -111,17 +103,19 @@ impl Indexes {
         }
     }
 
-    /// Adds the postings of durable groups, and shows the indexes' sizes in `metrics`.
-    pub fn add(&self, postings: Postings, metrics: &Metrics) {
-        let entries = self.entries.add(postings.entries);
-        let tranlogs = self.tranlogs.add(postings.tranlogs);
+    /// Adds the postings of durable groups (in group order), and shows the indexes' sizes in
+    /// `metrics`.
+    pub fn add<'a>(&self, groups: impl Iterator<Item = &'a Postings> + Clone, metrics: &Metrics) {
+        let entries =
+            self.entries.add(groups.clone().flat_map(|group| group.entries.iter().copied()));
+        let tranlogs = self.tranlogs.add(groups.flat_map(|group| group.tranlogs.iter().copied()));
         metrics.show_index_sizes(entries, tranlogs);
     }
 
     /// Keeps the postings of groups whose flush failed until one succeeds.
-    pub fn hold(&self, postings: Postings) {
-        self.entries.hold(postings.entries);
-        self.tranlogs.hold(postings.tranlogs);
+    pub fn hold<'a>(&self, groups: impl Iterator<Item = &'a Postings> + Clone) {
+        self.entries.hold(groups.clone().flat_map(|group| group.entries.iter().copied()));
+        self.tranlogs.hold(groups.flat_map(|group| group.tranlogs.iter().copied()));
     }
 
     /// Adds the held postings: a flush has made their groups durable.

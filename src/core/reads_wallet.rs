@@ -66,7 +66,14 @@ impl Core {
     /// Every committed tranlog record with `rrn`, oldest first.
     pub fn tranlogs_by_rrn(&self, rrn: &str) -> Result<Vec<Tranlog>, ReadError> {
         let prefix = schema::index_prefix(Keyspace::TranlogByRrn, rrn);
-        self.tranlogs_of_index(&prefix, false, usize::MAX, |_| true)
+        let ids =
+            self.store().scan_prefix::<serde::de::IgnoredAny>(&prefix, false).filter_map(|item| {
+                match item {
+                    Ok((key, _)) => schema::tranlog_id_of_index_key(&key).map(Ok),
+                    Err(error) => Some(Err(ReadError::from(error))),
+                }
+            });
+        self.committed_tranlogs(ids, usize::MAX, |_| true)
     }
 
     /// A wallet's tranlog records matching `filter`.
@@ -94,50 +101,38 @@ impl Core {
         filter: &TranlogFilter,
     ) -> Result<Vec<Tranlog>, ReadError> {
         let wanted = filter.offset.saturating_add(filter.length);
-        let committed = self.snapshot().next_tranlog_id;
         let key = tranlog_index::owner_key(owner);
-        let mut records = Vec::new();
-        for item in self.tranlog_index().range(key, EpochMs::MIN, EpochMs::MAX, !filter.ascending) {
-            if records.len() >= wanted {
-                break;
-            }
-            let id = item?.position.transaction_id;
-            // Published with a state newer than the one read here.
-            if id >= committed {
-                continue;
-            }
-            let record: Tranlog = self.store().get(&schema::tranlog_key(id))?.ok_or_else(|| {
-                CoreError::Corrupt(format!("the tranlog index names missing tranlog {id}"))
-            })?;
-            if tranlog_index::names(&record, owner) && filter.keeps(&record) {
-                records.push(record);
-            }
-        }
+        let ids = self
+            .tranlog_index()
+            .range(key, EpochMs::MIN, EpochMs::MAX, !filter.ascending)
+            .map(|item| Ok(item?.position.transaction_id));
+        let mut records = self.committed_tranlogs(ids, wanted, |record| {
+            tranlog_index::names(record, owner) && filter.keeps(record)
+        })?;
         Ok(records.split_off(filter.offset.min(records.len())))
     }
 
-    fn tranlogs_of_index(
+    /// The first `length` records, in `ids`' order, that `keep` keeps, skipping ids of a state
+    /// newer than the one read here (an index may already hold them).
+    fn committed_tranlogs(
         &self,
-        prefix: &[u8],
-        reverse: bool,
+        ids: impl Iterator<Item = Result<u64, ReadError>>,
         length: usize,
         keep: impl Fn(&Tranlog) -> bool,
     ) -> Result<Vec<Tranlog>, ReadError> {
         let committed = self.snapshot().next_tranlog_id;
         let mut records = Vec::new();
-        for item in self.store().scan_prefix::<serde::de::IgnoredAny>(prefix, reverse) {
+        for id in ids {
             if records.len() >= length {
                 break;
             }
-            let (key, _) = item?;
-            let Some(id) = schema::tranlog_id_of_index_key(&key).filter(|id| *id < committed)
-            else {
+            let id = id?;
+            if id >= committed {
                 continue;
-            };
-            let record: Tranlog = self
-                .store()
-                .get(&schema::tranlog_key(id))?
-                .ok_or_else(|| CoreError::Corrupt(format!("index names missing tranlog {id}")))?;
+            }
+            let record: Tranlog = self.store().get(&schema::tranlog_key(id))?.ok_or_else(|| {
+                CoreError::Corrupt(format!("an index names missing tranlog {id}"))
+            })?;
             if keep(&record) {
                 records.push(record);
             }

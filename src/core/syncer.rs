@@ -91,10 +91,7 @@ impl Syncer {
         let flushed = if groups.iter().any(|group| group.wrote) { self.flush() } else { Ok(()) };
         // The indexes get a group's postings when its state is published: readers filter what
         // they read from them by the state they hold.
-        let mut postings = Postings::default();
-        for group in &mut groups {
-            postings.append(&mut group.postings);
-        }
+        let postings = groups.iter().map(|group| &group.postings);
         match flushed {
             Ok(()) => {
                 self.indexes.add(postings, &self.metrics);

@@ -52,14 +52,21 @@ pub fn names(tranlog: &Tranlog, owner: Owner<'_>) -> bool {
 
 /// The index records of a new tranlog record: one per distinct owner key among its cards and
 /// wallets (a transfer between a wallet's own cards names one key twice), appended to `into`.
+/// Called by the writer for every new record, so nothing is allocated but `into`'s growth.
 pub fn indexed_tranlog(tranlog: &Tranlog, into: &mut Vec<IndexedEntry>) {
-    let cards = [&tranlog.card, &tranlog.card2].into_iter().flatten().map(|t| Owner::Card(t));
-    let wallets =
-        [&tranlog.wallet1, &tranlog.wallet2].into_iter().flatten().map(|c| Owner::Wallet(c));
-    let mut keys: Vec<u64> = cards.chain(wallets).map(owner_key).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    into.extend(keys.into_iter().map(|key| record(key, tranlog.id)));
+    let owners = [
+        tranlog.card.as_deref().map(Owner::Card),
+        tranlog.card2.as_deref().map(Owner::Card),
+        tranlog.wallet1.as_deref().map(Owner::Wallet),
+        tranlog.wallet2.as_deref().map(Owner::Wallet),
+    ];
+    let keys = owners.map(|owner| owner.map(owner_key));
+    for (at, key) in keys.iter().enumerate() {
+        let Some(key) = *key else { continue };
+        if !keys[..at].contains(&Some(key)) {
+            into.push(record(key, tranlog.id));
+        }
+    }
 }
 
 /// The index record of tranlog `tranlog_id` in the history under `key`.

@@ -90,12 +90,13 @@ fn audit_loaded(store: &Store, state: &State, indexes: &Indexes) -> Result<Audit
     report.transactions = auditor.transactions();
     report.entries = auditor.entries();
     check_index(&indexes.entries, ACCOUNT_ENTRIES, &mut expected_index, &mut report);
-    let mut expected_tranlogs = Vec::new();
+    let mut expected_tranlogs = BTreeSet::new();
+    let mut postings = Vec::new();
     for item in store.scan_prefix::<Tranlog>(&Keyspace::Tranlog.prefix(), false) {
         let (_, tranlog) = item?;
-        indexed_tranlog(&tranlog, &mut expected_tranlogs);
+        indexed_tranlog(&tranlog, &mut postings);
+        expected_tranlogs.extend(postings.drain(..));
     }
-    let mut expected_tranlogs: BTreeSet<IndexedEntry> = expected_tranlogs.into_iter().collect();
     check_index(&indexes.tranlogs, CARD_WALLET_TRANLOGS, &mut expected_tranlogs, &mut report);
     let recorded: Balances = state.balances.iter().map(|(key, value)| (*key, *value)).collect();
     report

@@ -713,7 +713,7 @@ impl Run {
         let cycle = self.stats.cycles + 1;
         if cycle.is_multiple_of(HISTORY_CHECK_CYCLES) || cycle == self.settings.cycles {
             let found = histories(&mut checker, &self.world).await?;
-            if found != (self.model.card_records.clone(), self.model.wallet_records.clone()) {
+            if found.0 != self.model.card_records || found.1 != self.model.wallet_records {
                 let expected = (&self.model.card_records, &self.model.wallet_records);
                 return Err(format!(
                     "approved records in card and wallet histories: {found:?}, the model \
