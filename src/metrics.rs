@@ -53,6 +53,9 @@ pub struct Metrics {
     /// The same of the card and wallet tranlog index.
     pub tranlog_index_runs: Gauge,
     pub tranlog_index_entries_in_memory: Gauge,
+    /// The same of the RRN index.
+    pub rrn_index_runs: Gauge,
+    pub rrn_index_entries_in_memory: Gauge,
 }
 
 impl Default for Metrics {
@@ -85,12 +88,14 @@ impl Metrics {
             entry_index_entries_in_memory: Gauge::default(),
             tranlog_index_runs: Gauge::default(),
             tranlog_index_entries_in_memory: Gauge::default(),
+            rrn_index_runs: Gauge::default(),
+            rrn_index_entries_in_memory: Gauge::default(),
         };
         metrics.registered()
     }
 
     /// The gauges, with their names and help texts.
-    fn gauges(&self) -> [(&'static str, &'static str, Gauge); 6] {
+    fn gauges(&self) -> [(&'static str, &'static str, Gauge); 8] {
         [
             (
                 "http_connections_open",
@@ -122,11 +127,26 @@ impl Metrics {
                 "Card and wallet tranlog records waiting in memory to be written as a run",
                 self.tranlog_index_entries_in_memory.clone(),
             ),
+            (
+                "rrn_index_runs",
+                "Run files of the RRN index (rrn-index/)",
+                self.rrn_index_runs.clone(),
+            ),
+            (
+                "rrn_index_entries_in_memory",
+                "Tranlog records by RRN waiting in memory to be written as a run",
+                self.rrn_index_entries_in_memory.clone(),
+            ),
         ]
     }
 
     /// Shows the derived indexes' sizes, (runs, records in memory) of each.
-    pub fn show_index_sizes(&self, entries: (usize, usize), tranlogs: (usize, usize)) {
+    pub fn show_index_sizes(
+        &self,
+        entries: (usize, usize),
+        tranlogs: (usize, usize),
+        rrns: (usize, usize),
+    ) {
         let set = |gauge: &Gauge, value: usize| {
             gauge.set(i64::try_from(value).unwrap_or(i64::MAX));
         };
@@ -134,6 +154,8 @@ impl Metrics {
         set(&self.entry_index_entries_in_memory, entries.1);
         set(&self.tranlog_index_runs, tranlogs.0);
         set(&self.tranlog_index_entries_in_memory, tranlogs.1);
+        set(&self.rrn_index_runs, rrns.0);
+        set(&self.rrn_index_entries_in_memory, rrns.1);
     }
 
     /// The metrics with every one of them registered under its name and help text.

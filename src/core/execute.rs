@@ -9,6 +9,7 @@ use super::command::{
     Command, Consumer, Decline, NewAccount, NewConsumer, Outcome, SysConfig, SysconfigUpdate,
 };
 use super::keys::MasterKey;
+use super::rrn_index::RrnLookup;
 use super::state::{ConsumerRecord, NonceRecord, State, StoredNonces};
 use super::tranlog::Tranlog;
 use super::{CoreError, WalletSettings};
@@ -25,6 +26,8 @@ pub struct GroupContext<'a> {
     /// Records written earlier in this group, not yet readable from the store.
     pub written: &'a mut GroupWrites,
     pub store: &'a Store,
+    /// Where RRNs are looked up (the store holds no RRN records).
+    pub rrns: RrnLookup<'a>,
     pub keys: &'a MasterKey,
     pub settings: &'a WalletSettings,
     pub now_ms: EpochMs,

@@ -11,7 +11,7 @@ use super::CoreError;
 use crate::ledger::post::{self, balance_deltas, TransactionRequest};
 use crate::ledger::{Chartbook, Transaction};
 use crate::money::Amount;
-use crate::store::schema::{self, Keyspace};
+use crate::store::schema;
 use crate::wallet::fees;
 use crate::wallet::plan::{self, Movement};
 use crate::wallet::{
@@ -240,12 +240,12 @@ impl GroupContext<'_> {
         }
     }
 
-    /// Writes a tranlog record; a new one is also indexed by RRN (by card and wallet it reaches
-    /// the tranlog index once the group is published, `tranlog_index.rs`).
+    /// Writes a tranlog record. By RRN, a new one is found in `written.rrns` for the rest of
+    /// the group, in the writer's recent RRNs once the group is applied, and in the RRN index
+    /// (as in the card and wallet index) once it is published (`rrn_index.rs`).
     pub(super) fn write_tranlog(&mut self, tranlog: &Tranlog, new: bool) -> Result<(), CoreError> {
         self.batch.put(schema::tranlog_key(tranlog.id), tranlog)?;
         if new {
-            self.batch.put(schema::tranlog_by_rrn_key(&tranlog.rrn, tranlog.id), &())?;
             self.written.rrns.entry(tranlog.rrn.clone()).or_default().push_back(tranlog.id);
             self.state.next_tranlog_id =
                 self.state.next_tranlog_id.max(tranlog.id.saturating_add(1));
@@ -254,17 +254,15 @@ impl GroupContext<'_> {
         Ok(())
     }
 
-    /// Every tranlog record with `rrn`, oldest first, this group's writes included.
+    /// Every tranlog record with `rrn`, oldest first: applied groups' and this group's
+    /// included.
     fn tranlogs_by_rrn(&self, rrn: &str) -> Result<Vec<Tranlog>, CoreError> {
-        let prefix = schema::index_prefix(Keyspace::TranlogByRrn, rrn);
-        let mut ids: Vec<u64> = Vec::new();
-        for item in self.store.scan_prefix::<serde::de::IgnoredAny>(&prefix, false) {
-            let (key, _) = item?;
-            ids.extend(schema::tranlog_id_of_index_key(&key));
+        let mut ids = self.rrns.candidates(rrn)?;
+        if let Some(written) = self.written.rrns.get(rrn) {
+            ids.extend(written.iter().copied());
+            ids.sort_unstable();
+            ids.dedup();
         }
-        ids.extend(self.written.rrns.get(rrn).into_iter().flatten().copied());
-        ids.sort_unstable();
-        ids.dedup();
         let mut records = Vec::with_capacity(ids.len());
         for id in ids {
             let record = match self.written.tranlogs.get(&id) {
@@ -273,7 +271,10 @@ impl GroupContext<'_> {
                     CoreError::Corrupt(format!("RRN index names missing tranlog {id}"))
                 })?,
             };
-            records.push(record);
+            // Another RRN may share the key.
+            if record.rrn == rrn {
+                records.push(record);
+            }
         }
         Ok(records)
     }

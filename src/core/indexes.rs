@@ -1,7 +1,8 @@
-//! The two indexes the core derives from history records and keeps beside the store in runs
-//! of its own (`store::entries`): account entries, from GL transactions (`entry_index.rs`),
-//! and card and wallet tranlogs, from tranlog records (`tranlog_index.rs`). Neither adds to a
-//! commit group's writes: the syncer hands each durable group's postings to both.
+//! The three indexes the core derives from history records and keeps beside the store in runs
+//! of its own (`store::entries`): account entries, from GL transactions (`entry_index.rs`);
+//! card and wallet tranlogs and tranlogs by RRN, from tranlog records (`tranlog_index.rs`,
+//! `rrn_index.rs`). None adds to a commit group's writes: the syncer hands each durable
+//! group's postings to them.
 
 use std::path::Path;
 
@@ -9,12 +10,12 @@ use serde::de::DeserializeOwned;
 
 use super::state::State;
 use super::tranlog::Tranlog;
-use super::{entry_index, tranlog_index, CoreError};
+use super::{entry_index, rrn_index, tranlog_index, CoreError};
 use crate::ledger::Transaction;
 use crate::metrics::Metrics;
 use crate::store::entries::{
     EntryIndex, EntryIndexSettings, IndexKind, IndexedEntry, OpenMode, ACCOUNT_ENTRIES,
-    CARD_WALLET_TRANLOGS,
+    CARD_WALLET_TRANLOGS, RRN_TRANLOGS,
 };
 use crate::store::schema::{self, Keyspace};
 use crate::store::Store;
@@ -27,6 +28,7 @@ const CATCH_UP_LOGGED_MIN: u64 = 100_000;
 pub struct Indexes {
     pub entries: EntryIndex,
     pub tranlogs: EntryIndex,
+    pub rrns: EntryIndex,
 }
 
 /// What a commit group puts in each index.
@@ -34,10 +36,11 @@ pub struct Indexes {
 pub struct Postings {
     pub entries: Vec<IndexedEntry>,
     pub tranlogs: Vec<IndexedEntry>,
+    pub rrns: Vec<IndexedEntry>,
 }
 
 impl Indexes {
-    /// Opens both indexes of `data_dir` for a store whose state is `state`, adding the records
+    /// Opens the indexes of `data_dir` for a store whose state is `state`, adding the records
     /// each does not hold yet. Returns, for each index whose stored files were not used, why.
     pub fn open(
         data_dir: &Path,
@@ -66,12 +69,7 @@ impl Indexes {
         let tranlogs = open_one(
             data_dir,
             store,
-            Derived {
-                kind: CARD_WALLET_TRANLOGS,
-                keyspace: Keyspace::Tranlog,
-                key_of: schema::tranlog_key,
-                next_id: state.next_tranlog_id,
-            },
+            Derived::from_tranlogs(CARD_WALLET_TRANLOGS, state),
             (settings, mode),
             |tranlog: &Tranlog| tranlog.id,
             |index, tranlog| {
@@ -81,16 +79,27 @@ impl Indexes {
             },
             &mut discarded,
         )?;
-        Ok((Indexes { entries, tranlogs }, discarded))
+        let rrns = open_one(
+            data_dir,
+            store,
+            Derived::from_tranlogs(RRN_TRANLOGS, state),
+            (settings, mode),
+            |tranlog: &Tranlog| tranlog.id,
+            |index, tranlog| {
+                index.add([rrn_index::indexed_rrn(tranlog)]);
+            },
+            &mut discarded,
+        )?;
+        Ok((Indexes { entries, tranlogs, rrns }, discarded))
     }
 
-    fn both(&self) -> [&EntryIndex; 2] {
-        [&self.entries, &self.tranlogs]
+    fn all(&self) -> [&EntryIndex; 3] {
+        [&self.entries, &self.tranlogs, &self.rrns]
     }
 
     /// Starts the workers that write and merge runs (serving only).
     pub fn start_workers(&self) -> Result<(), CoreError> {
-        for index in self.both() {
+        for index in self.all() {
             index.start_worker()?;
         }
         Ok(())
@@ -98,7 +107,7 @@ impl Indexes {
 
     /// Stops the workers (idempotent).
     pub fn stop(&self) {
-        for index in self.both() {
+        for index in self.all() {
             index.stop();
         }
     }
@@ -108,19 +117,22 @@ impl Indexes {
     pub fn add<'a>(&self, groups: impl Iterator<Item = &'a Postings> + Clone, metrics: &Metrics) {
         let entries =
             self.entries.add(groups.clone().flat_map(|group| group.entries.iter().copied()));
-        let tranlogs = self.tranlogs.add(groups.flat_map(|group| group.tranlogs.iter().copied()));
-        metrics.show_index_sizes(entries, tranlogs);
+        let tranlogs =
+            self.tranlogs.add(groups.clone().flat_map(|group| group.tranlogs.iter().copied()));
+        let rrns = self.rrns.add(groups.flat_map(|group| group.rrns.iter().copied()));
+        metrics.show_index_sizes(entries, tranlogs, rrns);
     }
 
     /// Keeps the postings of groups whose flush failed until one succeeds.
     pub fn hold<'a>(&self, groups: impl Iterator<Item = &'a Postings> + Clone) {
         self.entries.hold(groups.clone().flat_map(|group| group.entries.iter().copied()));
-        self.tranlogs.hold(groups.flat_map(|group| group.tranlogs.iter().copied()));
+        self.tranlogs.hold(groups.clone().flat_map(|group| group.tranlogs.iter().copied()));
+        self.rrns.hold(groups.flat_map(|group| group.rrns.iter().copied()));
     }
 
     /// Adds the held postings: a flush has made their groups durable.
     pub fn release_held(&self) {
-        for index in self.both() {
+        for index in self.all() {
             index.release_held();
         }
     }
@@ -133,6 +145,18 @@ struct Derived {
     key_of: fn(u64) -> Vec<u8>,
     /// The id the next record will have: none stored is at or past it.
     next_id: u64,
+}
+
+impl Derived {
+    /// An index derived from the tranlog records of a store whose state is `state`.
+    fn from_tranlogs(kind: IndexKind, state: &State) -> Derived {
+        Derived {
+            kind,
+            keyspace: Keyspace::Tranlog,
+            key_of: schema::tranlog_key,
+            next_id: state.next_tranlog_id,
+        }
+    }
 }
 
 /// Opens one index and adds to it the records of `derived.keyspace` from its `indexed_below`

@@ -24,6 +24,7 @@ pub mod reads;
 pub mod reads_cashback;
 pub mod reads_giftcard;
 pub mod reads_wallet;
+pub mod rrn_index;
 pub mod state;
 mod syncer;
 pub mod tranlog;
@@ -79,7 +80,7 @@ pub struct CoreSettings {
     pub store_cache_bytes_max: u64,
     /// The engine of a new store (an existing one keeps its own).
     pub store_engine: EngineKind,
-    /// Run sizes of both derived indexes (account entries; card and wallet tranlogs).
+    /// Run sizes of the derived indexes (account entries; card and wallet tranlogs; RRNs).
     pub entry_index: EntryIndexSettings,
     pub timestamp_skew_ms_max: i64,
     pub nonce_cache_entries_max: usize,
@@ -238,6 +239,7 @@ impl Core {
             // nonces: the nonce cache's limit serves for both.
             nonce_keys: NonceKeys::load(&store, settings.nonce_cache_entries_max)?,
             current,
+            recent_rrns: rrn_index::RecentRrns::default(),
             degraded: false,
         };
         let thread = spawn_logging_here("cardswitch-writer", move || writer.run(pipeline))?;
@@ -398,6 +400,11 @@ impl Core {
     /// The card and wallet tranlog index.
     pub(crate) fn tranlog_index(&self) -> &EntryIndex {
         &self.inner.indexes.tranlogs
+    }
+
+    /// The RRN index.
+    pub(crate) fn rrn_index(&self) -> &EntryIndex {
+        &self.inner.indexes.rrns
     }
 
     /// Authenticates a jCard request (checks in jPOS-EE's order, then the nonce).

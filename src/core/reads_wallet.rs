@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::command::{Command, NewConsumer, Outcome};
 use super::keys::{self, SecretBytes};
 use super::reads::{ReadError, StatementAnswer};
+use super::rrn_index;
 use super::tranlog::Tranlog;
 use super::tranlog_index::{self, Owner};
 use super::{Core, CoreError};
@@ -15,7 +16,7 @@ use crate::clock::EpochMs;
 use crate::ledger::statement::{self, StatementLine};
 use crate::ledger::Layer;
 use crate::money::Amount;
-use crate::store::schema::{self, Keyspace};
+use crate::store::schema;
 use crate::wallet::fees::cash_out_limit;
 use crate::wallet::{currency_of_layer, currency_text, wallet_account_code};
 
@@ -65,15 +66,10 @@ impl Core {
 
     /// Every committed tranlog record with `rrn`, oldest first.
     pub fn tranlogs_by_rrn(&self, rrn: &str) -> Result<Vec<Tranlog>, ReadError> {
-        let prefix = schema::index_prefix(Keyspace::TranlogByRrn, rrn);
-        let ids =
-            self.store().scan_prefix::<serde::de::IgnoredAny>(&prefix, false).filter_map(|item| {
-                match item {
-                    Ok((key, _)) => schema::tranlog_id_of_index_key(&key).map(Ok),
-                    Err(error) => Some(Err(ReadError::from(error))),
-                }
-            });
-        self.committed_tranlogs(ids, usize::MAX, |_| true)
+        let entries = self.rrn_index().entries_of(rrn_index::rrn_key(rrn))?;
+        let ids = entries.iter().map(|entry| Ok(entry.position.transaction_id));
+        // Another RRN may share the key.
+        self.committed_tranlogs(ids, usize::MAX, |record| record.rrn == rrn)
     }
 
     /// A wallet's tranlog records matching `filter`.

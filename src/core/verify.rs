@@ -7,6 +7,7 @@ use std::path::Path;
 use super::entry_index::indexed_entries;
 use super::indexes::Indexes;
 use super::keys::MasterKey;
+use super::rrn_index::indexed_rrn;
 use super::state::State;
 use super::tranlog::Tranlog;
 use super::tranlog_index::indexed_tranlog;
@@ -15,7 +16,7 @@ use crate::ledger::invariants::{Auditor, Balances, Violation};
 use crate::ledger::Transaction;
 use crate::store::entries::{
     EntryIndex, EntryIndexSettings, IndexKind, IndexedEntry, OpenMode, ACCOUNT_ENTRIES,
-    CARD_WALLET_TRANLOGS,
+    CARD_WALLET_TRANLOGS, RRN_TRANLOGS,
 };
 use crate::store::schema::{self, Keyspace};
 use crate::store::Store;
@@ -91,13 +92,16 @@ fn audit_loaded(store: &Store, state: &State, indexes: &Indexes) -> Result<Audit
     report.entries = auditor.entries();
     check_index(&indexes.entries, ACCOUNT_ENTRIES, &mut expected_index, &mut report);
     let mut expected_tranlogs = BTreeSet::new();
+    let mut expected_rrns = BTreeSet::new();
     let mut postings = Vec::new();
     for item in store.scan_prefix::<Tranlog>(&Keyspace::Tranlog.prefix(), false) {
         let (_, tranlog) = item?;
         indexed_tranlog(&tranlog, &mut postings);
         expected_tranlogs.extend(postings.drain(..));
+        expected_rrns.insert(indexed_rrn(&tranlog));
     }
     check_index(&indexes.tranlogs, CARD_WALLET_TRANLOGS, &mut expected_tranlogs, &mut report);
+    check_index(&indexes.rrns, RRN_TRANLOGS, &mut expected_rrns, &mut report);
     let recorded: Balances = state.balances.iter().map(|(key, value)| (*key, *value)).collect();
     report
         .problems
@@ -152,6 +156,14 @@ fn check_index(
     }
     for entry in expected.iter() {
         report.problems.push(format!("{:?} has no record in the {}", entry.position, kind.what));
+    }
+    // A filter that rules out a key its run holds would hide records from lookups by key.
+    if let Err(error) = index.check_filters() {
+        report.problems.push(format!(
+            "the {} has a damaged key filter ({error}); stop the switch and delete its {}/ \
+             directory to rebuild it from the {}",
+            kind.what, kind.dir_name, kind.source
+        ));
     }
 }
 

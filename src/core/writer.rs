@@ -25,6 +25,7 @@ use super::execute::{GroupContext, GroupWrites};
 use super::indexes::{Indexes, Postings};
 use super::keys::MasterKey;
 use super::nonce_keys::NonceKeys;
+use super::rrn_index::{RecentRrns, RrnLookup};
 use super::state::{NonceRecord, State};
 use super::syncer::{timed_flush, Answer, AppliedGroup, Reply, Settle, Syncer};
 use super::{CoreError, WalletSettings};
@@ -71,6 +72,9 @@ pub struct Writer {
     /// What the store holds, applied groups included: the state each group is decided
     /// against. Ahead of `published` while applied groups wait for their flush.
     pub current: Arc<State>,
+    /// The RRNs of applied groups the RRN index does not hold yet (`rrn_index.rs`): with the
+    /// index, what an RRN is looked up in.
+    pub recent_rrns: RecentRrns,
     /// An apply or flush failed and no flush has succeeded since: refuse, do not decide.
     pub degraded: bool,
 }
@@ -125,6 +129,7 @@ impl Writer {
         if let Err(error) = self.recover(pipeline) {
             return self.refuse(group, &error);
         }
+        self.recent_rrns.forget_indexed(self.indexes.rrns.added_below());
         let now_ms = self.clock.now_ms();
         let first_new = FirstNew {
             transaction: self.current.next_transaction_id,
@@ -140,6 +145,7 @@ impl Writer {
             batch: &mut batch,
             written: &mut written,
             store: &self.store,
+            rrns: RrnLookup { index: &self.indexes.rrns, recent: &self.recent_rrns },
             keys: &self.keys,
             settings: &self.wallet_settings,
             now_ms,
@@ -174,6 +180,7 @@ impl Writer {
                 }
                 let state = Arc::clone(&self.current);
                 let postings = new_postings(&written, first_new);
+                self.recent_rrns.remember(&postings.rrns);
                 pipeline.hand_over(AppliedGroup {
                     state,
                     answers,
@@ -305,6 +312,7 @@ fn new_postings(written: &GroupWrites, first_new: FirstNew) -> Postings {
             .flat_map(|transaction| super::entry_index::indexed_entries(transaction))
             .collect(),
         tranlogs: Vec::with_capacity(tranlogs.len()),
+        rrns: tranlogs.iter().map(|tranlog| super::rrn_index::indexed_rrn(tranlog)).collect(),
     };
     for tranlog in tranlogs {
         super::tranlog_index::indexed_tranlog(tranlog, &mut postings.tranlogs);

@@ -20,13 +20,15 @@
 //! named in the manifest are leftovers of an interrupted write and are deleted at open. An
 //! index that fails its checks at open is deleted and rebuilt from the transactions.
 //!
-//! The same runs keep a second derived index (`CARD_WALLET_TRANLOGS`): tranlog ids by card and
-//! by wallet, derived from tranlog records. There a record's "account" is the card's or
-//! wallet's key, its "transaction" the tranlog id, and the rest is zero (`core::tranlog_index`).
+//! The same runs keep two more derived indexes, both of tranlog records: tranlog ids by card
+//! and by wallet (`CARD_WALLET_TRANLOGS`, `core::tranlog_index`) and by RRN (`RRN_TRANLOGS`,
+//! `core::rrn_index`). There a record's "account" is the card's, wallet's or RRN's key, its
+//! "transaction" the tranlog id, and the rest is zero. The RRN index is read by keys it mostly
+//! does not hold, so its runs carry key filters (`key_filter.rs`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -52,6 +54,9 @@ pub struct IndexKind {
     pub source: &'static str,
     /// Its worker thread's name.
     pub thread: &'static str,
+    /// Whether its runs carry a key filter (`key_filter.rs`): for an index read mostly by keys
+    /// it does not hold.
+    pub key_filter: bool,
 }
 
 /// GL entries by account and post date.
@@ -60,6 +65,7 @@ pub const ACCOUNT_ENTRIES: IndexKind = IndexKind {
     what: "account-entry index",
     source: "GL transactions",
     thread: "cardswitch-entries",
+    key_filter: false,
 };
 
 /// Tranlog ids by card and by wallet (`core::tranlog_index` says how its records are keyed).
@@ -68,6 +74,17 @@ pub const CARD_WALLET_TRANLOGS: IndexKind = IndexKind {
     what: "card and wallet tranlog index",
     source: "tranlog records",
     thread: "cardswitch-tranlogs",
+    key_filter: false,
+};
+
+/// Tranlog ids by RRN (`core::rrn_index`): read by every money movement, for a retry, and
+/// nearly always without a hit, so its runs carry key filters.
+pub const RRN_TRANLOGS: IndexKind = IndexKind {
+    dir_name: "rrn-index",
+    what: "RRN index",
+    source: "tranlog records",
+    thread: "cardswitch-rrns",
+    key_filter: true,
 };
 const MANIFEST_FILE: &str = "MANIFEST";
 const MANIFEST_VERSION: u32 = 1;
@@ -174,6 +191,9 @@ struct Shared {
     manifest: Mutex<Manifest>,
     /// Raised by `stop`: a merge in progress gives up (its partial file is deleted).
     stopping: AtomicBool,
+    /// Every entry of a transaction below this id is in the view (so readable), added since
+    /// the open or in a run; raised under the view's write lock.
+    added_below: AtomicU64,
 }
 
 /// The account-entry index of a data directory.
@@ -239,6 +259,7 @@ impl EntryIndex {
                 ..View::default()
             }),
             held: Mutex::new(Vec::new()),
+            added_below: AtomicU64::new(manifest.indexed_below),
             manifest: Mutex::new(manifest),
             stopping: AtomicBool::new(false),
         };
@@ -251,6 +272,12 @@ impl EntryIndex {
         self.shared.manifest.lock().indexed_below
     }
 
+    /// Every entry of a transaction below this id has been added (readers find it); entries
+    /// of later ones may have been added too.
+    pub fn added_below(&self) -> u64 {
+        self.shared.added_below.load(Ordering::Acquire)
+    }
+
     /// Adds the entries of durable transactions (in transaction order, after every entry added
     /// before), with any held ones first. Wakes the worker when a run's worth is waiting.
     /// Returns the index's sizes after it (`sizes`), read under the same lock.
@@ -258,9 +285,12 @@ impl EntryIndex {
         let held = std::mem::take(&mut *self.shared.held.lock());
         let (full, sizes) = {
             let mut view = self.shared.view.write();
+            let mut below = 0_u64;
             for entry in held.into_iter().chain(entries) {
+                below = below.max(entry.position.transaction_id.saturating_add(1));
                 view.active.insert(entry);
             }
+            self.shared.added_below.fetch_max(below, Ordering::Release);
             (view.active.len >= self.shared.settings.run_entries, view.sizes())
         };
         if full {
@@ -348,13 +378,66 @@ impl EntryIndex {
             pending.reverse();
         }
         let mut sources: Vec<EntryIter> = vec![Box::new(pending.into_iter().map(Ok))];
-        for run in runs.iter() {
+        for run in runs.iter().filter(|run| run.may_hold(account_id)) {
             sources.push(match run.range(&low, &high, reverse) {
                 Ok(cursor) => Box::new(cursor),
                 Err(error) => Box::new(std::iter::once(Err(error))),
             });
         }
         Box::new(Merged::new(sources, reverse))
+    }
+
+    /// Every entry of `key` (the "account"), in position order: what an index read by key
+    /// looks up (the RRN index). Runs whose key filter rules `key` out are not read, so an
+    /// absent key costs a look at the memory and one cache line per run.
+    pub fn entries_of(&self, key: u64) -> Result<Vec<IndexedEntry>, StoreError> {
+        let mut found = Vec::new();
+        let runs = {
+            let view = self.shared.view.read();
+            for pending in std::iter::once(&view.active).chain(view.frozen.as_deref()) {
+                found.extend(pending.by_account.get(&key).into_iter().flatten());
+            }
+            Arc::clone(&view.runs)
+        };
+        let low = EntryPosition {
+            account_id: key,
+            post_date_ms: i64::MIN,
+            transaction_id: 0,
+            entry_index: 0,
+        };
+        // The range's end is excluded: only an entry at exactly this position is missed, and
+        // none has the largest transaction id.
+        let high = EntryPosition {
+            account_id: key,
+            post_date_ms: i64::MAX,
+            transaction_id: u64::MAX,
+            entry_index: u16::MAX,
+        };
+        for run in runs.iter().filter(|run| run.may_hold(key)) {
+            for entry in run.range(&low, &high, false)? {
+                found.push(entry?);
+            }
+        }
+        found.sort_unstable_by_key(|entry| entry.position);
+        Ok(found)
+    }
+
+    /// Checks that every key a run holds passes its key filter (a filter that failed one would
+    /// hide it from `entries_of`); names the first run where one does not. For `verify`.
+    pub fn check_filters(&self) -> Result<(), StoreError> {
+        let runs = Arc::clone(&self.shared.view.read().runs);
+        for run in runs.iter().filter(|run| run.is_filtered()) {
+            for entry in run.all() {
+                let key = entry?.position.account_id;
+                if !run.may_hold(key) {
+                    return Err(StoreError::Corruption {
+                        key: run.path().display().to_string(),
+                        reason: format!("its key filter rules out key {key}, which it holds"),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every entry, in position order (the audit's view).
@@ -433,7 +516,13 @@ impl Shared {
         let entries = frozen.sorted();
         let id = self.reserve_run_id();
         let count = u64::try_from(entries.len()).unwrap_or(u64::MAX);
-        let run = entry_run::write(&self.dir, id, count, entries.into_iter().map(Ok))?;
+        let run = entry_run::write(
+            &self.dir,
+            id,
+            count,
+            self.kind.key_filter,
+            entries.into_iter().map(Ok),
+        )?;
         let mut manifest = self.manifest.lock();
         let mut next = manifest.clone();
         next.runs.push(RunRecord { id, level: 0, entries: count });
@@ -503,7 +592,7 @@ impl Shared {
             }
             entry
         });
-        let merged = entry_run::write(&self.dir, id, count, merged)?;
+        let merged = entry_run::write(&self.dir, id, count, self.kind.key_filter, merged)?;
         let next_level = level.saturating_add(1);
         {
             let mut manifest = self.manifest.lock();
@@ -788,6 +877,54 @@ mod tests {
         let (index, _) = open(dir.path(), 200, OpenMode::Serve);
         catch_up(&index, 200);
         assert_reads(&index, &model(0..200));
+    }
+
+    /// One record per id under key `id * 7`, as the RRN index keeps them.
+    fn keyed(id: u64) -> IndexedEntry {
+        let position = EntryPosition {
+            account_id: id * 7,
+            post_date_ms: 0,
+            transaction_id: id,
+            entry_index: 0,
+        };
+        IndexedEntry { position, layer: 0, credit: false, amount_units: 0 }
+    }
+
+    #[test]
+    fn a_key_is_looked_up_in_memory_and_in_the_runs_its_filters_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let (index, _) =
+            EntryIndex::open(dir.path(), RRN_TRANLOGS, 0, SETTINGS, OpenMode::Serve).unwrap();
+        assert_eq!(index.added_below(), 0);
+        for id in 0..40 {
+            index.add([keyed(id)]);
+            index.spill_while_full().unwrap();
+        }
+        index.hold([keyed(40)]);
+        assert_eq!(index.added_below(), 40, "held entries are not added yet");
+        let (runs, in_memory) = index.sizes();
+        assert!(runs >= 1 && in_memory > 0, "{runs} runs, {in_memory} in memory");
+        for id in 0..40 {
+            assert_eq!(index.entries_of(id * 7).unwrap(), vec![keyed(id)], "{id}");
+        }
+        assert_eq!(index.entries_of(40 * 7).unwrap(), vec![]);
+        assert_eq!(index.entries_of(3).unwrap(), vec![]);
+        index.release_held();
+        assert_eq!((index.added_below(), index.entries_of(280).unwrap()), (41, vec![keyed(40)]));
+        index.check_filters().unwrap();
+
+        // Damage every block of every run: a key the filters rule out is still answered
+        // without reading one, a key a run holds is not.
+        let runs = std::sync::Arc::clone(&index.shared.view.read().runs);
+        for run in runs.iter() {
+            let mut bytes = std::fs::read(run.path()).unwrap();
+            bytes[16 + 1] ^= 0x01;
+            std::fs::write(run.path(), bytes).unwrap();
+        }
+        let absent = (1_000..1_100).filter(|key| index.entries_of(*key).is_ok()).count();
+        assert!(absent > 90, "{absent} of 100 absent keys answered without a block read");
+        assert!(index.entries_of(0).is_err());
+        assert!(index.check_filters().is_err());
     }
 
     #[test]

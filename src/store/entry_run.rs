@@ -1,18 +1,21 @@
 //! One sorted run of a derived index (`entries.rs`): an immutable file of records in
 //! entry-position order, written once and read by position, a block at a time.
 //!
-//! Layout (format 3): an 8-byte magic (`CSENTRY` and the format's version byte) and the record
+//! Layout (format 4): an 8-byte magic (`CSENTRY` and the format's version byte) and the record
 //! count (u64, big-endian); then the records in blocks of `BLOCK_RECORDS`, each record
 //! encoded against the one before it (`entry_block.rs`: 8-11 bytes in measured runs, where a
 //! fixed record takes 37), each block followed by a CRC-32 of its bytes; then the footer:
 //! every block's first position (`POSITION_BYTES`) and offset (u64), the run's highest
-//! transaction id, and a CRC-32 of the footer; last, the footer's offset (u64). An open reads
-//! the header and the footer only (a restart does not read the runs, however long the
-//! history); a block's checksum is checked whenever it is read, and `verify` reads them all.
+//! transaction id, the key filter (`key_filter.rs`, over the records' account ids; no bytes
+//! in a run written without one) and its length (u64), and a CRC-32 of the footer; last, the
+//! footer's offset (u64). An open reads the header and the footer only (a restart does not
+//! read the runs, however long the history); a block's checksum is checked whenever it is
+//! read, and `verify` reads them all.
 //!
-//! Format 2 (fixed 37-byte records: account id, post date, transaction id, entry index,
-//! layer, side, amount units, all big-endian; no block offsets, which follow from the count)
-//! is still read: runs written before format 3 stay until a merge rewrites them.
+//! Format 3 is format 4 without the filter and its length; format 2 has fixed 37-byte records
+//! (account id, post date, transaction id, entry index, layer, side, amount units, all
+//! big-endian) and no block offsets, which follow from the count. Both are still read: runs
+//! written before stay until a merge rewrites them.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -22,12 +25,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::entry_block;
+use super::key_filter::KeyFilter;
 use super::schema::{ordered_i64, EntryPosition};
 use super::StoreError;
 use crate::files;
 
-/// The magic of the format written, and of the older one still read.
-const MAGIC: [u8; 8] = *b"CSENTRY\x03";
+/// The magic of the format written, and of the older ones still read.
+const MAGIC: [u8; 8] = *b"CSENTRY\x04";
+const MAGIC_UNFILTERED: [u8; 8] = *b"CSENTRY\x03";
 const MAGIC_FIXED: [u8; 8] = *b"CSENTRY\x02";
 const HEADER_BYTES: u64 = 16;
 const CRC_BYTES: u64 = 4;
@@ -103,8 +108,9 @@ impl IndexedEntry {
 enum Format {
     /// Format 2: fixed records.
     Fixed,
-    /// Format 3: records encoded against the one before (`entry_block.rs`).
-    Delta,
+    /// Formats 3 and 4: records encoded against the one before (`entry_block.rs`); the footer
+    /// of format 4 has room for a key filter.
+    Delta { filter_room: bool },
 }
 
 /// Blocks and records of a run of `count` records.
@@ -150,6 +156,8 @@ pub struct Run {
     fences: Vec<EntryPosition>,
     /// Where every block starts, and where the last one ends.
     bounds: Vec<u64>,
+    /// The run's key filter, if it was written with one.
+    filter: Option<KeyFilter>,
 }
 
 /// The file name of run `id`.
@@ -170,17 +178,19 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
     }
 }
 
-/// Writes `entries` (in position order, `count` of them) as run `id` in `dir`: to a temporary
-/// name, synced, then renamed into place and the directory synced. A crash leaves either the
-/// whole run or no file of that name.
+/// Writes `entries` (in position order, `count` of them) as run `id` in `dir`, with a key
+/// filter if `filtered`: to a temporary name, synced, then renamed into place and the
+/// directory synced. A crash leaves either the whole run or no file of that name.
 pub fn write(
     dir: &Path,
     id: u64,
     count: u64,
+    filtered: bool,
     entries: impl Iterator<Item = Result<IndexedEntry, StoreError>>,
 ) -> Result<Run, StoreError> {
     let partial = dir.join(format!("{}.partial", file_name(id)));
-    let written = write_partial(&partial, count, entries);
+    let filter = filtered.then(|| KeyFilter::with_capacity(count));
+    let written = write_partial(&partial, count, filter, entries);
     if written.is_err() {
         // Whatever was written is of no use; an open would delete it anyway.
         let _ = std::fs::remove_file(&partial);
@@ -202,6 +212,7 @@ struct RunWriter<'a> {
     last: Option<IndexedEntry>,
     records_in_block: u64,
     footer: Vec<u8>,
+    filter: Option<KeyFilter>,
 }
 
 impl RunWriter<'_> {
@@ -220,6 +231,11 @@ impl RunWriter<'_> {
             encode_position(&entry.position, &mut fence);
             self.footer.extend_from_slice(&fence);
             self.footer.extend_from_slice(&self.offset.to_be_bytes());
+        }
+        if let Some(filter) = &mut self.filter {
+            if self.last.is_none_or(|last| last.position.account_id != entry.position.account_id) {
+                filter.insert(entry.position.account_id);
+            }
         }
         let previous = if self.records_in_block == 0 { None } else { self.last.as_ref() };
         entry_block::encode(previous, entry, &mut self.block);
@@ -249,6 +265,7 @@ impl RunWriter<'_> {
 fn write_partial(
     partial: &Path,
     count: u64,
+    filter: Option<KeyFilter>,
     entries: impl Iterator<Item = Result<IndexedEntry, StoreError>>,
 ) -> Result<(), StoreError> {
     let file = files::create_private_file(partial).map_err(io(partial))?;
@@ -260,6 +277,7 @@ fn write_partial(
         last: None,
         records_in_block: 0,
         footer: Vec::new(),
+        filter,
     };
     run.put(&MAGIC)?;
     run.put(&count.to_be_bytes())?;
@@ -278,6 +296,11 @@ fn write_partial(
     let footer_offset = run.offset;
     let mut footer = std::mem::take(&mut run.footer);
     footer.extend_from_slice(&max_transaction_id.to_be_bytes());
+    if let Some(filter) = &run.filter {
+        filter.to_bytes(&mut footer);
+    }
+    let filter_bytes = run.filter.as_ref().map_or(0, KeyFilter::len_bytes);
+    footer.extend_from_slice(&u64::try_from(filter_bytes).unwrap_or(u64::MAX).to_be_bytes());
     footer.extend_from_slice(&crc32fast::hash(&footer).to_be_bytes());
     footer.extend_from_slice(&footer_offset.to_be_bytes());
     run.put(&footer)?;
@@ -295,7 +318,8 @@ pub fn open(dir: &Path, id: u64) -> Result<Run, StoreError> {
     file.read_exact_at(&mut header, 0).map_err(|_| corrupt(&path, "shorter than its header"))?;
     let magic: [u8; 8] = header[..8].try_into().unwrap_or_default();
     let format = match magic {
-        MAGIC => Format::Delta,
+        MAGIC => Format::Delta { filter_room: true },
+        MAGIC_UNFILTERED => Format::Delta { filter_room: false },
         MAGIC_FIXED => Format::Fixed,
         _ => return Err(corrupt(&path, "not an entry run of a known format")),
     };
@@ -306,9 +330,11 @@ pub fn open(dir: &Path, id: u64) -> Result<Run, StoreError> {
     }
     let footer = match format {
         Format::Fixed => read_fixed_footer(&file, &path, layout, length)?,
-        Format::Delta => read_delta_footer(&file, &path, layout, length)?,
+        Format::Delta { filter_room } => {
+            read_delta_footer(&file, &path, layout, length, filter_room)?
+        }
     };
-    let Footer { fences, mut bounds, max_transaction_id } = footer;
+    let Footer { fences, mut bounds, max_transaction_id, filter } = footer;
     if u64::try_from(fences.len()).ok() != Some(layout.blocks())
         || fences.windows(2).any(|pair| pair[0] >= pair[1])
     {
@@ -322,7 +348,7 @@ pub fn open(dir: &Path, id: u64) -> Result<Run, StoreError> {
     }
     bounds.shrink_to_fit();
     let max_transaction_id = Some(max_transaction_id);
-    Ok(Run { id, layout, format, max_transaction_id, file, path, fences, bounds })
+    Ok(Run { id, layout, format, max_transaction_id, file, path, fences, bounds, filter })
 }
 
 /// What a run's footer says.
@@ -330,6 +356,7 @@ struct Footer {
     fences: Vec<EntryPosition>,
     bounds: Vec<u64>,
     max_transaction_id: u64,
+    filter: Option<KeyFilter>,
 }
 
 /// Reads `length` bytes at `offset` and checks the CRC-32 at their end; answers the rest.
@@ -374,7 +401,7 @@ fn read_fixed_footer(
     let body = read_checked(file, path, footer_offset, footer_len, "footer")?;
     let (fence_bytes, max_transaction_id) = split_max(body);
     let fences = fence_bytes.chunks_exact(POSITION_BYTES).filter_map(decode_position).collect();
-    Ok(Footer { fences, bounds, max_transaction_id })
+    Ok(Footer { fences, bounds, max_transaction_id, filter: None })
 }
 
 fn read_delta_footer(
@@ -382,6 +409,7 @@ fn read_delta_footer(
     path: &Path,
     layout: Layout,
     length: u64,
+    filter_room: bool,
 ) -> Result<Footer, StoreError> {
     let mut trailer = [0_u8; 8];
     let trailer_at = length.checked_sub(TRAILER_BYTES).ok_or_else(|| corrupt(path, "cut short"))?;
@@ -391,13 +419,23 @@ fn read_delta_footer(
         .ok()
         .and_then(|blocks| blocks.checked_mul(FENCE_BYTES))
         .and_then(|fences| u64::try_from(fences).ok());
-    let footer_len = fences_len.and_then(|fences| fences.checked_add(8 + CRC_BYTES));
-    if footer_len.and_then(|len| len.checked_add(footer_offset)) != Some(trailer_at)
-        || footer_offset <= HEADER_BYTES
+    // The filter's length is what is left between the fixed parts.
+    let fixed_len = fences_len
+        .and_then(|fences| fences.checked_add(8 + CRC_BYTES + if filter_room { 8 } else { 0 }));
+    let footer_len = trailer_at.checked_sub(footer_offset);
+    let cut_wrong = || corrupt(path, format!("{length} bytes for {} entries", layout.count));
+    let (Some(fixed_len), Some(footer_len)) = (fixed_len, footer_len) else {
+        return Err(cut_wrong());
+    };
+    if footer_offset <= HEADER_BYTES
+        || footer_len < fixed_len
+        || (!filter_room && footer_len != fixed_len)
     {
-        return Err(corrupt(path, format!("{length} bytes for {} entries", layout.count)));
+        return Err(cut_wrong());
     }
-    let body = read_checked(file, path, footer_offset, footer_len.unwrap_or(0), "footer")?;
+    let mut body = read_checked(file, path, footer_offset, footer_len, "footer")?;
+    let filter =
+        if filter_room { split_filter(path, &mut body, footer_len - fixed_len)? } else { None };
     let (fence_bytes, max_transaction_id) = split_max(body);
     let mut fences = Vec::with_capacity(fence_bytes.len() / FENCE_BYTES);
     let mut bounds = Vec::with_capacity(fences.capacity().saturating_add(1));
@@ -407,7 +445,26 @@ fn read_delta_footer(
         bounds.push(u64::from_be_bytes(offset.try_into().unwrap_or_default()));
     }
     bounds.push(footer_offset);
-    Ok(Footer { fences, bounds, max_transaction_id })
+    Ok(Footer { fences, bounds, max_transaction_id, filter })
+}
+
+/// Splits a format-4 footer's filter (`filter_len` bytes, as its stored length must say) and
+/// that length off its end.
+fn split_filter(
+    path: &Path,
+    body: &mut Vec<u8>,
+    filter_len: u64,
+) -> Result<Option<KeyFilter>, StoreError> {
+    let stored = body.split_off(body.len().saturating_sub(8));
+    if u64::from_be_bytes(stored.try_into().unwrap_or_default()) != filter_len {
+        return Err(corrupt(path, "key filter length mismatch"));
+    }
+    if filter_len == 0 {
+        return Ok(None);
+    }
+    let filter_len = usize::try_from(filter_len).unwrap_or(usize::MAX);
+    let filter = body.split_off(body.len().saturating_sub(filter_len));
+    KeyFilter::from_bytes(&filter).map(Some).ok_or_else(|| corrupt(path, "key filter malformed"))
 }
 
 impl Run {
@@ -423,6 +480,16 @@ impl Run {
         &self.path
     }
 
+    /// False only if the run holds no record of `key` (always true without a key filter).
+    pub fn may_hold(&self, key: u64) -> bool {
+        self.filter.as_ref().is_none_or(|filter| filter.may_contain(key))
+    }
+
+    /// Whether the run was written with a key filter.
+    pub fn is_filtered(&self) -> bool {
+        self.filter.is_some()
+    }
+
     /// Block `block`'s entries, checked against its checksum and its first position.
     fn read_block(&self, block: u64) -> Result<Vec<IndexedEntry>, StoreError> {
         let at = usize::try_from(block).unwrap_or(usize::MAX);
@@ -435,7 +502,7 @@ impl Run {
         let bytes = read_checked(&self.file, &self.path, start, end.saturating_sub(start), &what)?;
         let records = usize::try_from(self.layout.records_in(block)).unwrap_or(0);
         let entries = match self.format {
-            Format::Delta => entry_block::decode(&bytes, records),
+            Format::Delta { .. } => entry_block::decode(&bytes, records),
             Format::Fixed => (bytes.len() == records.saturating_mul(RECORD_BYTES))
                 .then(|| bytes.chunks_exact(RECORD_BYTES).map(IndexedEntry::decode).collect())
                 .flatten(),
@@ -562,7 +629,8 @@ mod tests {
     fn ranges_read_what_a_filter_would_in_both_directions() {
         let dir = tempfile::tempdir().unwrap();
         let entries = sample(1_000);
-        let run = Arc::new(write(dir.path(), 7, 1_000, entries.iter().copied().map(Ok)).unwrap());
+        let run =
+            Arc::new(write(dir.path(), 7, 1_000, false, entries.iter().copied().map(Ok)).unwrap());
         assert_eq!(run.count(), 1_000);
         assert_eq!(run.max_transaction_id(), Some(999));
         assert_eq!(run.all().collect::<Result<Vec<_>, _>>().unwrap(), entries);
@@ -637,9 +705,57 @@ mod tests {
     }
 
     #[test]
-    fn a_run_of_format_3_is_a_third_of_fixed_records_or_less() {
+    fn a_filtered_run_may_hold_every_key_it_holds_and_few_others() {
         let dir = tempfile::tempdir().unwrap();
-        let run = write(dir.path(), 1, 10_000, sample(10_000).into_iter().map(Ok)).unwrap();
+        // Accounts 0 to 19, 50 records each.
+        let run = write(dir.path(), 2, 1_000, true, sample(1_000).into_iter().map(Ok)).unwrap();
+        let run = Arc::new(open(dir.path(), run.id).unwrap());
+        assert!(run.is_filtered());
+        assert!((0..20).all(|account| run.may_hold(account)));
+        let passed = (20..10_020).filter(|account| run.may_hold(*account)).count();
+        assert!(passed < 300, "{passed} of 10,000 absent keys passed");
+        assert_eq!(run.all().count(), 1_000);
+        let unfiltered = write(dir.path(), 3, 1_000, false, sample(1_000).into_iter().map(Ok));
+        let unfiltered = unfiltered.unwrap();
+        assert!(!unfiltered.is_filtered() && unfiltered.may_hold(10_000));
+        // The filter is in the footer, under its checksum.
+        let path = dir.path().join(file_name(2));
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = bytes.len() - 8 - 4 - 8 - 10;
+        bytes[at] ^= 0x10;
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(matches!(open(dir.path(), 2), Err(StoreError::Corruption { .. })));
+    }
+
+    #[test]
+    fn a_run_of_format_3_is_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = sample(300);
+        write(dir.path(), 4, 300, false, entries.iter().copied().map(Ok)).unwrap();
+        // Format 3 is format 4 without the filter's length before the footer's checksum.
+        let path = dir.path().join(file_name(4));
+        let four = std::fs::read(&path).unwrap();
+        let footer_at =
+            usize::try_from(u64::from_be_bytes(four[four.len() - 8..].try_into().unwrap()))
+                .unwrap();
+        let body = &four[footer_at..four.len() - 8 - 4 - 8];
+        let mut three = MAGIC_UNFILTERED.to_vec();
+        three.extend_from_slice(&four[8..footer_at]);
+        three.extend_from_slice(body);
+        three.extend_from_slice(&crc32fast::hash(body).to_be_bytes());
+        three.extend_from_slice(&four[four.len() - 8..]);
+        std::fs::write(&path, &three).unwrap();
+        let run = Arc::new(open(dir.path(), 4).unwrap());
+        assert_eq!(run.format, Format::Delta { filter_room: false });
+        assert!(!run.is_filtered());
+        assert_eq!(run.max_transaction_id(), Some(299));
+        assert_eq!(run.all().collect::<Result<Vec<_>, _>>().unwrap(), entries);
+    }
+
+    #[test]
+    fn a_run_of_format_4_is_a_third_of_fixed_records_or_less() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = write(dir.path(), 1, 10_000, false, sample(10_000).into_iter().map(Ok)).unwrap();
         let bytes = std::fs::metadata(run.path()).unwrap().len();
         assert!(bytes < 10_000 * 37 / 3, "{bytes} bytes");
     }
@@ -647,7 +763,7 @@ mod tests {
     #[test]
     fn a_damaged_header_or_footer_is_refused_at_open_and_a_damaged_block_when_read() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), 1, 300, sample(300).into_iter().map(Ok)).unwrap();
+        write(dir.path(), 1, 300, false, sample(300).into_iter().map(Ok)).unwrap();
         let path = dir.path().join(file_name(1));
         let good = std::fs::read(&path).unwrap();
         let second = open(dir.path(), 1).unwrap().bounds[1];
@@ -678,7 +794,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut entries = sample(10);
         entries.swap(3, 4);
-        assert!(write(dir.path(), 1, 10, entries.into_iter().map(Ok)).is_err());
+        assert!(write(dir.path(), 1, 10, false, entries.into_iter().map(Ok)).is_err());
         assert!(!dir.path().join(file_name(1)).exists());
     }
 }

@@ -10,6 +10,7 @@ mod entry_run;
 mod error;
 pub mod fault;
 mod fjall_engine;
+mod key_filter;
 pub mod schema;
 mod sled_engine;
 

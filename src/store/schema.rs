@@ -35,7 +35,8 @@ pub enum Keyspace {
     Agent,
     /// Transaction log records: `l` + tranlog id.
     Tranlog,
-    /// Tranlog ids by RRN: `r` + RRN + 0 + tranlog id.
+    /// Tranlog ids by RRN: `r` + RRN + 0 + tranlog id. Written by stores made before the RRN
+    /// index (`core::rrn_index`), which replaced it; kept, not read.
     TranlogByRrn,
     /// Tranlog ids by wallet: `w` + wallet code + 0 + tranlog id. Written by stores made before
     /// the card and wallet tranlog index (`entries.rs`), which replaced it; kept, not read.
@@ -224,21 +225,6 @@ pub fn tranlog_key(tranlog_id: u64) -> Vec<u8> {
     key(Keyspace::Tranlog, &[&tranlog_id.to_be_bytes()])
 }
 
-/// Index keys name their owner (an RRN or wallet code, never containing a 0 byte), a 0 byte,
-/// then the tranlog id, so one owner's records are one key range in id order.
-fn index_key(space: Keyspace, owner: &str, tranlog_id: u64) -> Vec<u8> {
-    key(space, &[owner.as_bytes(), &[0], &tranlog_id.to_be_bytes()])
-}
-
-/// The prefix of every index key of `owner`.
-pub fn index_prefix(space: Keyspace, owner: &str) -> Vec<u8> {
-    key(space, &[owner.as_bytes(), &[0]])
-}
-
-pub fn tranlog_by_rrn_key(rrn: &str, tranlog_id: u64) -> Vec<u8> {
-    index_key(Keyspace::TranlogByRrn, rrn, tranlog_id)
-}
-
 pub fn card_product_key(id: u64) -> Vec<u8> {
     key(Keyspace::CardProduct, &[&id.to_be_bytes()])
 }
@@ -294,12 +280,6 @@ pub fn point_of_sale_key(id: u64) -> Vec<u8> {
 /// A POS ticket (`d` + ticket UUID) or an admin credit request (`c` + request id).
 pub fn cashback_ticket_key(kind: u8, id: &str) -> Vec<u8> {
     key(Keyspace::CashbackTicket, &[&[kind], id.as_bytes()])
-}
-
-/// The tranlog id at the end of an index key.
-pub fn tranlog_id_of_index_key(key: &[u8]) -> Option<u64> {
-    let start = key.len().checked_sub(8)?;
-    Some(u64::from_be_bytes(key.get(start..)?.try_into().ok()?))
 }
 
 /// The smallest key greater than every key starting with `prefix`.

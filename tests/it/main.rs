@@ -67,6 +67,7 @@ mod ops;
 /// Races: concurrent copies of one RRN, request id or ticket post once; no overdraft.
 mod races;
 /// Card data and secrets in neither the logs nor the data directory (the binary at trace level).
+mod rrn_index;
 mod secrets;
 /// Security checks the dialect tests leave out: a JWS for another method, a request id
 /// replayed after a restart, bearer tokens of other algorithms, a foreign gift-card token.

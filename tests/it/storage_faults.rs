@@ -397,6 +397,49 @@ async fn a_failed_flush_fails_every_request_of_its_group_and_each_retry_posts_on
     assert_eq!(switch.wallet_balance("g").await, "109.00");
 }
 
+/// The RRN index learns a group's RRNs when the group is published; the writer decides the
+/// next groups before that. Copies of a movement decided while its group waits for its flush
+/// find it all the same: each replays it, and one with another amount is a duplicate.
+#[tokio::test]
+async fn retries_decided_while_the_originals_flush_waits_replay_it() {
+    let (switch, faults) = faulty_switch().await;
+    switch.open_wallet("h").await;
+    let credit = |amount: u32| {
+        let body = format!(
+            r#"{{"amount": {amount}, "currency": "840", "rrn": "held", "type": "cashInA2W"}}"#
+        );
+        send_json(
+            switch.switch.address,
+            switch.admin.clone(),
+            "POST".to_owned(),
+            "/jcard/api/wallets/h/credit".to_owned(),
+            body,
+        )
+    };
+    faults.hold_next(FaultOp::Flush);
+    let first = tokio::spawn(credit(5));
+    wait_until(|| faults.is_holding()).await;
+    // One copy per group: each decided after the one before was applied, none published.
+    let mut copies = Vec::new();
+    for (waiting, amount) in [(2, 5), (3, 5), (4, 6)] {
+        copies.push(tokio::spawn(credit(amount)));
+        wait_until(|| switch.core().commands_awaiting_flush() == waiting).await;
+    }
+    faults.release();
+    let (status, json) = first.await.unwrap();
+    assert_eq!((status, &json["replayed"]), (200, &json!(false)), "{json}");
+    let answers: Vec<(u16, Value)> =
+        futures::future::join_all(copies).await.into_iter().map(Result::unwrap).collect();
+    for (status, json) in &answers[..2] {
+        assert_eq!((*status, &json["replayed"]), (200, &json!(true)), "{json}");
+    }
+    assert_eq!((answers[2].0, &answers[2].1["error"]), (409, &json!("duplicate.rrn")));
+    assert_eq!(switch.wallet_balance("h").await, "5.00", "credited once");
+    assert_memory_is_the_store(&switch);
+    let report = switch.core().audit().unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+}
+
 #[tokio::test]
 async fn a_failed_apply_changes_nothing_and_the_retry_applies_afresh() {
     let (switch, faults) = faulty_switch().await;
