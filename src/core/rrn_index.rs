@@ -12,7 +12,9 @@
 //! before that, against a state that already holds the groups it applied: their RRNs are in
 //! `RecentRrns` until the index has them, so a retry arriving meanwhile finds its original.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
 
 use sha2::{Digest, Sha256};
 
@@ -35,11 +37,13 @@ pub fn indexed_rrn(tranlog: &Tranlog) -> IndexedEntry {
     super::tranlog_index::record(rrn_key(&tranlog.rrn), tranlog.id)
 }
 
-/// The RRN postings of groups the writer applied, by key, until the index has them. Only the
-/// writer's thread uses it.
+/// The RRN postings of groups the writer applied, until the index has them. Only the writer's
+/// thread uses it. A lookup nearly always misses: a miss costs one map probe, and nothing is
+/// allocated a posting.
 #[derive(Debug, Default)]
 pub struct RecentRrns {
-    by_key: HashMap<u64, Vec<u64>>,
+    /// How many of the postings are under each key.
+    counts: FxHashMap<u64, u32>,
     /// (tranlog id, key) in id order: what `forget_indexed` drops from the front.
     order: VecDeque<(u64, u64)>,
 }
@@ -49,7 +53,8 @@ impl RecentRrns {
     pub fn remember(&mut self, postings: &[IndexedEntry]) {
         for posting in postings {
             let (key, id) = (posting.position.account_id, posting.position.transaction_id);
-            self.by_key.entry(key).or_default().push(id);
+            let count = self.counts.entry(key).or_default();
+            *count = count.saturating_add(1);
             self.order.push_back((id, key));
         }
     }
@@ -61,13 +66,21 @@ impl RecentRrns {
                 break;
             }
             self.order.pop_front();
-            if let Some(ids) = self.by_key.get_mut(&key) {
-                ids.retain(|kept| *kept != id);
-                if ids.is_empty() {
-                    self.by_key.remove(&key);
+            if let Some(count) = self.counts.get_mut(&key) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    self.counts.remove(&key);
                 }
             }
         }
+    }
+
+    /// The tranlog ids remembered under `key`, oldest first.
+    fn ids(&self, key: u64) -> Vec<u64> {
+        if !self.counts.contains_key(&key) {
+            return Vec::new();
+        }
+        self.order.iter().filter(|(_, under)| *under == key).map(|(id, _)| *id).collect()
     }
 }
 
@@ -85,7 +98,7 @@ impl RrnLookup<'_> {
         let key = rrn_key(rrn);
         // The writer forgot only postings below what the index had added at the group's
         // start, and the index never drops one: between them, every applied record.
-        let mut ids: Vec<u64> = self.recent.by_key.get(&key).cloned().unwrap_or_default();
+        let mut ids = self.recent.ids(key);
         ids.extend(self.index.entries_of(key)?.iter().map(|entry| entry.position.transaction_id));
         ids.sort_unstable();
         ids.dedup();
@@ -114,11 +127,10 @@ mod tests {
         let mut recent = RecentRrns::default();
         recent.remember(&[posting(5, 10), posting(6, 11)]);
         recent.remember(&[posting(5, 12)]);
-        assert_eq!(recent.by_key[&5], vec![10, 12]);
+        assert_eq!((recent.ids(5), recent.ids(6), recent.ids(7)), (vec![10, 12], vec![11], vec![]));
         recent.forget_indexed(11);
-        assert_eq!(recent.by_key[&5], vec![12]);
-        assert_eq!(recent.by_key[&6], vec![11]);
+        assert_eq!((recent.ids(5), recent.ids(6)), (vec![12], vec![11]));
         recent.forget_indexed(13);
-        assert!(recent.order.is_empty() && recent.by_key.is_empty());
+        assert!(recent.order.is_empty() && recent.counts.is_empty());
     }
 }

@@ -26,7 +26,6 @@
 //! "transaction" the tranlog id, and the rest is zero. The RRN index is read by keys it mostly
 //! does not hold, so its runs carry key filters (`key_filter.rs`).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
@@ -35,6 +34,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 pub use super::entry_run::IndexedEntry;
@@ -126,19 +126,44 @@ struct RunRecord {
     entries: u64,
 }
 
-/// Entries not yet in a run, by account, each account's in the order they were added.
+/// Where a key's chain of entries in `Pending` ends.
+const CHAIN_END: usize = usize::MAX;
+
+/// Entries not yet in a run, in the order they were added, each key's chained from its newest:
+/// two vectors and a map slot a key, nothing allocated a key (the RRN index adds one entry a
+/// debit under a key it never saw; a vector a key cost an allocation each, measured in the
+/// syncer's time).
 #[derive(Debug, Default)]
 struct Pending {
-    by_account: HashMap<u64, Vec<IndexedEntry>>,
-    len: usize,
+    entries: Vec<IndexedEntry>,
+    /// For each entry, the one added before it under the same key (`CHAIN_END` if none).
+    earlier: Vec<usize>,
+    /// Each key's newest entry.
+    newest: FxHashMap<u64, usize>,
     max_transaction_id: Option<u64>,
 }
 
 impl Pending {
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     fn insert(&mut self, entry: IndexedEntry) {
-        self.by_account.entry(entry.position.account_id).or_default().push(entry);
-        self.len = self.len.saturating_add(1);
+        let at = self.entries.len();
+        let earlier = self.newest.insert(entry.position.account_id, at).unwrap_or(CHAIN_END);
+        self.entries.push(entry);
+        self.earlier.push(earlier);
         self.max_transaction_id = self.max_transaction_id.max(Some(entry.position.transaction_id));
+    }
+
+    /// `key`'s entries, newest first.
+    fn of_key(&self, key: u64) -> impl Iterator<Item = &IndexedEntry> {
+        let mut at = self.newest.get(&key).copied().unwrap_or(CHAIN_END);
+        std::iter::from_fn(move || {
+            let entry = self.entries.get(at)?;
+            at = self.earlier.get(at).copied().unwrap_or(CHAIN_END);
+            Some(entry)
+        })
     }
 
     fn collect_range(
@@ -147,15 +172,14 @@ impl Pending {
         high: &EntryPosition,
         into: &mut Vec<IndexedEntry>,
     ) {
-        if let Some(entries) = self.by_account.get(&low.account_id) {
-            into.extend(
-                entries.iter().filter(|entry| entry.position >= *low && entry.position < *high),
-            );
-        }
+        into.extend(
+            self.of_key(low.account_id)
+                .filter(|entry| entry.position >= *low && entry.position < *high),
+        );
     }
 
     fn sorted(&self) -> Vec<IndexedEntry> {
-        let mut all: Vec<IndexedEntry> = self.by_account.values().flatten().copied().collect();
+        let mut all = self.entries.clone();
         all.sort_unstable_by_key(|entry| entry.position);
         all
     }
@@ -173,8 +197,8 @@ struct View {
 impl View {
     /// Runs on disk, and entries in memory.
     fn sizes(&self) -> (usize, usize) {
-        let frozen = self.frozen.as_ref().map_or(0, |frozen| frozen.len);
-        (self.runs.len(), self.active.len.saturating_add(frozen))
+        let frozen = self.frozen.as_ref().map_or(0, |frozen| frozen.len());
+        (self.runs.len(), self.active.len().saturating_add(frozen))
     }
 }
 
@@ -291,7 +315,7 @@ impl EntryIndex {
                 view.active.insert(entry);
             }
             self.shared.added_below.fetch_max(below, Ordering::Release);
-            (view.active.len >= self.shared.settings.run_entries, view.sizes())
+            (view.active.len() >= self.shared.settings.run_entries, view.sizes())
         };
         if full {
             self.wake();
@@ -313,7 +337,7 @@ impl EntryIndex {
     /// While opening: writes runs on the caller's thread while a run's worth is waiting, so
     /// that rebuilding a large index keeps one run in memory.
     pub fn spill_while_full(&self) -> Result<(), StoreError> {
-        let full = self.shared.view.read().active.len >= self.shared.settings.run_entries;
+        let full = self.shared.view.read().active.len() >= self.shared.settings.run_entries;
         if self.mode == OpenMode::Serve && full {
             self.shared.catch_up()?;
         }
@@ -395,7 +419,7 @@ impl EntryIndex {
         let runs = {
             let view = self.shared.view.read();
             for pending in std::iter::once(&view.active).chain(view.frozen.as_deref()) {
-                found.extend(pending.by_account.get(&key).into_iter().flatten());
+                found.extend(pending.of_key(key));
             }
             Arc::clone(&view.runs)
         };
@@ -444,9 +468,9 @@ impl EntryIndex {
     pub fn all(&self) -> EntryIter {
         let (mut pending, runs) = {
             let view = self.shared.view.read();
-            let frozen = view.frozen.iter().flat_map(|frozen| frozen.by_account.values());
+            let frozen = view.frozen.iter().flat_map(|frozen| frozen.entries.iter());
             let pending: Vec<IndexedEntry> =
-                view.active.by_account.values().chain(frozen).flatten().copied().collect();
+                view.active.entries.iter().chain(frozen).copied().collect();
             (pending, Arc::clone(&view.runs))
         };
         pending.sort_unstable_by_key(|entry| entry.position);
@@ -503,7 +527,7 @@ impl Shared {
             if view.frozen.is_none() {
                 // Held entries belong to transactions before the active ones: a run of the
                 // active ones would pass them.
-                if view.active.len < self.settings.run_entries || !self.held.lock().is_empty() {
+                if view.active.len() < self.settings.run_entries || !self.held.lock().is_empty() {
                     return Ok(false);
                 }
                 view.frozen = Some(Arc::new(std::mem::take(&mut view.active)));
