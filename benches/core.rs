@@ -19,14 +19,16 @@ use cardswitch::core::authorize::{card_pin_hash, Authorizer};
 use cardswitch::core::command::{CardMovement, CardMovementKind, Decline};
 use cardswitch::core::entry_index::indexed_entries;
 use cardswitch::core::keys::MasterKey;
+use cardswitch::core::rrn_index::rrn_key;
 use cardswitch::core::state::State;
+use cardswitch::core::tranlog_index;
 use cardswitch::ledger::post::{balance_deltas, plan, EntryRequest, TransactionRequest};
 use cardswitch::ledger::{
     Account, AccountId, AccountType, Chart, Chartbook, Entry, Journal, Side, Transaction,
 };
 use cardswitch::money::Amount;
 use cardswitch::store::entries::{
-    EntryIndex, EntryIndexSettings, IndexedEntry, OpenMode, ACCOUNT_ENTRIES,
+    EntryIndex, EntryIndexSettings, IndexedEntry, OpenMode, ACCOUNT_ENTRIES, RRN_TRANLOGS,
 };
 use cardswitch::store::schema;
 use cardswitch::store::{Batch, Store};
@@ -352,6 +354,37 @@ fn entry_index(c: &mut Criterion) {
     group.finish();
 }
 
+/// The RRN index as every movement reads it: eight runs of 65,536 RRNs (with key filters) and
+/// 10,000 in memory, looked up by an RRN it does not hold (a new movement) and by one it does
+/// (a retry).
+fn rrn_lookup(c: &mut Criterion) {
+    const RUN: u64 = 65_536;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = EntryIndexSettings { run_entries: 65_536, runs_per_merge: 64 };
+    let (index, _) =
+        EntryIndex::open(dir.path(), RRN_TRANLOGS, 0, settings, OpenMode::Serve).unwrap();
+    let rrn = |n: u64| format!("{n:012}");
+    for id in 0..RUN * 8 + 10_000 {
+        index.add([tranlog_index::record(rrn_key(&rrn(id)), id)]);
+        index.spill_while_full().unwrap();
+    }
+    assert_eq!(index.sizes(), (8, 10_000));
+    let absent: Vec<u64> = (0..1_024).map(|n| rrn_key(&format!("new{n:09}"))).collect();
+    let present: Vec<u64> = (0..1_024).map(|n| rrn_key(&rrn(n * 511))).collect();
+    let mut group = c.benchmark_group("store/rrn_index");
+    group.warm_up_time(WARM_UP).measurement_time(MEASUREMENT);
+    for (name, keys) in [("lookup_absent_8_runs", &absent), ("lookup_present_8_runs", &present)] {
+        group.bench_function(name, |b| {
+            let mut at = 0;
+            b.iter(|| {
+                at = (at + 1) % keys.len();
+                index.entries_of(keys[at]).unwrap().len()
+            });
+        });
+    }
+    group.finish();
+}
+
 fn auth_sign_and_verify(c: &mut Criterion) {
     let key = b"bench consumer key of 32 bytes!!".to_vec();
     let body = GL_EXAMPLE.replace('\n', "").into_bytes();
@@ -535,6 +568,7 @@ criterion_group!(
     ledger_apply,
     store_group_commit,
     entry_index,
+    rrn_lookup,
     auth_sign_and_verify,
     wire_parse
 );
