@@ -431,7 +431,7 @@ impl GroupContext<'_> {
 
 /// 32 random hex digits: a card's token, unrelated to its number.
 pub(super) fn random_token() -> Result<String, CoreError> {
-    Ok(keys::random_bytes(16)?.iter().map(|byte| format!("{byte:02x}")).collect())
+    Ok(keys::hex_lower(&keys::random_bytes(16)?))
 }
 
 fn apply_product_fields(mut product: CardProduct, fields: CardProductFields) -> CardProduct {

@@ -515,5 +515,5 @@ fn fingerprint(parts: &[&[u8]]) -> String {
         hasher.update(u64::try_from(part.len()).unwrap_or(u64::MAX).to_be_bytes());
         hasher.update(part);
     }
-    hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect()
+    super::keys::hex_lower(&hasher.finalize())
 }

@@ -191,6 +191,18 @@ pub(crate) fn new_hmac256(key: &[u8]) -> Hmac<Sha256> {
         .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"))
 }
 
+/// `bytes` as lowercase hex digits, two a byte (what `format!("{byte:02x}")` of each gives,
+/// without a string a byte: a jCard movement's fingerprint is on every debit's path).
+pub fn hex_lower(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len().saturating_mul(2));
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    text
+}
+
 /// HMAC-SHA256 over the concatenation of `parts`.
 pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     let mut mac = new_hmac256(key);
@@ -218,6 +230,15 @@ pub fn shared_mode(path: &Path) -> std::io::Result<Option<u32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_is_what_formatting_each_byte_gives() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let formatted: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+        assert_eq!(hex_lower(&bytes), formatted);
+        assert_eq!(hex_lower(&[0x0a, 0xf0]), "0af0");
+        assert_eq!(hex_lower(&[]), "");
+    }
 
     #[test]
     fn wrapping_round_trips_and_detects_tampering() {

@@ -221,8 +221,7 @@ impl Core {
         pin: &str,
         nonce: super::state::NonceRecord,
     ) -> Result<Outcome, CoreError> {
-        let secret_text: String =
-            keys::random_bytes(32)?.iter().map(|byte| format!("{byte:02x}")).collect();
+        let secret_text = keys::hex_lower(&keys::random_bytes(32)?);
         let key =
             base64::engine::general_purpose::STANDARD.decode(&secret_text).map_err(|error| {
                 CoreError::Corrupt(format!("generated secret is not Base64: {error}"))

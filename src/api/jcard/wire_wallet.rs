@@ -433,7 +433,7 @@ pub fn fingerprint(route: &str, wallets: &[&str], canonical_body: &str) -> Strin
         hasher.update(part.as_bytes());
         hasher.update([0]);
     }
-    hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect()
+    crate::core::keys::hex_lower(&hasher.finalize())
 }
 
 #[cfg(test)]
