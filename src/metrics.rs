@@ -31,6 +31,9 @@ pub struct Metrics {
     pub http_connections_refused: Counter,
     pub commit_group_commands: Histogram,
     pub commit_flush_seconds: Histogram,
+    /// Time of one group's apply to the store (not yet durable): where an engine's write
+    /// stall shows, as every request waits for the writer.
+    pub commit_apply_seconds: Histogram,
     /// Commands decided and applied, waiting for the flush that makes them durable.
     pub commit_commands_unflushed: Gauge,
     pub commit_failures: Counter,
@@ -76,6 +79,7 @@ impl Metrics {
             http_connections_refused: Counter::default(),
             commit_group_commands: Histogram::new(exponential_buckets(1.0, 2.0, 12)),
             commit_flush_seconds: Histogram::new(exponential_buckets(0.000_01, 2.0, 20)),
+            commit_apply_seconds: Histogram::new(exponential_buckets(0.000_01, 2.0, 20)),
             commit_commands_unflushed: Gauge::default(),
             commit_failures: Counter::default(),
             commands_refused: Counter::default(),
@@ -183,6 +187,11 @@ impl Metrics {
             "commit_flush_seconds",
             "Time of one flush of the store (it makes every commit group applied before it durable)",
             self.commit_flush_seconds.clone(),
+        );
+        registry.register(
+            "commit_apply_seconds",
+            "Time of one commit group's apply to the store, before its flush",
+            self.commit_apply_seconds.clone(),
         );
         register_counters(
             registry,

@@ -198,7 +198,9 @@ impl Writer {
         if batch.is_empty() {
             return Ok(());
         }
+        let started = std::time::Instant::now();
         self.store.apply(batch)?;
+        self.metrics.commit_apply_seconds.observe(started.elapsed().as_secs_f64());
         self.metrics.commit_groups.inc();
         self.metrics.store_records_written.inc_by(u64::try_from(batch.len()).unwrap_or(u64::MAX));
         self.metrics.store_bytes_written.inc_by(u64::try_from(batch.bytes()).unwrap_or(u64::MAX));

@@ -43,6 +43,13 @@ async fn health_and_metrics_report() {
         after.text
     );
     assert!(delta("cardswitch_store_bytes_written_total") > 4 * 10, "{}", after.text);
+    // Every group that wrote was timed, as each flush was.
+    assert_eq!(
+        counter(&after.text, "cardswitch_commit_apply_seconds_count"),
+        counter(&after.text, "cardswitch_commit_groups_total"),
+        "{}",
+        after.text
+    );
 }
 
 /// A counter's value in the Prometheus text (0 when absent).
