@@ -40,8 +40,9 @@ pub struct GroupContext<'a> {
 pub struct GroupWrites {
     pub transactions: imbl::HashMap<TransactionId, Arc<Transaction>>,
     pub tranlogs: imbl::HashMap<u64, Arc<Tranlog>>,
-    /// Tranlog ids added per RRN.
-    pub rrns: imbl::HashMap<String, imbl::Vector<u64>>,
+    /// The ids of the tranlog records the group added, by their RRN's key (`rrn_index::rrn_key`:
+    /// each hashed once, here; the group's RRN postings are these).
+    pub rrns: imbl::HashMap<u64, imbl::Vector<u64>>,
     /// Partner request keys recorded.
     pub requests: imbl::HashSet<Vec<u8>>,
     /// Cashback tickets and credit requests recorded, by key.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::command::{Decline, MoneyMovement, Outcome};
 use super::execute::GroupContext;
+use super::rrn_index;
 use super::tranlog::{is_movement_itc, FeeLine, Tranlog, IRC_APPROVED, ITC_REVERSAL, ITC_VOID};
 use super::CoreError;
 use crate::ledger::post::{self, balance_deltas, TransactionRequest};
@@ -246,7 +247,8 @@ impl GroupContext<'_> {
     pub(super) fn write_tranlog(&mut self, tranlog: &Tranlog, new: bool) -> Result<(), CoreError> {
         self.batch.put(schema::tranlog_key(tranlog.id), tranlog)?;
         if new {
-            self.written.rrns.entry(tranlog.rrn.clone()).or_default().push_back(tranlog.id);
+            let key = rrn_index::rrn_key(&tranlog.rrn);
+            self.written.rrns.entry(key).or_default().push_back(tranlog.id);
             self.state.next_tranlog_id =
                 self.state.next_tranlog_id.max(tranlog.id.saturating_add(1));
         }
@@ -257,8 +259,9 @@ impl GroupContext<'_> {
     /// Every tranlog record with `rrn`, oldest first: applied groups' and this group's
     /// included.
     fn tranlogs_by_rrn(&self, rrn: &str) -> Result<Vec<Tranlog>, CoreError> {
-        let mut ids = self.rrns.candidates(rrn)?;
-        if let Some(written) = self.written.rrns.get(rrn) {
+        let key = rrn_index::rrn_key(rrn);
+        let mut ids = self.rrns.candidates(key)?;
+        if let Some(written) = self.written.rrns.get(&key) {
             ids.extend(written.iter().copied());
             ids.sort_unstable();
             ids.dedup();

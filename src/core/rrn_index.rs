@@ -92,10 +92,9 @@ pub struct RrnLookup<'a> {
 }
 
 impl RrnLookup<'_> {
-    /// The ids of the tranlog records whose RRN may be `rrn` (the caller compares), applied
-    /// groups included, sorted and without repeats.
-    pub fn candidates(&self, rrn: &str) -> Result<Vec<u64>, StoreError> {
-        let key = rrn_key(rrn);
+    /// The ids of the tranlog records whose RRN's key is `key` (`rrn_key`; the caller compares
+    /// the RRNs), applied groups included, sorted and without repeats.
+    pub fn candidates(&self, key: u64) -> Result<Vec<u64>, StoreError> {
         // The writer forgot only postings below what the index had added at the group's
         // start, and the index never drops one: between them, every applied record.
         let mut ids = self.recent.ids(key);

@@ -314,8 +314,13 @@ fn new_postings(written: &GroupWrites, first_new: FirstNew) -> Postings {
             .flat_map(|transaction| super::entry_index::indexed_entries(transaction))
             .collect(),
         tranlogs: Vec::with_capacity(tranlogs.len()),
-        rrns: tranlogs.iter().map(|tranlog| super::rrn_index::indexed_rrn(tranlog)).collect(),
+        rrns: written
+            .rrns
+            .iter()
+            .flat_map(|(key, ids)| ids.iter().map(|id| super::tranlog_index::record(*key, *id)))
+            .collect(),
     };
+    postings.rrns.sort_unstable_by_key(|posting| posting.position.transaction_id);
     for tranlog in tranlogs {
         super::tranlog_index::indexed_tranlog(tranlog, &mut postings.tranlogs);
     }
