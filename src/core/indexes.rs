@@ -50,46 +50,29 @@ impl Indexes {
         mode: OpenMode,
     ) -> Result<(Indexes, Vec<String>), CoreError> {
         let mut discarded = Vec::new();
-        let entries = open_one(
-            data_dir,
-            store,
-            Derived {
-                kind: ACCOUNT_ENTRIES,
-                keyspace: Keyspace::Transaction,
-                key_of: schema::transaction_key,
-                next_id: state.next_transaction_id,
-            },
-            (settings, mode),
-            |transaction: &Transaction| transaction.id,
-            |index, transaction| {
-                index.add(entry_index::indexed_entries(transaction));
-            },
-            &mut discarded,
-        )?;
-        let tranlogs = open_one(
-            data_dir,
-            store,
-            Derived::from_tranlogs(CARD_WALLET_TRANLOGS, state),
-            (settings, mode),
-            |tranlog: &Tranlog| tranlog.id,
-            |index, tranlog| {
-                let mut records = Vec::new();
-                tranlog_index::indexed_tranlog(tranlog, &mut records);
-                index.add(records);
-            },
-            &mut discarded,
-        )?;
-        let rrns = open_one(
-            data_dir,
-            store,
-            Derived::from_tranlogs(RRN_TRANLOGS, state),
-            (settings, mode),
-            |tranlog: &Tranlog| tranlog.id,
-            |index, tranlog| {
-                index.add([rrn_index::indexed_rrn(tranlog)]);
-            },
-            &mut discarded,
-        )?;
+        let mut open_dir = |kind: IndexKind, next_id: u64| -> Result<EntryIndex, CoreError> {
+            let dir = data_dir.join(kind.dir_name);
+            let (index, why) = EntryIndex::open(&dir, kind, next_id, settings, mode)?;
+            discarded.extend(why.map(|why| format!("the {} is not usable: {why}", kind.what)));
+            Ok(index)
+        };
+        let entries = open_dir(ACCOUNT_ENTRIES, state.next_transaction_id)?;
+        let tranlogs = open_dir(CARD_WALLET_TRANLOGS, state.next_tranlog_id)?;
+        let rrns = open_dir(RRN_TRANLOGS, state.next_tranlog_id)?;
+        let add_entries: Feed<'_, Transaction> = (&entries, |index, transaction| {
+            index.add(entry_index::indexed_entries(transaction));
+        });
+        catch_up(store, Source::transactions(state), |record| record.id, &[add_entries], mode)?;
+        let add_tranlogs: Feed<'_, Tranlog> = (&tranlogs, |index, tranlog| {
+            let mut records = Vec::new();
+            tranlog_index::indexed_tranlog(tranlog, &mut records);
+            index.add(records);
+        });
+        let add_rrns: Feed<'_, Tranlog> = (&rrns, |index, tranlog| {
+            index.add([rrn_index::indexed_rrn(tranlog)]);
+        });
+        let feeds = [add_tranlogs, add_rrns];
+        catch_up(store, Source::tranlogs(state), |record| record.id, &feeds, mode)?;
         Ok((Indexes { entries, tranlogs, rrns }, discarded))
     }
 
@@ -138,20 +121,29 @@ impl Indexes {
     }
 }
 
-/// Which records an index derives from, and how far they go.
-struct Derived {
-    kind: IndexKind,
+/// The records some indexes derive from, and how far they go.
+struct Source {
+    /// What logs call them.
+    what: &'static str,
     keyspace: Keyspace,
     key_of: fn(u64) -> Vec<u8>,
     /// The id the next record will have: none stored is at or past it.
     next_id: u64,
 }
 
-impl Derived {
-    /// An index derived from the tranlog records of a store whose state is `state`.
-    fn from_tranlogs(kind: IndexKind, state: &State) -> Derived {
-        Derived {
-            kind,
+impl Source {
+    fn transactions(state: &State) -> Source {
+        Source {
+            what: ACCOUNT_ENTRIES.source,
+            keyspace: Keyspace::Transaction,
+            key_of: schema::transaction_key,
+            next_id: state.next_transaction_id,
+        }
+    }
+
+    fn tranlogs(state: &State) -> Source {
+        Source {
+            what: CARD_WALLET_TRANLOGS.source,
             keyspace: Keyspace::Tranlog,
             key_of: schema::tranlog_key,
             next_id: state.next_tranlog_id,
@@ -159,54 +151,57 @@ impl Derived {
     }
 }
 
-/// Opens one index and adds to it the records of `derived.keyspace` from its `indexed_below`
-/// on (`id_of` a record's id, `add` what it indexes); notes in `discarded` why its stored
-/// files were not used, if they were not.
-fn open_one<T: DeserializeOwned>(
-    data_dir: &Path,
+/// An index fed from a source's records, and what it takes from one.
+type Feed<'a, T> = (&'a EntryIndex, fn(&EntryIndex, &T));
+
+/// Adds to each index of `feeds` the records of `source` from its `indexed_below` on, in one
+/// scan from the lowest of them (`id_of` a record's id): the two tranlog indexes are read
+/// back together, not once each.
+fn catch_up<T: DeserializeOwned>(
     store: &Store,
-    derived: Derived,
-    (settings, mode): (EntryIndexSettings, OpenMode),
-    id_of: impl Fn(&T) -> u64,
-    add: impl Fn(&EntryIndex, &T),
-    discarded: &mut Vec<String>,
-) -> Result<EntryIndex, CoreError> {
-    let Derived { kind, keyspace, key_of, next_id } = derived;
-    let dir = data_dir.join(kind.dir_name);
-    let (index, why) = EntryIndex::open(&dir, kind, next_id, settings, mode)?;
-    discarded.extend(why.map(|why| format!("the {} is not usable: {why}", kind.what)));
-    let missing = next_id.saturating_sub(index.indexed_below());
+    source: Source,
+    id_of: fn(&T) -> u64,
+    feeds: &[Feed<'_, T>],
+    mode: OpenMode,
+) -> Result<(), CoreError> {
+    let Source { what, keyspace, key_of, next_id } = source;
+    let froms: Vec<u64> = feeds.iter().map(|(index, _)| index.indexed_below()).collect();
+    let Some(&start) = froms.iter().min() else {
+        return Ok(());
+    };
+    let missing = next_id.saturating_sub(start);
     let logged = missing >= CATCH_UP_LOGGED_MIN && mode == OpenMode::Serve;
     let started = std::time::Instant::now();
     if logged {
         tracing::info!(
             records = missing,
-            index = kind.what,
-            from = kind.source,
+            from = what,
             "indexing the records an index does not hold yet"
         );
     }
-    let start = key_of(index.indexed_below());
     let end = schema::prefix_end(&keyspace.prefix());
-    for item in store.scan_range::<T>(&start, &end, false) {
+    for item in store.scan_range::<T>(&key_of(start), &end, false) {
         let (_, record) = item?;
         let id = id_of(&record);
         if id >= next_id {
             return Err(CoreError::Corrupt(format!(
-                "{} {id} is stored past the next id {next_id}",
-                kind.source
+                "{what} {id} is stored past the next id {next_id}"
             )));
         }
-        add(&index, &record);
-        index.spill_while_full()?;
+        for ((index, add), from) in feeds.iter().zip(&froms) {
+            if id >= *from {
+                add(index, &record);
+                index.spill_while_full()?;
+            }
+        }
     }
     if logged {
         tracing::info!(
             records = missing,
-            index = kind.what,
+            from = what,
             seconds = started.elapsed().as_secs_f64(),
-            "the index holds every record"
+            "the indexes hold every record"
         );
     }
-    Ok(index)
+    Ok(())
 }
