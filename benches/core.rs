@@ -19,12 +19,14 @@ use cardswitch::core::authorize::{card_pin_hash, Authorizer};
 use cardswitch::core::command::{CardMovement, CardMovementKind, Decline};
 use cardswitch::core::entry_index::indexed_entries;
 use cardswitch::core::keys::MasterKey;
+use cardswitch::core::reads::account_balance;
 use cardswitch::core::rrn_index::rrn_key;
 use cardswitch::core::state::State;
 use cardswitch::core::tranlog_index;
 use cardswitch::ledger::post::{balance_deltas, plan, EntryRequest, TransactionRequest};
 use cardswitch::ledger::{
     Account, AccountId, AccountType, Chart, Chartbook, Entry, Journal, Side, Transaction,
+    PENDING_LAYER_OFFSET,
 };
 use cardswitch::money::Amount;
 use cardswitch::store::entries::{
@@ -561,9 +563,36 @@ fn card_authorization(c: &mut Criterion) {
     group.finish();
 }
 
+/// What a balance enquiry looks up in the state, over 100,000 cards taken in a scattered
+/// order as live traffic takes them: the card by its token, its account, and the account's
+/// balance on the currency's two layers (the jCard handler's reads).
+fn state_balance_enquiry(c: &mut Criterion) {
+    const CARDS: u64 = 100_000;
+    let keys = MasterKey::from_bytes([7; 32]);
+    let state = card_state(CARDS, &keys);
+    // A stride coprime with the card count visits every card, each far from the one before.
+    let tokens: Vec<String> =
+        (0..CARDS).map(|n| format!("token{:08}", n.wrapping_mul(7_919) % CARDS)).collect();
+    let layers = [LAYER, LAYER.saturating_add(PENDING_LAYER_OFFSET)];
+    let enquire = |token: &str| {
+        let card = state.cards.get(token).expect("card");
+        let account = state.accounts.get(&card.account_id).expect("account");
+        account_balance(&state, CHART, account, &layers).expect("balance")
+    };
+    assert_eq!(enquire(&tokens[0]), Amount::from_units(1_000_000_000));
+    let mut group = c.benchmark_group("state/balance_enquiry");
+    group.warm_up_time(WARM_UP).measurement_time(MEASUREMENT).throughput(Throughput::Elements(1));
+    group.bench_function("card_account_two_layers_100k_cards", |b| {
+        let mut next = tokens.iter().cycle();
+        b.iter(|| enquire(black_box(next.next().expect("cycle"))));
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     card_authorization,
+    state_balance_enquiry,
     ledger_plan,
     ledger_apply,
     store_group_commit,

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use imbl::{HashMap, OrdMap, Vector};
+use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -24,12 +25,21 @@ use crate::store::Store;
 use crate::wallet::fees::{FeeKind, FeeRule};
 use crate::wallet::{Agent, Customer, Wallet, WalletOwner};
 
+/// A map whose keys the switch itself assigns (account ids, random card tokens, keyed hashes):
+/// hashed with FxHash rather than std's SipHash. SipHash is keyed so that nobody can choose
+/// keys that collide and turn lookups into list walks; no client chooses these keys, and on
+/// the lookups of every debit and balance enquiry FxHash's HAMT took one half to two thirds of
+/// SipHash's time (`docs/performance.md`, "Maps the switch keys itself"). A map keyed by what
+/// a client chooses (wallet codes, realIds, consumer ids) keeps SipHash.
+pub type AssignedKeyMap<K, V> =
+    imbl::GenericHashMap<K, V, FxBuildHasher, imbl::shared_ptr::DefaultSharedPtr>;
+
 /// One consistent version of everything the switch keeps in memory.
 #[derive(Clone, Default)]
 pub struct State {
     pub charts: OrdMap<String, Arc<Chart>>,
     pub journals: OrdMap<String, Arc<Journal>>,
-    pub accounts: HashMap<AccountId, Arc<Account>>,
+    pub accounts: AssignedKeyMap<AccountId, Arc<Account>>,
     pub account_ids_by_code: HashMap<String, AccountId>,
     pub children: HashMap<AccountId, Vector<AccountId>>,
     /// Balances of every account (composites rolled up) per layer.
@@ -44,10 +54,10 @@ pub struct State {
     pub card_products: OrdMap<u64, Arc<CardProduct>>,
     pub velocity_profiles: OrdMap<u64, Arc<VelocityProfile>>,
     /// What each velocity profile counted per card or account in the periods still in force.
-    pub velocity_counters: HashMap<VelocityKey, VelocityCounter>,
-    pub cards: HashMap<String, Arc<Card>>,
+    pub velocity_counters: AssignedKeyMap<VelocityKey, VelocityCounter>,
+    pub cards: AssignedKeyMap<String, Arc<Card>>,
     /// Card tokens by keyed PAN hash.
-    pub cards_by_pan: HashMap<String, String>,
+    pub cards_by_pan: AssignedKeyMap<String, String>,
     /// Card tokens of each cardholder (by realId).
     pub customer_cards: HashMap<String, Vector<String>>,
     /// Card tokens of cashback passes by keyed identifier hash.

@@ -197,7 +197,9 @@ fn assert_memory_is_the_store(switch: &TestSwitch) {
     switch.assert_ledger_balances();
 }
 
-fn sorted_keys<V: Clone>(map: &imbl::HashMap<String, V>) -> Vec<String> {
+fn sorted_keys<V: Clone, S>(
+    map: &imbl::GenericHashMap<String, V, S, imbl::shared_ptr::DefaultSharedPtr>,
+) -> Vec<String> {
     let mut keys: Vec<String> = map.keys().cloned().collect();
     keys.sort();
     keys
