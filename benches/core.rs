@@ -14,7 +14,7 @@ use cardswitch::api::jcard::{lenient, wire};
 use cardswitch::card::{
     Card, CardKind, CardProduct, CardState, Channel, VelocityPeriod, VelocityProfile, VelocityScope,
 };
-use cardswitch::core::auth::{jcard_hash, verify_jcard_hash};
+use cardswitch::core::auth::{jcard_hash, verify_jcard_hash, NonceCache};
 use cardswitch::core::authorize::{card_pin_hash, Authorizer};
 use cardswitch::core::command::{CardMovement, CardMovementKind, Decline};
 use cardswitch::core::entry_index::indexed_entries;
@@ -589,10 +589,37 @@ fn state_balance_enquiry(c: &mut Criterion) {
     group.finish();
 }
 
+/// The replay check of a request under sustained load: a full nonce cache (1M nonces; request
+/// timestamps a millisecond apart per hundred) taking one new nonce, which evicts the oldest.
+fn nonce_cache_full(c: &mut Criterion) {
+    const ENTRIES: u64 = 1_000_000;
+    let cache = NonceCache::new(usize::try_from(ENTRIES).unwrap(), 300_000);
+    let consumer = uuid::Uuid::from_u128(7);
+    let at_ms = |n: u64| 1_800_000_000_000 + i64::try_from(n / 100).unwrap();
+    for n in 0..ENTRIES {
+        cache.check_and_insert(consumer, &n.to_string(), at_ms(n), at_ms(n)).unwrap();
+    }
+    // Measured is the accepted path: a new nonce is taken, not refused as below the floor.
+    assert!((ENTRIES..ENTRIES + 1000).all(|n| {
+        cache.check_and_insert(consumer, &format!("p{n}"), at_ms(n), at_ms(n)).is_ok()
+    }));
+    let mut group = c.benchmark_group("auth/nonce_cache");
+    group.warm_up_time(WARM_UP).measurement_time(MEASUREMENT).throughput(Throughput::Elements(1));
+    group.bench_function("new_nonce_into_a_full_cache_1m", |b| {
+        let mut n = ENTRIES;
+        b.iter(|| {
+            n += 1;
+            cache.check_and_insert(consumer, &n.to_string(), at_ms(n), at_ms(n)).is_ok()
+        });
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     card_authorization,
     state_balance_enquiry,
+    nonce_cache_full,
     ledger_plan,
     ledger_apply,
     store_group_commit,

@@ -2,13 +2,13 @@
 //! decimal timestamp ‖ nonce ‖ raw body)) with key = Base64-decoded consumer secret, a
 //! timestamp within the allowed skew, and a nonce never seen before within that window.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::VecDeque;
 use std::hash::BuildHasher;
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use parking_lot::Mutex;
+use rustc_hash::FxHashSet;
 use sha2::Sha256;
 use uuid::Uuid;
 
@@ -144,12 +144,29 @@ pub struct NonceCache {
 
 #[derive(Default)]
 struct NonceShard {
-    seen: HashSet<u64>,
-    by_time: BinaryHeap<Reverse<(EpochMs, u64)>>,
+    /// The keyed hashes remembered. They are keyed already (`NonceCache::hasher`), so FxHash
+    /// only has to spread them, not to resist chosen collisions.
+    seen: FxHashSet<u64>,
+    /// The same entries by the second of their request timestamp, oldest second first. Taking
+    /// the oldest from here is a step along a vector; a binary heap of a shard's up to 250,000
+    /// entries was sifted down its whole height on every request once the cache was full
+    /// (`docs/performance.md`, "The nonce cache").
+    seconds: VecDeque<NonceSecond>,
     /// Requests with timestamps at or below this were possibly evicted: refuse them.
     floor_ms: EpochMs,
 }
 
+/// The entries whose request timestamps fall in one second.
+struct NonceSecond {
+    start_ms: EpochMs,
+    /// (request timestamp, hash), as they came: nearly in timestamp order, sorted before the
+    /// oldest is taken.
+    entries: VecDeque<(EpochMs, u64)>,
+    sorted: bool,
+}
+
+/// The span of timestamps one `NonceSecond` holds.
+const NONCE_PERIOD_MS: i64 = 1000;
 const NONCE_SHARDS: usize = 16;
 
 impl NonceCache {
@@ -175,23 +192,13 @@ impl NonceCache {
     ) -> Result<(), AuthFailure> {
         let hash = self.hasher.hash_one((consumer, nonce));
         let shard_index = usize::try_from(hash).unwrap_or_default() % NONCE_SHARDS;
-        let mut shard = self.shards[shard_index].lock();
-        shard.expire(now_ms.saturating_sub(self.window_ms));
-        if timestamp_ms <= shard.floor_ms {
-            return Err(AuthFailure::BelowReplayFloor);
-        }
-        if shard.seen.contains(&hash) {
-            return Err(AuthFailure::ReplayedNonce);
-        }
-        while shard.seen.len() >= self.shard_entries_max {
-            shard.evict_oldest();
-        }
-        if timestamp_ms <= shard.floor_ms {
-            return Err(AuthFailure::BelowReplayFloor);
-        }
-        shard.seen.insert(hash);
-        shard.by_time.push(Reverse((timestamp_ms, hash)));
-        Ok(())
+        let cutoff_ms = now_ms.saturating_sub(self.window_ms);
+        self.shards[shard_index].lock().check_and_insert(
+            hash,
+            timestamp_ms,
+            cutoff_ms,
+            self.shard_entries_max,
+        )
     }
 
     pub fn len(&self) -> usize {
@@ -204,23 +211,80 @@ impl NonceCache {
 }
 
 impl NonceShard {
-    /// Drops entries whose request timestamps are before `cutoff_ms`: the timestamp check
-    /// refuses those requests anyway.
-    fn expire(&mut self, cutoff_ms: EpochMs) {
-        while let Some(Reverse((timestamp_ms, hash))) = self.by_time.peek().copied() {
-            if timestamp_ms >= cutoff_ms {
-                break;
-            }
-            self.by_time.pop();
-            self.seen.remove(&hash);
+    /// `NonceCache::check_and_insert` for this shard's keys: forgets requests before
+    /// `cutoff_ms`, keeps at most `entries_max`.
+    fn check_and_insert(
+        &mut self,
+        hash: u64,
+        timestamp_ms: EpochMs,
+        cutoff_ms: EpochMs,
+        entries_max: usize,
+    ) -> Result<(), AuthFailure> {
+        self.expire(cutoff_ms);
+        if timestamp_ms <= self.floor_ms {
+            return Err(AuthFailure::BelowReplayFloor);
+        }
+        if self.seen.contains(&hash) {
+            return Err(AuthFailure::ReplayedNonce);
+        }
+        while self.seen.len() >= entries_max && self.evict_oldest() {}
+        if timestamp_ms <= self.floor_ms {
+            return Err(AuthFailure::BelowReplayFloor);
+        }
+        self.insert(timestamp_ms, hash);
+        Ok(())
+    }
+
+    fn insert(&mut self, timestamp_ms: EpochMs, hash: u64) {
+        self.seen.insert(hash);
+        let start_ms = timestamp_ms.saturating_sub(timestamp_ms.rem_euclid(NONCE_PERIOD_MS));
+        // Nearly always the newest second; a request from a slower clock goes to its own.
+        let second = match self.seconds.back() {
+            Some(last) if last.start_ms < start_ms => self.seconds.len(),
+            Some(last) if last.start_ms == start_ms => self.seconds.len().saturating_sub(1),
+            _ => self.seconds.partition_point(|second| second.start_ms < start_ms),
+        };
+        if self.seconds.get(second).is_none_or(|found| found.start_ms != start_ms) {
+            let entries = VecDeque::new();
+            self.seconds.insert(second, NonceSecond { start_ms, entries, sorted: true });
+        }
+        if let Some(found) = self.seconds.get_mut(second) {
+            found.sorted &= found.entries.back().is_none_or(|(last, _)| *last <= timestamp_ms);
+            found.entries.push_back((timestamp_ms, hash));
         }
     }
 
-    fn evict_oldest(&mut self) {
-        if let Some(Reverse((timestamp_ms, hash))) = self.by_time.pop() {
+    /// Drops the seconds wholly before `cutoff_ms`: the timestamp check refuses those requests
+    /// anyway. (Entries of the second the cutoff falls in stay until it has passed.)
+    fn expire(&mut self, cutoff_ms: EpochMs) {
+        while let Some(first) = self.seconds.front() {
+            if first.start_ms.saturating_add(NONCE_PERIOD_MS) > cutoff_ms {
+                break;
+            }
+            if let Some(first) = self.seconds.pop_front() {
+                for (_, hash) in first.entries {
+                    self.seen.remove(&hash);
+                }
+            }
+        }
+    }
+
+    /// Forgets the entry with the oldest request timestamp (the smallest hash among equal
+    /// ones) and raises the floor to it; false if there was none.
+    fn evict_oldest(&mut self) -> bool {
+        let Some(first) = self.seconds.front_mut() else { return false };
+        if !first.sorted {
+            first.entries.make_contiguous().sort_unstable();
+            first.sorted = true;
+        }
+        if let Some((timestamp_ms, hash)) = first.entries.pop_front() {
             self.seen.remove(&hash);
             self.floor_ms = self.floor_ms.max(timestamp_ms);
         }
+        if first.entries.is_empty() {
+            self.seconds.pop_front();
+        }
+        true
     }
 }
 
@@ -292,6 +356,87 @@ mod tests {
             cache.check_and_insert(consumer, "a", 5000, 5001),
             Err(AuthFailure::ReplayedNonce)
         );
+    }
+
+    /// What a shard did with its binary heap: entries ordered by (timestamp, hash), the
+    /// oldest evicted first. Without expiry the seconds must answer exactly as it did.
+    #[derive(Default)]
+    struct HeapShard {
+        entries: std::collections::BTreeSet<(EpochMs, u64)>,
+        seen: std::collections::HashSet<u64>,
+        floor_ms: EpochMs,
+    }
+
+    impl HeapShard {
+        fn check_and_insert(
+            &mut self,
+            hash: u64,
+            timestamp_ms: EpochMs,
+            max: usize,
+        ) -> Result<(), AuthFailure> {
+            if timestamp_ms <= self.floor_ms {
+                return Err(AuthFailure::BelowReplayFloor);
+            }
+            if self.seen.contains(&hash) {
+                return Err(AuthFailure::ReplayedNonce);
+            }
+            while self.seen.len() >= max {
+                let (oldest_ms, oldest) = self.entries.pop_first().unwrap();
+                self.seen.remove(&oldest);
+                self.floor_ms = self.floor_ms.max(oldest_ms);
+            }
+            if timestamp_ms <= self.floor_ms {
+                return Err(AuthFailure::BelowReplayFloor);
+            }
+            self.entries.insert((timestamp_ms, hash));
+            self.seen.insert(hash);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_full_shard_evicts_exactly_as_a_heap_by_timestamp_would() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(20261122);
+        for max in [1, 7, 64] {
+            let mut shard = NonceShard { floor_ms: EpochMs::MIN, ..NonceShard::default() };
+            let mut model = HeapShard { floor_ms: EpochMs::MIN, ..HeapShard::default() };
+            for step in 0..20_000_i64 {
+                // Clocks that run behind by up to 3 s, some requests ahead, nonces reused.
+                let timestamp_ms = 1_000_000 + step * 7 + rng.gen_range(-3_000..500);
+                let hash = rng.gen_range(0..4_000_u64);
+                let answer = shard.check_and_insert(hash, timestamp_ms, EpochMs::MIN, max);
+                assert_eq!(answer, model.check_and_insert(hash, timestamp_ms, max), "step {step}");
+                assert_eq!((shard.seen.len(), shard.floor_ms), (model.seen.len(), model.floor_ms));
+            }
+            let kept: usize = shard.seconds.iter().map(|second| second.entries.len()).sum();
+            assert_eq!(kept, shard.seen.len(), "every hash remembered is in its second");
+            assert!(shard
+                .seconds
+                .iter()
+                .zip(shard.seconds.iter().skip(1))
+                .all(|(a, b)| a.start_ms < b.start_ms));
+        }
+    }
+
+    #[test]
+    fn expiry_drops_whole_seconds_before_the_cutoff() {
+        let mut shard = NonceShard { floor_ms: EpochMs::MIN, ..NonceShard::default() };
+        for (timestamp_ms, hash) in [(2_500, 1), (1_999, 2), (1_000, 3), (3_000, 4), (999, 5)] {
+            assert_eq!(shard.check_and_insert(hash, timestamp_ms, 0, 100), Ok(()));
+        }
+        let starts = |shard: &NonceShard| {
+            shard.seconds.iter().map(|second| second.start_ms).collect::<Vec<_>>()
+        };
+        assert_eq!(starts(&shard), vec![0, 1_000, 2_000, 3_000]);
+        // 1,999 is before the cutoff but its second is not over: it stays, and is still refused.
+        assert_eq!(shard.check_and_insert(2, 1_999, 1_500, 100), Err(AuthFailure::ReplayedNonce));
+        assert_eq!(starts(&shard), vec![1_000, 2_000, 3_000]);
+        assert!(!shard.seen.contains(&5), "the second before the cutoff's is forgotten");
+        assert_eq!(shard.check_and_insert(9, 4_000, 3_000, 100), Ok(()));
+        assert_eq!(starts(&shard), vec![3_000, 4_000]);
+        assert_eq!(shard.seen.len(), 2);
+        assert_eq!(shard.floor_ms, EpochMs::MIN, "expiry is not eviction: no floor");
     }
 
     #[test]
