@@ -388,15 +388,7 @@ impl EntryIndex {
             EntryPosition { account_id, post_date_ms: from_ms, transaction_id: 0, entry_index: 0 };
         let high =
             EntryPosition { account_id, post_date_ms: to_ms, transaction_id: 0, entry_index: 0 };
-        let mut pending = Vec::new();
-        let runs = {
-            let view = self.shared.view.read();
-            view.active.collect_range(&low, &high, &mut pending);
-            if let Some(frozen) = &view.frozen {
-                frozen.collect_range(&low, &high, &mut pending);
-            }
-            Arc::clone(&view.runs)
-        };
+        let (mut pending, runs) = self.in_memory_and_runs(&low, &high);
         pending.sort_unstable_by_key(|entry| entry.position);
         if reverse {
             pending.reverse();
@@ -415,14 +407,6 @@ impl EntryIndex {
     /// looks up (the RRN index). Runs whose key filter rules `key` out are not read, so an
     /// absent key costs a look at the memory and one cache line per run.
     pub fn entries_of(&self, key: u64) -> Result<Vec<IndexedEntry>, StoreError> {
-        let mut found = Vec::new();
-        let runs = {
-            let view = self.shared.view.read();
-            for pending in std::iter::once(&view.active).chain(view.frozen.as_deref()) {
-                found.extend(pending.of_key(key));
-            }
-            Arc::clone(&view.runs)
-        };
         let low = EntryPosition {
             account_id: key,
             post_date_ms: i64::MIN,
@@ -437,6 +421,8 @@ impl EntryIndex {
             transaction_id: u64::MAX,
             entry_index: u16::MAX,
         };
+        // Collected and sorted once, not merged: this is on every money movement's path.
+        let (mut found, runs) = self.in_memory_and_runs(&low, &high);
         for run in runs.iter().filter(|run| run.may_hold(key)) {
             for entry in run.range(&low, &high, false)? {
                 found.push(entry?);
@@ -444,6 +430,21 @@ impl EntryIndex {
         }
         found.sort_unstable_by_key(|entry| entry.position);
         Ok(found)
+    }
+
+    /// The entries in memory at positions in `[low, high)` (one account's), unsorted, and the
+    /// runs, taken under one read of the view.
+    fn in_memory_and_runs(
+        &self,
+        low: &EntryPosition,
+        high: &EntryPosition,
+    ) -> (Vec<IndexedEntry>, Arc<Vec<Arc<Run>>>) {
+        let mut pending = Vec::new();
+        let view = self.shared.view.read();
+        for memory in std::iter::once(&view.active).chain(view.frozen.as_deref()) {
+            memory.collect_range(low, high, &mut pending);
+        }
+        (pending, Arc::clone(&view.runs))
     }
 
     /// Checks that every key a run holds passes its key filter (a filter that failed one would
