@@ -10,11 +10,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::client::{PartnerSigner, Session, Signer};
 use super::manifest::Manifest;
 use super::mix::{parse_distribution, parse_mix, Distribution, Kind, Mix, SeededRng};
+use super::pacer::{Pacer, Schedule};
 use super::populate::manifest_path;
 use super::report::{summarize, Progress, Results, Tally};
 use super::requests::Plan;
@@ -114,15 +116,26 @@ pub async fn run(options: &RunOptions) -> Result<Results, LoadError> {
         measure_from,
         end: measure_from + Duration::from_secs_f64(options.duration_s),
     };
+    let schedules: Option<Vec<_>> = options.rate.map(|rate| {
+        (0..options.connections)
+            .map(|connection| Schedule::new(rate, connection, options.connections))
+            .collect()
+    });
+    let pacer = match &schedules {
+        Some(schedules) => Some(Pacer::start(schedules.clone(), window.start, window.end)?),
+        None => None,
+    };
     let progress = Progress::start("requests", None);
     let tasks: Vec<_> = (0..options.connections)
         .map(|connection| {
             let (plan, done) = (Arc::clone(&plan), progress.counter());
             let seed = options.seed
                 ^ u64::try_from(connection).unwrap_or(0).wrapping_mul(0x2545_F491_4F6C_DD1D);
-            let schedule =
-                options.rate.map(|rate| Schedule::new(rate, connection, options.connections));
-            tokio::spawn(drive(address, plan, window, SeededRng::new(seed), schedule, done))
+            let paced = schedules.as_ref().and_then(|schedules| {
+                let gate = pacer.as_ref()?.gate(connection)?;
+                Some(Paced { schedule: *schedules.get(connection)?, gate })
+            });
+            tokio::spawn(drive(address, plan, window, SeededRng::new(seed), paced, done))
         })
         .collect();
     let mut tallies: BTreeMap<Kind, Tally> = BTreeMap::new();
@@ -133,6 +146,7 @@ pub async fn run(options: &RunOptions) -> Result<Results, LoadError> {
         merge_connection(&mut tallies, connection);
     }
     progress.finish();
+    drop(pacer);
     // Requests are counted over the measured window stretched to the last answer: when the
     // switch falls behind an open loop's schedule, the rate shown is the rate it kept up.
     let elapsed = last_answer.duration_since(window.measure_from);
@@ -196,27 +210,10 @@ fn merge_connection(tallies: &mut BTreeMap<Kind, Tally>, connection: BTreeMap<Ki
     }
 }
 
-/// An open-loop connection's due times: its share of one schedule at `rate` for the run.
-#[derive(Debug, Clone, Copy)]
-struct Schedule {
-    /// Time between two of this connection's requests.
-    period: Duration,
-    /// This connection's first request is due `offset` after the start.
-    offset: Duration,
-}
-
-impl Schedule {
-    fn new(rate_per_s: f64, connection: usize, connections: usize) -> Schedule {
-        let spacing = Duration::from_secs_f64(1.0 / rate_per_s);
-        let (connection, connections) =
-            (u32::try_from(connection).unwrap_or(0), u32::try_from(connections).unwrap_or(1));
-        Schedule { period: spacing * connections, offset: spacing * connection }
-    }
-
-    /// When request `sequence` (from 0) of this connection is due.
-    fn due(self, start: Instant, sequence: u32) -> Instant {
-        start + self.offset + self.period * sequence
-    }
+/// An open-loop connection's due times, and the pacer's gate it waits on for each.
+struct Paced {
+    schedule: Schedule,
+    gate: Arc<Semaphore>,
 }
 
 /// One connection's loop; answers its tallies per kind and when its last answer came.
@@ -225,7 +222,7 @@ async fn drive(
     plan: Arc<Plan>,
     window: Window,
     mut rng: SeededRng,
-    schedule: Option<Schedule>,
+    paced: Option<Paced>,
     done: Arc<AtomicU64>,
 ) -> (BTreeMap<Kind, Tally>, Instant) {
     let mut session = Session::new(address);
@@ -238,15 +235,19 @@ async fn drive(
     let mut sequence: u32 = 0;
     let mut last_answer = window.start;
     loop {
-        let intended = match schedule {
-            Some(schedule) => schedule.due(window.start, sequence),
+        let intended = match &paced {
+            Some(paced) => paced.schedule.due(window.start, sequence),
             None => Instant::now(),
         };
         if intended >= window.end {
             return (tallies, last_answer);
         }
-        if schedule.is_some() {
-            send_time_wait(intended).await;
+        if let Some(paced) = &paced {
+            // Released by the pacer at `intended`; closed only if the run is gone.
+            let Ok(permit) = paced.gate.acquire().await else {
+                return (tallies, last_answer);
+            };
+            permit.forget();
         }
         let (kind, request) = plan.next_request(&mut rng);
         let verdict = Plan::verdict(session.send(&request).await);
@@ -259,39 +260,9 @@ async fn drive(
     }
 }
 
-/// Waits until `due`, to the microsecond rather than to tokio's timer tick: a timer wakes on
-/// the next millisecond tick, and an open loop counts latency from the due time, so that
-/// lateness of the client's own (up to a millisecond) would be counted against the switch.
-/// Sleeps to within a tick of `due`, then yields to the other connections until it is there.
-async fn send_time_wait(due: Instant) {
-    const TIMER_TICK: Duration = Duration::from_millis(1);
-    if let Some(early) = due.checked_sub(TIMER_TICK) {
-        if early > Instant::now() {
-            tokio::time::sleep_until(early).await;
-        }
-    }
-    while Instant::now() < due {
-        tokio::task::yield_now().await;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_open_loop_schedule_interleaves_the_connections() {
-        let start = Instant::now();
-        let due = |connection, sequence| {
-            Schedule::new(100.0, connection, 4).due(start, sequence).duration_since(start)
-        };
-        // 100/s over 4 connections: one due every 10 ms, each connection every 40 ms.
-        assert_eq!(due(0, 0), Duration::ZERO);
-        assert_eq!(due(1, 0), Duration::from_millis(10));
-        assert_eq!(due(3, 0), Duration::from_millis(30));
-        assert_eq!(due(0, 1), Duration::from_millis(40));
-        assert_eq!(due(2, 5), Duration::from_millis(220));
-    }
 
     #[test]
     fn kinds_a_connection_never_drew_are_left_out_of_the_results() {

@@ -13,6 +13,7 @@ pub mod client;
 pub mod driver;
 pub mod manifest;
 pub mod mix;
+pub mod pacer;
 pub mod populate;
 pub mod report;
 pub mod requests;
