@@ -91,7 +91,8 @@ if [ "$client" = auto ]; then
 fi
 
 # rows.tsv: kind, requests/s, p50 ms, p99 ms, round (kinds: echo, balance, debit, transfer0,
-# transfer1, debit70; the in-process bench has one round).
+# transfer1, debit70, late70: the generator's own lateness at the 70% point, `send_late_ms`; the
+# in-process bench has one round).
 rows="$work/rows.tsv"
 : >"$rows"
 output="$work/output.txt"
@@ -99,6 +100,21 @@ output="$work/output.txt"
 # Reads one `cardswitch load run --json` file and prints "rps p50 p99" (tolerant of layout).
 json_summary() {
     python3 "$(dirname "$0")/plot_latency.py" --summary "$1"
+}
+
+# Prints "0 p50 p99" of the generator's own lateness (`send_late_ms`) in one open-loop JSON
+# file, or nothing if the generator did not write it.
+json_late() {
+    python3 -c 'import json, sys
+late = json.load(open(sys.argv[1])).get("send_late_ms")
+if late: print(0, late["p50"], late["p99"])' "$1"
+}
+
+# Appends the row "late70 0 p50 p99 ROUND" for the open-loop JSON file $1, round $2.
+late_row() {
+    local late
+    late="$(json_late "$1")"
+    if [ -n "$late" ]; then echo "late70 $late $2" >>"$rows"; fi
 }
 
 # Starts a switch on a fresh data directory $1 (log $2) and populates it; sets `common`, the
@@ -164,11 +180,13 @@ run_with_load() {
             load_run "$json" --mix debit=1 --connections "$sweep_connections" --rate "$rate"
             if [ "$fraction" = 0.7 ]; then
                 echo "debit70 $(json_summary "$json") 1" >>"$rows"
+                late_row "$json" 1
                 # The 70% point is a verdict, so it gets its rounds too (not plotted).
                 for round in $(seq 2 "$rounds"); do
                     load_run "$work/debit70-$round.json" --mix debit=1 \
                         --connections "$sweep_connections" --rate "$rate"
                     echo "debit70 $(json_summary "$work/debit70-$round.json") $round" >>"$rows"
+                    late_row "$work/debit70-$round.json" "$round"
                 done
             fi
         done
@@ -281,6 +299,10 @@ awk -v rev="$revision" -v date="$(date -u +%Y-%m-%d)" -v client="$client" -v pg=
         if ("debit70" in seen) {
             n = collect("debit70", "", "p99")
             printf "| debit p99 at 70%% of max throughput (open loop) | <= 5 ms | %s ms | %s |\n", show("%.1f", n), verdict(med <= 5)
+            if ("late70" in seen) {
+                n = collect("late70", "", "p99")
+                printf "| lateness of the generator itself at that point (p99, from due and connection free to sent; part of the p99 above) | - | %s ms | - |\n", show("%.2f", n)
+            }
         } else {
             print "| debit p99 at 70% of max throughput (open loop) | <= 5 ms | needs the load generator | - |"
         }

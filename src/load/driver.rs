@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use hdrhistogram::Histogram;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -18,7 +19,7 @@ use super::manifest::Manifest;
 use super::mix::{parse_distribution, parse_mix, Distribution, Kind, Mix, SeededRng};
 use super::pacer::{Pacer, Schedule};
 use super::populate::manifest_path;
-use super::report::{summarize, Progress, Results, Tally};
+use super::report::{new_histogram, summarize, Percentiles, Progress, Results, Tally};
 use super::requests::Plan;
 use super::target::{parse_url, read_credentials};
 use super::LoadError;
@@ -140,10 +141,14 @@ pub async fn run(options: &RunOptions) -> Result<Results, LoadError> {
         .collect();
     let mut tallies: BTreeMap<Kind, Tally> = BTreeMap::new();
     let mut last_answer = window.end;
+    let mut send_late_us = new_histogram();
     for task in tasks {
-        let (connection, last) = task.await.map_err(|error| LoadError::new(error.to_string()))?;
-        last_answer = last_answer.max(last);
-        merge_connection(&mut tallies, connection);
+        let driven = task.await.map_err(|error| LoadError::new(error.to_string()))?;
+        last_answer = last_answer.max(driven.last_answer);
+        merge_connection(&mut tallies, driven.tallies);
+        if let Some(late) = &driven.send_late_us {
+            let _ = send_late_us.add(late);
+        }
     }
     progress.finish();
     drop(pacer);
@@ -152,7 +157,8 @@ pub async fn run(options: &RunOptions) -> Result<Results, LoadError> {
     let elapsed = last_answer.duration_since(window.measure_from);
     let mut shape = shape(options);
     shape.elapsed_s = elapsed.as_secs_f64();
-    let results = summarize(&tallies, elapsed, shape);
+    let mut results = summarize(&tallies, elapsed, shape);
+    results.send_late_ms = (!send_late_us.is_empty()).then(|| Percentiles::of(&send_late_us));
     print!("{}", results.text());
     if let Some(path) = &options.json {
         write_json(path, &results)?;
@@ -192,6 +198,7 @@ fn shape(options: &RunOptions) -> Results {
         hot_merchant_share: options.hot_merchant_share,
         total: super::report::Figures::of(&Tally::default(), Duration::from_secs(1)),
         kinds: BTreeMap::new(),
+        send_late_ms: None,
     }
 }
 
@@ -216,7 +223,17 @@ struct Paced {
     gate: Arc<Semaphore>,
 }
 
-/// One connection's loop; answers its tallies per kind and when its last answer came.
+/// What one connection saw.
+struct Driven {
+    tallies: BTreeMap<Kind, Tally>,
+    /// When its last answer came.
+    last_answer: Instant,
+    /// Open loop only: per measured request, microseconds from when it was due and the
+    /// connection was free to when it was sent.
+    send_late_us: Option<Histogram<u64>>,
+}
+
+/// One connection's loop.
 async fn drive(
     address: SocketAddr,
     plan: Arc<Plan>,
@@ -224,37 +241,43 @@ async fn drive(
     mut rng: SeededRng,
     paced: Option<Paced>,
     done: Arc<AtomicU64>,
-) -> (BTreeMap<Kind, Tally>, Instant) {
+) -> Driven {
     let mut session = Session::new(address);
     // Made before the run, not at the first measured answer: a histogram is some 190 KiB to
     // allocate and zero, and 128 connections making theirs at once stalled the client for up
     // to 50 ms at the start of the measured window, which an open loop counts as latency.
-    let mut tallies: BTreeMap<Kind, Tally> =
-        plan.kinds().map(|kind| (kind, Tally::default())).collect();
+    let tallies = plan.kinds().map(|kind| (kind, Tally::default())).collect();
+    let send_late_us = paced.as_ref().map(|_| new_histogram());
+    let mut driven = Driven { tallies, last_answer: window.start, send_late_us };
     tokio::time::sleep_until(window.start).await;
     let mut sequence: u32 = 0;
-    let mut last_answer = window.start;
     loop {
         let intended = match &paced {
             Some(paced) => paced.schedule.due(window.start, sequence),
             None => Instant::now(),
         };
         if intended >= window.end {
-            return (tallies, last_answer);
+            return driven;
         }
         if let Some(paced) = &paced {
             // Released by the pacer at `intended`; closed only if the run is gone.
             let Ok(permit) = paced.gate.acquire().await else {
-                return (tallies, last_answer);
+                return driven;
             };
             permit.forget();
         }
         let (kind, request) = plan.next_request(&mut rng);
+        let sent = Instant::now();
         let verdict = Plan::verdict(session.send(&request).await);
         done.fetch_add(1, Ordering::Relaxed);
-        last_answer = Instant::now();
+        let free = driven.last_answer.max(intended);
+        driven.last_answer = Instant::now();
         if intended >= window.measure_from {
-            tallies.entry(kind).or_default().record(verdict, intended.elapsed());
+            driven.tallies.entry(kind).or_default().record(verdict, intended.elapsed());
+            if let Some(late) = &mut driven.send_late_us {
+                let micros = u64::try_from(sent.saturating_duration_since(free).as_micros());
+                late.saturating_record(micros.unwrap_or(u64::MAX).max(1));
+            }
         }
         sequence = sequence.saturating_add(1);
     }

@@ -100,6 +100,17 @@ pub struct Percentiles {
     pub max: f64,
 }
 
+impl Percentiles {
+    pub fn of(histogram: &Histogram<u64>) -> Percentiles {
+        Percentiles {
+            p50: milliseconds(histogram.value_at_quantile(0.50)),
+            p99: milliseconds(histogram.value_at_quantile(0.99)),
+            p999: milliseconds(histogram.value_at_quantile(0.999)),
+            max: milliseconds(histogram.max()),
+        }
+    }
+}
+
 /// The whole result of a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Results {
@@ -117,6 +128,10 @@ pub struct Results {
     pub hot_merchant_share: f64,
     pub total: Figures,
     pub kinds: BTreeMap<String, Figures>,
+    /// Open loop only: how long after a measured request was due, and its connection free,
+    /// the generator sent it (its own lateness, which the latencies include).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub send_late_ms: Option<Percentiles>,
 }
 
 fn milliseconds(micros: u64) -> f64 {
@@ -138,12 +153,7 @@ impl Figures {
             approvals: tally.approvals,
             declines: tally.declines.clone(),
             errors: tally.errors.clone(),
-            latency_ms: Percentiles {
-                p50: milliseconds(histogram.value_at_quantile(0.50)),
-                p99: milliseconds(histogram.value_at_quantile(0.99)),
-                p999: milliseconds(histogram.value_at_quantile(0.999)),
-                max: milliseconds(histogram.max()),
-            },
+            latency_ms: Percentiles::of(histogram),
         }
     }
 
@@ -197,6 +207,13 @@ impl Results {
             let _ = writeln!(text, "{}", figures.line(name));
         }
         let _ = writeln!(text, "{}", self.total.line("total"));
+        if let Some(late) = &self.send_late_ms {
+            let _ = writeln!(
+                text,
+                "sent late by the generator (from due and connection free to sent; in the latencies above): p50 {:.3} ms, p99 {:.3}, p99.9 {:.3}, max {:.3}",
+                late.p50, late.p99, late.p999, late.max
+            );
+        }
         text
     }
 }

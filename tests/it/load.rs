@@ -92,6 +92,7 @@ fn all_approved(results: &Results, kind: Kind) {
     assert!(total.errors.is_empty() && total.declines.is_empty(), "{}", results.text());
     assert_eq!(total.approvals, total.requests);
     assert_eq!(results.kinds.keys().collect::<Vec<_>>(), vec![kind.name()]);
+    assert!(results.send_late_ms.is_none(), "a closed loop sends at once: {}", results.text());
 }
 
 /// The JSON results of the open-loop run have the documented fields.
@@ -107,6 +108,12 @@ fn check_json(path: &Path) {
         assert!(written["total"]["latency_ms"][field].as_f64().is_some(), "{field} in {written}");
     }
     assert!(written["kinds"]["debit"]["requests"].as_u64().unwrap() > 0, "{written}");
+    let late = &written["send_late_ms"];
+    for field in ["p50", "p99", "p999", "max"] {
+        assert!(late[field].as_f64().is_some(), "send_late_ms.{field} in {written}");
+    }
+    // The generator's own lateness is part of each latency, so it is never the larger.
+    assert!(late["max"].as_f64() <= written["total"]["latency_ms"]["max"].as_f64(), "{written}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
