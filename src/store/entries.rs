@@ -128,6 +128,8 @@ struct RunRecord {
 
 /// Where a key's chain of entries in `Pending` ends.
 const CHAIN_END: usize = usize::MAX;
+/// Most entries a `Pending` makes room for up front (four default runs' worth).
+const PENDING_ROOM_MAX: usize = 1 << 20;
 
 /// Entries not yet in a run, in the order they were added, each key's chained from its newest:
 /// two vectors and a map slot a key, nothing allocated a key (the RRN index adds one entry a
@@ -144,8 +146,56 @@ struct Pending {
 }
 
 impl Pending {
+    /// An empty set with room for a run's worth of entries (`run_entries`) and some more, so
+    /// that adding to it never grows it on the syncer's path, which every answer waits for (a
+    /// doubling copies the whole set and rehashes its map at once). Its memory is only
+    /// reserved: the first writes fault it in (`for_run_touched` does that ahead).
+    fn for_run(run_entries: usize) -> Pending {
+        // Entries keep coming while the worker wakes to write the run out. An index that never
+        // spills (`verify`'s, `usize::MAX`) or a configured run beyond the cap grows past it.
+        let room = run_entries.saturating_add(run_entries / 8).min(PENDING_ROOM_MAX);
+        Pending {
+            entries: Vec::with_capacity(room),
+            earlier: Vec::with_capacity(room),
+            newest: FxHashMap::with_capacity_and_hasher(room, rustc_hash::FxBuildHasher),
+            max_transaction_id: None,
+        }
+    }
+
     fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// `for_run`, with its memory written once here (on the index's worker thread), so that
+    /// the syncer's adds to it fault nothing in.
+    fn for_run_touched(run_entries: usize) -> Pending {
+        let mut pending = Pending::for_run(run_entries);
+        let room = pending.entries.capacity();
+        let zero = IndexedEntry {
+            position: EntryPosition {
+                account_id: 0,
+                post_date_ms: 0,
+                transaction_id: 0,
+                entry_index: 0,
+            },
+            layer: 0,
+            credit: false,
+            amount_units: 0,
+        };
+        pending.entries.resize(room, zero);
+        pending.earlier.resize(room, CHAIN_END);
+        // Keys spread over the whole table, as account ids do.
+        pending.newest.extend((0..room).map(|at| (u64::try_from(at).unwrap_or(u64::MAX), at)));
+        pending.clear();
+        pending
+    }
+
+    /// Empties the set, keeping its memory.
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.earlier.clear();
+        self.newest.clear();
+        self.max_transaction_id = None;
     }
 
     fn insert(&mut self, entry: IndexedEntry) {
@@ -218,6 +268,11 @@ struct Shared {
     /// Every entry of a transaction below this id is in the view (so readable), added since
     /// the open or in a run; raised under the view's write lock.
     added_below: AtomicU64,
+    /// The set of the last run written, emptied, to take the active one's place at the next
+    /// spill: its memory is already the process's. A new set's first writes fault in fresh
+    /// memory on the syncer's path, which on this virtual machine took 3-5 ms a huge page
+    /// (docs/performance.md, "The open loop's pacer").
+    spare: Mutex<Option<Pending>>,
 }
 
 /// The account-entry index of a data directory.
@@ -279,13 +334,15 @@ impl EntryIndex {
             dir: dir.to_owned(),
             settings,
             view: RwLock::new(View {
+                active: Pending::for_run(settings.run_entries),
+                frozen: None,
                 runs: Arc::new(runs.into_iter().map(Arc::new).collect()),
-                ..View::default()
             }),
             held: Mutex::new(Vec::new()),
             added_below: AtomicU64::new(manifest.indexed_below),
             manifest: Mutex::new(manifest),
             stopping: AtomicBool::new(false),
+            spare: Mutex::new(None),
         };
         let index = EntryIndex { shared: Arc::new(shared), mode, worker: Mutex::new(None) };
         Ok((index, discarded))
@@ -523,6 +580,7 @@ impl Shared {
     /// Writes the entries in memory as a run if there are a run's worth (or a frozen set left
     /// by a failed attempt). Returns whether it wrote one.
     fn spill(&self) -> Result<bool, StoreError> {
+        self.prepare_spare();
         let frozen = {
             let mut view = self.view.write();
             if view.frozen.is_none() {
@@ -531,7 +589,9 @@ impl Shared {
                 if view.active.len() < self.settings.run_entries || !self.held.lock().is_empty() {
                     return Ok(false);
                 }
-                view.frozen = Some(Arc::new(std::mem::take(&mut view.active)));
+                let spare = self.spare.lock().take();
+                let next = spare.unwrap_or_else(|| Pending::for_run(self.settings.run_entries));
+                view.frozen = Some(Arc::new(std::mem::replace(&mut view.active, next)));
             }
             match &view.frozen {
                 Some(frozen) => Arc::clone(frozen),
@@ -562,7 +622,28 @@ impl Shared {
         runs.push(Arc::new(run));
         view.runs = Arc::new(runs);
         view.frozen = None;
+        drop(view);
+        // A reader may still hold the set for a moment; then a new one is made.
+        let spare = match Arc::try_unwrap(frozen) {
+            Ok(mut emptied) => {
+                emptied.clear();
+                emptied
+            }
+            Err(_) => Pending::for_run_touched(self.settings.run_entries),
+        };
+        *self.spare.lock() = Some(spare);
         Ok(true)
+    }
+
+    /// Makes the set that will take the active one's place, its memory written here, before a
+    /// first spill (later spills reuse the set they wrote out). Outside the view's lock: the
+    /// syncer goes on adding meanwhile.
+    fn prepare_spare(&self) {
+        let due = self.view.read().active.len() >= self.settings.run_entries;
+        if due && self.spare.lock().is_none() {
+            let spare = Pending::for_run_touched(self.settings.run_entries);
+            *self.spare.lock() = Some(spare);
+        }
     }
 
     /// A run id no file has: the manifest's next one, taken at once (a crash before the
@@ -854,6 +935,34 @@ mod tests {
         }
         index.spill_while_full().unwrap();
         assert_reads(&index, &model(0..130));
+    }
+
+    /// The set written out as a run comes back emptied to take the next run's entries: a
+    /// key of the old set must not chain into the new one.
+    #[test]
+    fn a_spill_keeps_the_set_it_wrote_out_emptied_for_the_next_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let (index, _) = open(dir.path(), 0, OpenMode::Serve);
+        assert!(index.shared.spare.lock().is_none(), "no spare before a first run");
+        for id in 0..8 {
+            index.add(transaction(id));
+        }
+        assert!(index.shared.spill().unwrap());
+        let spare = index.shared.spare.lock().take().unwrap();
+        assert_eq!((spare.len(), spare.newest.len(), spare.max_transaction_id), (0, 0, None));
+        assert!(spare.entries.capacity() >= SETTINGS.run_entries);
+        *index.shared.spare.lock() = Some(spare);
+        for first in [8, 16] {
+            for id in first..first + 8 {
+                index.add(transaction(id));
+            }
+            assert!(index.shared.spill().unwrap());
+            assert_reads(&index, &model(0..first + 8));
+        }
+        for id in 24..28 {
+            index.add(transaction(id));
+        }
+        assert_reads(&index, &model(0..28));
     }
 
     #[test]
