@@ -623,21 +623,18 @@ impl Shared {
         view.runs = Arc::new(runs);
         view.frozen = None;
         drop(view);
-        // A reader may still hold the set for a moment; then a new one is made.
-        let spare = match Arc::try_unwrap(frozen) {
-            Ok(mut emptied) => {
-                emptied.clear();
-                emptied
-            }
-            Err(_) => Pending::for_run_touched(self.settings.run_entries),
-        };
-        *self.spare.lock() = Some(spare);
+        // A reader may still hold the set for a moment; then the next spill makes a new one
+        // (`prepare_spare`).
+        if let Ok(mut emptied) = Arc::try_unwrap(frozen) {
+            emptied.clear();
+            *self.spare.lock() = Some(emptied);
+        }
         Ok(true)
     }
 
-    /// Makes the set that will take the active one's place, its memory written here, before a
-    /// first spill (later spills reuse the set they wrote out). Outside the view's lock: the
-    /// syncer goes on adding meanwhile.
+    /// Makes the set that will take the active one's place, its memory written here, when a
+    /// spill is due and no written-out set came back (the first spill after an open, or a
+    /// reader held the last one). Outside the view's lock: the syncer goes on adding meanwhile.
     fn prepare_spare(&self) {
         let due = self.view.read().active.len() >= self.settings.run_entries;
         if due && self.spare.lock().is_none() {
