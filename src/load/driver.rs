@@ -11,13 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::client::{PartnerSigner, Session, Signer};
 use super::manifest::Manifest;
 use super::mix::{parse_distribution, parse_mix, Distribution, Kind, Mix, SeededRng};
-use super::pacer::{Pacer, Schedule};
+use super::pacer::{Paced, Pacer};
 use super::populate::manifest_path;
 use super::report::{new_histogram, summarize, Percentiles, Progress, Results, Tally};
 use super::requests::Plan;
@@ -117,25 +116,17 @@ pub async fn run(options: &RunOptions) -> Result<Results, LoadError> {
         measure_from,
         end: measure_from + Duration::from_secs_f64(options.duration_s),
     };
-    let schedules: Option<Vec<_>> = options.rate.map(|rate| {
-        (0..options.connections)
-            .map(|connection| Schedule::new(rate, connection, options.connections))
-            .collect()
-    });
-    let pacer = match &schedules {
-        Some(schedules) => Some(Pacer::start(schedules.clone(), window.start, window.end)?),
-        None => None,
-    };
+    let pacer = options
+        .rate
+        .map(|rate| Pacer::start(rate, options.connections, window.start, window.end))
+        .transpose()?;
     let progress = Progress::start("requests", None);
     let tasks: Vec<_> = (0..options.connections)
         .map(|connection| {
             let (plan, done) = (Arc::clone(&plan), progress.counter());
             let seed = options.seed
                 ^ u64::try_from(connection).unwrap_or(0).wrapping_mul(0x2545_F491_4F6C_DD1D);
-            let paced = schedules.as_ref().and_then(|schedules| {
-                let gate = pacer.as_ref()?.gate(connection)?;
-                Some(Paced { schedule: *schedules.get(connection)?, gate })
-            });
+            let paced = pacer.as_ref().and_then(|pacer| pacer.paced(connection));
             tokio::spawn(drive(address, plan, window, SeededRng::new(seed), paced, done))
         })
         .collect();
@@ -215,12 +206,6 @@ fn merge_connection(tallies: &mut BTreeMap<Kind, Tally>, connection: BTreeMap<Ki
     for (kind, tally) in connection.into_iter().filter(|(_, tally)| tally.requests() > 0) {
         tallies.entry(kind).or_default().merge(&tally);
     }
-}
-
-/// An open-loop connection's due times, and the pacer's gate it waits on for each.
-struct Paced {
-    schedule: Schedule,
-    gate: Arc<Semaphore>,
 }
 
 /// What one connection saw.

@@ -42,33 +42,47 @@ impl Schedule {
     }
 }
 
+/// An open-loop connection's due times, and the gate it waits on for each.
+pub struct Paced {
+    pub schedule: Schedule,
+    pub gate: Arc<Semaphore>,
+}
+
 /// Releases request `sequence` of connection `c` (one permit of `gates[c]`) at
 /// `schedules[c].due(start, sequence)`, for every due time before `end`, in due order.
 pub struct Pacer {
+    schedules: Vec<Schedule>,
     gates: Vec<Arc<Semaphore>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Pacer {
+    /// Starts the pacer of `connections` connections sharing one schedule at `rate_per_s`.
     pub fn start(
-        schedules: Vec<Schedule>,
+        rate_per_s: f64,
+        connections: usize,
         start: Instant,
         end: Instant,
     ) -> Result<Pacer, LoadError> {
+        let schedules: Vec<_> = (0..connections)
+            .map(|connection| Schedule::new(rate_per_s, connection, connections))
+            .collect();
         let gates: Vec<_> = schedules.iter().map(|_| Arc::new(Semaphore::new(0))).collect();
         let stop = Arc::new(AtomicBool::new(false));
-        let (thread_gates, thread_stop) = (gates.clone(), Arc::clone(&stop));
+        let (thread_schedules, thread_gates) = (schedules.clone(), gates.clone());
+        let thread_stop = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
             .name("load-pacer".to_owned())
-            .spawn(move || release(&schedules, &thread_gates, start, end, &thread_stop))
+            .spawn(move || release(&thread_schedules, &thread_gates, start, end, &thread_stop))
             .map_err(|error| LoadError::new(format!("cannot start the pacer: {error}")))?;
-        Ok(Pacer { gates, stop, thread: Some(thread) })
+        Ok(Pacer { schedules, gates, stop, thread: Some(thread) })
     }
 
-    /// What connection `connection` waits on before each request.
-    pub fn gate(&self, connection: usize) -> Option<Arc<Semaphore>> {
-        self.gates.get(connection).cloned()
+    /// Connection `connection`'s schedule and gate.
+    pub fn paced(&self, connection: usize) -> Option<Paced> {
+        let schedule = *self.schedules.get(connection)?;
+        Some(Paced { schedule, gate: Arc::clone(self.gates.get(connection)?) })
     }
 }
 
@@ -134,12 +148,11 @@ mod tests {
     #[tokio::test]
     async fn the_pacer_releases_each_due_request_once_and_not_before_it_is_due() {
         let connections = 3;
-        let schedules: Vec<_> = (0..connections).map(|c| Schedule::new(1_000.0, c, 3)).collect();
         let start = Instant::now() + Duration::from_millis(5);
         let end = start + Duration::from_millis(61);
-        let pacer = Pacer::start(schedules.clone(), start, end).unwrap();
+        let pacer = Pacer::start(1_000.0, connections, start, end).unwrap();
         let waits = (0..connections).map(|connection| {
-            let (gate, schedule) = (pacer.gate(connection).unwrap(), schedules[connection]);
+            let Paced { schedule, gate } = pacer.paced(connection).unwrap();
             tokio::spawn(async move {
                 let mut sequence = 0;
                 while schedule.due(start, sequence) < end {
