@@ -165,8 +165,8 @@ fn ledger_plan(c: &mut Criterion) {
 /// changed balance into the persistent map.
 fn apply(state: &mut State, deltas: &[cardswitch::ledger::post::BalanceDelta]) {
     let balances = state.balances_after(deltas).unwrap();
-    for (key, balance) in balances {
-        state.balances.insert(key, balance);
+    for ((account_id, layer), balance) in balances {
+        state.balances.insert(account_id, layer, balance);
     }
 }
 
@@ -502,7 +502,7 @@ fn card_state(cards: u64, keys: &MasterKey) -> State {
         let card = payment_card(&state, n, Some(pin_hash));
         let account_id = card.account_id;
         state.insert_card(card);
-        state.balances.insert((account_id, LAYER), Amount::from_units(1_000_000_000));
+        state.balances.insert(account_id, LAYER, Amount::from_units(1_000_000_000));
     }
     state
 }

@@ -248,8 +248,8 @@ impl GroupContext<'_> {
                 self.batch.put(schema::balance_key(*account_id, *layer), balance)?;
             }
         }
-        for (key, balance) in balances {
-            self.state.balances.insert(key, balance);
+        for ((account_id, layer), balance) in balances {
+            self.state.balances.insert(account_id, layer, balance);
         }
         self.state.next_transaction_id =
             self.state.next_transaction_id.max(transaction.id.saturating_add(1));

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod authorize;
 pub mod backup;
+pub mod balances;
 pub mod bootstrap;
 pub mod command;
 pub mod entry_index;

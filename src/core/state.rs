@@ -9,6 +9,7 @@ use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::balances::Balances;
 use super::command::{Consumer, SysConfig};
 use super::execute_cashback::{MerchantGroup, MerchantStore, PointOfSale};
 use super::execute_giftcard::GiftPinGuard;
@@ -43,7 +44,7 @@ pub struct State {
     pub account_ids_by_code: HashMap<String, AccountId>,
     pub children: HashMap<AccountId, Vector<AccountId>>,
     /// Balances of every account (composites rolled up) per layer.
-    pub balances: OrdMap<(AccountId, Layer), Amount>,
+    pub balances: Balances,
     pub sysconfig: OrdMap<String, Arc<SysConfig>>,
     pub consumers: HashMap<Uuid, Arc<Consumer>>,
     pub wallets: HashMap<String, Arc<Wallet>>,
@@ -380,7 +381,7 @@ impl State {
     }
 
     pub fn balance(&self, account_id: AccountId, layer: Layer) -> Amount {
-        self.balances.get(&(account_id, layer)).copied().unwrap_or_default()
+        self.balances.get(account_id, layer).unwrap_or_default()
     }
 
     /// The balances after `deltas`, or `None` if one would overflow (nothing changed then).
@@ -401,18 +402,15 @@ impl State {
 
     /// Applies `deltas`; `None` (and nothing changed) if one would overflow.
     pub fn apply_deltas(&mut self, deltas: &[BalanceDelta]) -> Option<()> {
-        for (key, balance) in self.balances_after(deltas)? {
-            self.balances.insert(key, balance);
+        for ((account_id, layer), balance) in self.balances_after(deltas)? {
+            self.balances.insert(account_id, layer, balance);
         }
         Some(())
     }
 
     /// The layers on which an account has a balance record.
     pub fn layers_of(&self, account_id: AccountId) -> Vec<Layer> {
-        self.balances
-            .range((account_id, Layer::MIN)..=(account_id, Layer::MAX))
-            .map(|((_, layer), _)| *layer)
-            .collect()
+        self.balances.layers_of(account_id)
     }
 
     /// The fees configured for transaction type `kind` in `currency` (three digits): sysconfig

@@ -102,7 +102,7 @@ fn audit_loaded(store: &Store, state: &State, indexes: &Indexes) -> Result<Audit
     }
     check_index(&indexes.tranlogs, CARD_WALLET_TRANLOGS, &mut expected_tranlogs, &mut report);
     check_index(&indexes.rrns, RRN_TRANLOGS, &mut expected_rrns, &mut report);
-    let recorded: Balances = state.balances.iter().map(|(key, value)| (*key, *value)).collect();
+    let recorded: Balances = state.balances.iter().collect();
     report
         .problems
         .extend(auditor.finish(&recorded).into_iter().map(|violation| describe(state, &violation)));
