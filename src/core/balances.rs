@@ -92,10 +92,10 @@ impl Balances {
             let missing = index.saturating_add(1).saturating_sub(self.slots.len());
             self.slots.extend(std::iter::repeat_n(Slot::default(), missing));
         }
+        // A layer already in `more` stays there (an account whose id was once too far out for
+        // a slot, or whose slot was full when the layer came).
         let in_more = self.more.contains_key(&(account, layer));
-        let Some(slot) = self.slots.get_mut(index).filter(|_| !in_more) else {
-            // A layer already in `more` stays there (an account whose id was once too far out
-            // for a slot, or whose slot was full when the layer came).
+        let Some(slot) = (!in_more).then(|| self.slots.get_mut(index)).flatten() else {
             self.insert_more(account, layer, amount);
             return;
         };
