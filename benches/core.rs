@@ -1,7 +1,7 @@
 //! Micro-benchmarks of the switch's hot pieces without HTTP: the pure card authorization
-//! decision, the pure posting decision, applying balances to the persistent in-memory state, a
-//! durable group commit to sled, jCard request signing, and request body parsing. Run with
-//! `cargo bench --bench core`.
+//! decision, the pure posting decision, applying balances to the persistent in-memory state
+//! (and the balances alone, read and changed), a durable group commit to sled, jCard request
+//! signing, and request body parsing. Run with `cargo bench --bench core`.
 
 // A benchmark is a test harness: a failed set-up should stop it loudly, not be handled.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -16,6 +16,7 @@ use cardswitch::card::{
 };
 use cardswitch::core::auth::{jcard_hash, verify_jcard_hash, NonceCache};
 use cardswitch::core::authorize::{card_pin_hash, Authorizer};
+use cardswitch::core::balances::Balances;
 use cardswitch::core::command::{CardMovement, CardMovementKind, Decline};
 use cardswitch::core::entry_index::indexed_entries;
 use cardswitch::core::keys::MasterKey;
@@ -208,6 +209,51 @@ fn ledger_apply(c: &mut Criterion) {
             working
         });
     });
+    group.finish();
+}
+
+/// The state's balances alone (`core::balances::Balances`), two layers for each of N
+/// accounts: reading one account's two layers (the balance enquiry's read), and three changes
+/// after a snapshot (one account drawn at random, two hot ones, as a card debit changes the
+/// card's account, the acquirer's and a parent; each command's savepoint is such a snapshot, so
+/// every touched path is copied).
+fn ledger_balances(c: &mut Criterion) {
+    let layers = [LAYER, LAYER.saturating_add(PENDING_LAYER_OFFSET)];
+    let mut group = c.benchmark_group("ledger/balances");
+    group.warm_up_time(WARM_UP).measurement_time(MEASUREMENT).throughput(Throughput::Elements(1));
+    for accounts in [10_000_u64, 1_000_000] {
+        let mut balances = Balances::default();
+        for account in 1..=accounts {
+            for layer in layers {
+                balances.insert(account, layer, Amount::from_units(5));
+            }
+        }
+        assert_eq!(balances.len(), usize::try_from(accounts * 2).unwrap());
+        // A xorshift walk: each read or change far from the one before, as live traffic is.
+        let mut state = 0x2545_f491_u64;
+        let mut scattered = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            1 + state % accounts
+        };
+        group.bench_function(BenchmarkId::new("read_two_layers", accounts), |b| {
+            b.iter(|| {
+                let account = black_box(scattered());
+                layers.map(|layer| balances.get(account, layer))
+            });
+        });
+        group.bench_function(BenchmarkId::new("three_changes_after_a_snapshot", accounts), |b| {
+            let mut working = balances.clone();
+            b.iter(|| {
+                let snapshot = working.clone();
+                for account in [scattered(), 1, 2] {
+                    working.insert(black_box(account), LAYER, Amount::from_units(7));
+                }
+                snapshot
+            });
+        });
+    }
     group.finish();
 }
 
@@ -622,6 +668,7 @@ criterion_group!(
     nonce_cache_full,
     ledger_plan,
     ledger_apply,
+    ledger_balances,
     store_group_commit,
     entry_index,
     rrn_lookup,
