@@ -21,6 +21,7 @@ use super::populate::manifest_path;
 use super::report::{new_histogram, summarize, Percentiles, Progress, Results, Tally};
 use super::requests::Plan;
 use super::target::{parse_url, read_credentials};
+use super::timeline::Timeline;
 use super::LoadError;
 
 /// Most connections one run opens.
@@ -65,6 +66,11 @@ pub struct RunOptions {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Also cut the measured time into windows of this many milliseconds (by when each request
+    /// was due) and report each window's slowest latency and request count: when the tail
+    /// happened. In the JSON as `timeline`; the five slowest windows are printed.
+    #[arg(long)]
+    pub timeline_ms: Option<u64>,
     /// The HS512 key of the manifest's partner; needed when the mix has `issuing_debit` (it may
     /// begin with `-`).
     #[arg(long, allow_hyphen_values = true)]
@@ -88,7 +94,13 @@ impl RunOptions {
         {
             return Err(LoadError::new("--rate must be 0.1 to 10000000 requests per second"));
         }
+        self.timeline()?;
         Ok(())
+    }
+
+    /// An empty timeline for one connection, if the run keeps one.
+    fn timeline(&self) -> Result<Option<Timeline>, LoadError> {
+        self.timeline_ms.map(|window_ms| Timeline::new(window_ms, self.duration_s)).transpose()
     }
 }
 
@@ -121,13 +133,15 @@ pub async fn run(options: &RunOptions) -> Result<Results, LoadError> {
         .map(|rate| Pacer::start(rate, options.connections, window.start, window.end))
         .transpose()?;
     let progress = Progress::start("requests", None);
+    let mut timeline = options.timeline()?;
     let tasks: Vec<_> = (0..options.connections)
         .map(|connection| {
             let (plan, done) = (Arc::clone(&plan), progress.counter());
             let seed = options.seed
                 ^ u64::try_from(connection).unwrap_or(0).wrapping_mul(0x2545_F491_4F6C_DD1D);
             let paced = pacer.as_ref().and_then(|pacer| pacer.paced(connection));
-            tokio::spawn(drive(address, plan, window, SeededRng::new(seed), paced, done))
+            let kept = Kept { timeline: timeline.clone(), done };
+            tokio::spawn(drive(address, plan, window, SeededRng::new(seed), paced, kept))
         })
         .collect();
     let mut tallies: BTreeMap<Kind, Tally> = BTreeMap::new();
@@ -140,6 +154,9 @@ pub async fn run(options: &RunOptions) -> Result<Results, LoadError> {
         if let Some(late) = &driven.send_late_us {
             let _ = send_late_us.add(late);
         }
+        if let (Some(run), Some(connection)) = (&mut timeline, &driven.timeline) {
+            run.merge(connection);
+        }
     }
     progress.finish();
     drop(pacer);
@@ -150,6 +167,7 @@ pub async fn run(options: &RunOptions) -> Result<Results, LoadError> {
     shape.elapsed_s = elapsed.as_secs_f64();
     let mut results = summarize(&tallies, elapsed, shape);
     results.send_late_ms = (!send_late_us.is_empty()).then(|| Percentiles::of(&send_late_us));
+    results.timeline = timeline.as_ref().map(Timeline::report);
     print!("{}", results.text());
     if let Some(path) = &options.json {
         write_json(path, &results)?;
@@ -190,6 +208,7 @@ fn shape(options: &RunOptions) -> Results {
         total: super::report::Figures::of(&Tally::default(), Duration::from_secs(1)),
         kinds: BTreeMap::new(),
         send_late_ms: None,
+        timeline: None,
     }
 }
 
@@ -216,6 +235,14 @@ struct Driven {
     /// Open loop only: per measured request, microseconds from when it was due and the
     /// connection was free to when it was sent.
     send_late_us: Option<Histogram<u64>>,
+    timeline: Option<Timeline>,
+}
+
+/// What a connection keeps besides its tallies: its share of the progress counter and, if the
+/// run keeps one, its timeline (made before the run, as the tallies are).
+struct Kept {
+    timeline: Option<Timeline>,
+    done: Arc<AtomicU64>,
 }
 
 /// One connection's loop.
@@ -225,15 +252,16 @@ async fn drive(
     window: Window,
     mut rng: SeededRng,
     paced: Option<Paced>,
-    done: Arc<AtomicU64>,
+    kept: Kept,
 ) -> Driven {
+    let Kept { timeline, done } = kept;
     let mut session = Session::new(address);
     // Made before the run, not at the first measured answer: a histogram is some 190 KiB to
     // allocate and zero, and 128 connections making theirs at once stalled the client for up
     // to 50 ms at the start of the measured window, which an open loop counts as latency.
     let tallies = plan.kinds().map(|kind| (kind, Tally::default())).collect();
     let send_late_us = paced.as_ref().map(|_| new_histogram());
-    let mut driven = Driven { tallies, last_answer: window.start, send_late_us };
+    let mut driven = Driven { tallies, last_answer: window.start, send_late_us, timeline };
     tokio::time::sleep_until(window.start).await;
     let mut sequence: u32 = 0;
     loop {
@@ -258,7 +286,11 @@ async fn drive(
         let free = driven.last_answer.max(intended);
         driven.last_answer = Instant::now();
         if intended >= window.measure_from {
-            driven.tallies.entry(kind).or_default().record(verdict, intended.elapsed());
+            let latency = intended.elapsed();
+            driven.tallies.entry(kind).or_default().record(verdict, latency);
+            if let Some(timeline) = &mut driven.timeline {
+                timeline.record(intended.duration_since(window.measure_from), latency);
+            }
             if let Some(late) = &mut driven.send_late_us {
                 let micros = u64::try_from(sent.saturating_duration_since(free).as_micros());
                 late.saturating_record(micros.unwrap_or(u64::MAX).max(1));

@@ -18,6 +18,7 @@ pub mod populate;
 pub mod report;
 pub mod requests;
 pub mod target;
+pub mod timeline;
 
 pub use driver::{run, RunOptions};
 pub use populate::{populate, PopulateOptions};

@@ -12,6 +12,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::mix::Kind;
+use super::timeline::TimelineReport;
 
 /// Longest latency the histograms hold: one hour, in microseconds.
 const LATENCY_US_MAX: u64 = 3_600_000_000;
@@ -132,6 +133,10 @@ pub struct Results {
     /// the generator sent it (its own lateness, which the latencies include).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub send_late_ms: Option<Percentiles>,
+    /// With `--timeline-ms`: the measured time in windows, each one's slowest latency and
+    /// request count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<TimelineReport>,
 }
 
 fn milliseconds(micros: u64) -> f64 {
@@ -213,6 +218,9 @@ impl Results {
                 "sent late by the generator (from due and connection free to sent; in the latencies above): p50 {:.3} ms, p99 {:.3}, p99.9 {:.3}, max {:.3}",
                 late.p50, late.p99, late.p999, late.max
             );
+        }
+        if let Some(timeline) = &self.timeline {
+            let _ = writeln!(text, "{}", timeline.slowest_windows(5));
         }
         text
     }

@@ -93,6 +93,7 @@ fn all_approved(results: &Results, kind: Kind) {
     assert_eq!(total.approvals, total.requests);
     assert_eq!(results.kinds.keys().collect::<Vec<_>>(), vec![kind.name()]);
     assert!(results.send_late_ms.is_none(), "a closed loop sends at once: {}", results.text());
+    assert!(results.timeline.is_none(), "kept only when asked for");
 }
 
 /// The JSON results of the open-loop run have the documented fields.
@@ -114,6 +115,18 @@ fn check_json(path: &Path) {
     }
     // The generator's own lateness is part of each latency, so it is never the larger.
     assert!(late["max"].as_f64() <= written["total"]["latency_ms"]["max"].as_f64(), "{written}");
+    // The measured second in ten windows of 100 ms: every measured request in one of them,
+    // and the slowest of the windows is the run's slowest request.
+    let timeline = &written["timeline"];
+    assert_eq!(timeline["window_ms"].as_f64(), Some(100.0), "{written}");
+    let requests: Vec<u64> =
+        timeline["requests"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap()).collect();
+    assert_eq!(requests.len(), 10, "{written}");
+    assert_eq!(requests.iter().sum::<u64>(), written["total"]["requests"].as_u64().unwrap());
+    let slowest = timeline["slowest_ms"].as_array().unwrap().iter().map(|ms| ms.as_f64().unwrap());
+    let max = written["total"]["latency_ms"]["max"].as_f64().unwrap();
+    // The histogram keeps three significant digits; the timeline, microseconds.
+    assert!((slowest.fold(0.0, f64::max) - max).abs() <= max / 100.0, "{written}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,6 +181,7 @@ async fn populate_then_each_kind_closed_loop_and_the_mix_open_loop() {
     open.distribution = Distribution::Zipf { exponent: 1.1 };
     open.hot_merchant_share = 0.5;
     open.json = Some(json.clone());
+    open.timeline_ms = Some(100);
     let results = run(&open).await.unwrap();
     assert!(results.total.errors.is_empty(), "{}", results.text());
     // The schedule has one request due every 20 ms of the measured second.
@@ -208,6 +222,9 @@ async fn runs_refuse_bad_options_and_a_missing_manifest() {
     let mut options = run_options(&switch, &credentials, "debit=1");
     options.hot_merchant_share = 1.5;
     assert!(run(&options).await.unwrap_err().to_string().contains("hot-merchant-share"));
+    let mut options = run_options(&switch, &credentials, "debit=1");
+    options.timeline_ms = Some(0);
+    assert!(run(&options).await.unwrap_err().to_string().contains("--timeline-ms"));
     for mix in ["debit=0", "refund=1", "debit=x"] {
         let parsed = Cli::try_parse_from(["cardswitch", "load", "run", "--mix", mix]);
         assert!(parsed.is_err(), "{mix}");
