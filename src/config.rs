@@ -168,6 +168,10 @@ pub struct StoreConfig {
     pub entry_run_entries: usize,
     /// Runs of one size the entry index merges into one run of the next size.
     pub entry_runs_per_merge: usize,
+    /// The nice value (0 to 19) of fjall's background threads (memtable flushes, compactions):
+    /// they then take the core when the request path leaves it, rather than in slices that
+    /// stall every request behind them.
+    pub background_nice: i32,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -243,6 +247,7 @@ impl Default for StoreConfig {
             cache_bytes_max: STORE_CACHE_BYTES_DEFAULT,
             entry_run_entries: 262_144,
             entry_runs_per_merge: 8,
+            background_nice: 10,
         }
     }
 }
@@ -300,6 +305,9 @@ impl Config {
         }
         if self.store.cache_bytes_max < STORE_CACHE_BYTES_MIN {
             return invalid("store.cache_bytes_max must be at least 1 MiB (1048576)");
+        }
+        if !(0..=19).contains(&self.store.background_nice) {
+            return invalid("store.background_nice must be 0 to 19");
         }
         if self.store.entry_run_entries == 0 {
             return invalid("store.entry_run_entries must be positive");
@@ -436,6 +444,10 @@ mod tests {
         assert!(config.validate().is_err());
         config.store.cache_bytes_max = STORE_CACHE_BYTES_MIN;
         assert!(config.validate().is_ok());
+        for (nice, valid) in [(-1, false), (0, true), (19, true), (20, false)] {
+            config.store.background_nice = nice;
+            assert_eq!(config.validate().is_ok(), valid, "background_nice {nice}");
+        }
     }
 
     #[test]

@@ -195,7 +195,8 @@ fn build(
     files::write_private_file(&key_copy, &key_text).map_err(io_error(&key_copy))?;
     // A restored store is kept in the default engine, whatever the backed-up one used: the
     // backup holds records, not engine files.
-    let store = Store::with_engine(EngineKind::default().open(staging, SHORT_OPEN_CACHE_BYTES)?);
+    let store =
+        Store::with_engine(EngineKind::default().open(staging, SHORT_OPEN_CACHE_BYTES, 0)?);
     let (file, length) = open_backup(from)?;
     let restored = backup::restore(&store, BufReader::new(file), length)?;
     if &restored != checked {

@@ -79,6 +79,8 @@ pub struct CoreSettings {
     pub queue_commands_max: usize,
     pub group_commands_max: usize,
     pub store_cache_bytes_max: u64,
+    /// fjall's background threads' nice value (`store.background_nice`).
+    pub store_background_nice: i32,
     /// The engine of a new store (an existing one keeps its own).
     pub store_engine: EngineKind,
     /// Run sizes of the derived indexes (account entries; card and wallet tranlogs; RRNs).
@@ -99,6 +101,7 @@ impl CoreSettings {
             queue_commands_max: config.writer.queue_commands_max,
             group_commands_max: config.writer.group_commands_max,
             store_cache_bytes_max: config.store.cache_bytes_max,
+            store_background_nice: config.store.background_nice,
             store_engine: config.store.engine,
             entry_index: EntryIndexSettings {
                 run_entries: config.store.entry_run_entries,
@@ -291,7 +294,8 @@ impl Core {
             }
             None => settings.store_engine,
         };
-        let engine = kind.open(data_dir, settings.store_cache_bytes_max)?;
+        let engine =
+            kind.open(data_dir, settings.store_cache_bytes_max, settings.store_background_nice)?;
         let store = Store::with_engine(wrap(engine));
         Core::start(data_dir, store, keys, clock, metrics, settings)
     }

@@ -155,13 +155,15 @@ impl FjallEngine {
     /// Opens (or creates) the store under `dir`; refused as `Locked` while another process has
     /// it open. fjall replays its journal on open: every persisted batch is there, whole.
     pub fn open(dir: &Path) -> Result<FjallEngine, StoreError> {
+        Self::open_with_nice(dir, 0)
+    }
+
+    /// `open`, fjall's flusher and compactor threads at nice value `background_nice`.
+    pub fn open_with_nice(dir: &Path, background_nice: i32) -> Result<FjallEngine, StoreError> {
         std::fs::create_dir_all(dir).map_err(|error| StoreError::from_io(&error))?;
         // fjall's threads may finish a moment after the last handle is dropped, hence the wait.
         let lock = retry_while_locked(|| lock(&dir.join(LOCK_FILE)))?;
-        let keyspace = fjall::Config::new(dir)
-            .flush_workers(MEMTABLES_PER_FLUSH_MAX)
-            .open()
-            .map_err(store_error)?;
+        let keyspace = open_keyspace(dir, background_nice)?;
         let layout = Layout::open(&keyspace, dir)?;
         let journal = ActiveJournal::open(dir.join("journals"))
             .map_err(|error| StoreError::from_io(&error))?;
@@ -281,6 +283,66 @@ fn disk_is_full(dir: &Path) -> bool {
 }
 
 /// fjall's error as a storage error; an operating-system error keeps its kind (a full disk).
+/// Opens fjall's keyspace, then lowers the priority of the flusher and compactor threads it
+/// started to `background_nice`. On one core their work (a memtable flush, a compaction:
+/// hundreds of milliseconds of CPU) otherwise takes the core in slices of milliseconds from
+/// the writer, the syncer and the HTTP worker, and every request waits behind them
+/// (`docs/performance.md`, "fjall's threads at a lower priority"); lower, they take what the
+/// request path leaves. fjall's monitor keeps the switch's priority: it decides when a
+/// memtable is flushed, and run late it let the memtables grow into longer stalls.
+fn open_keyspace(dir: &Path, background_nice: i32) -> Result<fjall::Keyspace, StoreError> {
+    let before = background_threads();
+    let keyspace = fjall::Config::new(dir)
+        .flush_workers(MEMTABLES_PER_FLUSH_MAX)
+        .open()
+        .map_err(store_error)?;
+    if background_nice != 0 {
+        for thread in
+            started_threads(&before).into_iter().filter_map(rustix::process::Pid::from_raw)
+        {
+            // Linux keeps a nice value per thread: this one's only.
+            if let Err(error) = rustix::process::setpriority_process(Some(thread), background_nice)
+            {
+                tracing::warn!(%error, "a fjall thread keeps the switch's priority");
+            }
+        }
+    }
+    Ok(keyspace)
+}
+
+/// The flusher and compactor threads started since `before` was taken. A new thread names
+/// itself once it runs, so the names are read again (for up to 100 ms) until both are there.
+fn started_threads(before: &std::collections::BTreeSet<i32>) -> Vec<i32> {
+    let mut started = Vec::new();
+    for _ in 0..50 {
+        started = background_threads().difference(before).copied().collect();
+        let names: Vec<String> = started.iter().filter_map(|tid| thread_name(*tid)).collect();
+        if ["flusher", "compactor"].iter().all(|wanted| names.iter().any(|name| name == wanted)) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    started
+}
+
+fn thread_name(tid: i32) -> Option<String> {
+    let name = std::fs::read_to_string(format!("/proc/self/task/{tid}/comm")).ok()?;
+    Some(name.trim().to_owned())
+}
+
+/// The threads of this process named as fjall names its flusher and compactor.
+fn background_threads() -> std::collections::BTreeSet<i32> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return std::collections::BTreeSet::new();
+    };
+    tasks
+        .filter_map(|task| {
+            let tid: i32 = task.ok()?.file_name().to_str()?.parse().ok()?;
+            matches!(thread_name(tid)?.as_str(), "flusher" | "compactor").then_some(tid)
+        })
+        .collect()
+}
+
 fn store_error(error: fjall::Error) -> StoreError {
     match error {
         fjall::Error::Io(error) => StoreError::from_io(&error),
@@ -402,6 +464,34 @@ mod tests {
 
     fn put(key: &[u8], value: &[u8]) -> WriteOp {
         WriteOp::Put { key: key.to_vec(), value: value.to_vec() }
+    }
+
+    /// The nice value of thread `task` of this process (`/proc`'s stat, field 19), with its
+    /// name.
+    fn nice_of(task: &Path) -> Option<(String, i32)> {
+        let name = std::fs::read_to_string(task.join("comm")).ok()?.trim().to_owned();
+        let stat = std::fs::read_to_string(task.join("stat")).ok()?;
+        // Fields after the name (which may hold spaces) start with the state, field 3.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        Some((name, fields.get(16)?.parse().ok()?))
+    }
+
+    #[test]
+    fn fjall_threads_run_at_the_background_nice_and_the_caller_keeps_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let own = nice_of(Path::new("/proc/thread-self")).unwrap().1;
+        // 7: no other test opens a store at that nice value, so these threads are this one's.
+        let engine = FjallEngine::open_with_nice(dir.path(), 7).unwrap();
+        let threads: Vec<(String, i32)> = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|task| nice_of(&task.ok()?.path()))
+            .collect();
+        for name in ["flusher", "compactor"] {
+            assert!(threads.contains(&(name.to_owned(), 7)), "{name} at nice 7 in {threads:?}");
+        }
+        assert!(!threads.contains(&("monitor".to_owned(), 7)), "the monitor keeps its own");
+        assert_eq!(nice_of(Path::new("/proc/thread-self")).unwrap().1, own, "the caller's");
+        drop(engine);
     }
 
     #[test]

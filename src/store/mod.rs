@@ -70,15 +70,17 @@ impl EngineKind {
     }
 
     /// Opens (or creates) a store of this engine in `data_dir`. `cache_bytes_max` bounds
-    /// sled's page cache (fjall sizes its own caches).
+    /// sled's page cache (fjall sizes its own caches); `background_nice` is the nice value of
+    /// fjall's background threads.
     pub fn open(
         self,
         data_dir: &Path,
         cache_bytes_max: u64,
+        background_nice: i32,
     ) -> Result<Arc<dyn Engine>, StoreError> {
         let dir = data_dir.join(self.dir_name());
         Ok(match self {
-            EngineKind::Fjall => Arc::new(FjallEngine::open(&dir)?),
+            EngineKind::Fjall => Arc::new(FjallEngine::open_with_nice(&dir, background_nice)?),
             EngineKind::Sled => Arc::new(SledEngine::open_with_cache(&dir, cache_bytes_max)?),
         })
     }
@@ -168,7 +170,7 @@ impl Store {
         match EngineKind::of_data_dir(data_dir)? {
             None => Ok(None),
             Some(kind) => {
-                Ok(Some(Store::with_engine(kind.open(data_dir, SHORT_OPEN_CACHE_BYTES)?)))
+                Ok(Some(Store::with_engine(kind.open(data_dir, SHORT_OPEN_CACHE_BYTES, 0)?)))
             }
         }
     }
@@ -351,8 +353,8 @@ mod tests {
     fn a_store_open_elsewhere_is_reported_as_locked_by_either_engine() {
         for kind in [EngineKind::Fjall, EngineKind::Sled] {
             let dir = tempfile::tempdir().unwrap();
-            let _first = kind.open(dir.path(), SHORT_OPEN_CACHE_BYTES).unwrap();
-            match kind.open(dir.path(), SHORT_OPEN_CACHE_BYTES) {
+            let _first = kind.open(dir.path(), SHORT_OPEN_CACHE_BYTES, 0).unwrap();
+            match kind.open(dir.path(), SHORT_OPEN_CACHE_BYTES, 0) {
                 Err(StoreError::Locked(_)) => {}
                 Err(other) => panic!("{kind:?}: expected Locked, got {other}"),
                 Ok(_) => panic!("{kind:?}: a second open of a locked store succeeded"),
