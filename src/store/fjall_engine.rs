@@ -282,14 +282,13 @@ fn disk_is_full(dir: &Path) -> bool {
         .is_ok_and(|stats| stats.f_bavail.saturating_mul(stats.f_frsize) < FREE_BYTES_MIN)
 }
 
-/// fjall's error as a storage error; an operating-system error keeps its kind (a full disk).
 /// Opens fjall's keyspace, then lowers the priority of the flusher and compactor threads it
 /// started to `background_nice`. On one core their work (a memtable flush, a compaction:
 /// hundreds of milliseconds of CPU) otherwise takes the core in slices of milliseconds from
 /// the writer, the syncer and the HTTP worker, and every request waits behind them
 /// (`docs/performance.md`, "fjall's threads at a lower priority"); lower, they take what the
 /// request path leaves. fjall's monitor keeps the switch's priority: it decides when a
-/// memtable is flushed, and run late it let the memtables grow into longer stalls.
+/// memtable is flushed, and a build that lowered it too did not shorten the stalls.
 fn open_keyspace(dir: &Path, background_nice: i32) -> Result<fjall::Keyspace, StoreError> {
     let before = background_threads();
     let keyspace = fjall::Config::new(dir)
@@ -343,6 +342,7 @@ fn background_threads() -> std::collections::BTreeSet<i32> {
         .collect()
 }
 
+/// fjall's error as a storage error; an operating-system error keeps its kind (a full disk).
 fn store_error(error: fjall::Error) -> StoreError {
     match error {
         fjall::Error::Io(error) => StoreError::from_io(&error),
