@@ -14,7 +14,7 @@ use super::verify::{self, AuditReport};
 use super::CoreError;
 use crate::files;
 use crate::store::backup::{self, BackupError, BackupHeader, BackupSummary};
-use crate::store::{EngineKind, Store, StoreError, SHORT_OPEN_CACHE_BYTES};
+use crate::store::{EngineKind, EngineSettings, Store, StoreError};
 
 /// Why a backup or restore did not happen. Nothing was written in any case.
 #[derive(Debug, thiserror::Error)]
@@ -196,7 +196,7 @@ fn build(
     // A restored store is kept in the default engine, whatever the backed-up one used: the
     // backup holds records, not engine files.
     let store =
-        Store::with_engine(EngineKind::default().open(staging, SHORT_OPEN_CACHE_BYTES, 0)?);
+        Store::with_engine(EngineKind::default().open(staging, EngineSettings::SHORT_OPEN)?);
     let (file, length) = open_backup(from)?;
     let restored = backup::restore(&store, BufReader::new(file), length)?;
     if &restored != checked {

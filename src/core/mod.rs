@@ -52,7 +52,7 @@ use crate::clock::{Clock, EpochMs};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::entries::{EntryIndex, EntryIndexSettings, OpenMode};
-use crate::store::{schema, Engine, EngineKind, Keyspace, Store, StoreError};
+use crate::store::{schema, Engine, EngineKind, EngineSettings, Keyspace, Store, StoreError};
 
 /// The core could not decide. Declines are not errors; see `command::Decline`.
 #[derive(Debug, thiserror::Error)]
@@ -78,9 +78,9 @@ pub enum CoreError {
 pub struct CoreSettings {
     pub queue_commands_max: usize,
     pub group_commands_max: usize,
-    pub store_cache_bytes_max: u64,
-    /// fjall's background threads' nice value (`store.background_nice`).
-    pub store_background_nice: i32,
+    /// What the store's engine is opened with (`store.cache_bytes_max`,
+    /// `store.background_nice`).
+    pub store: EngineSettings,
     /// The engine of a new store (an existing one keeps its own).
     pub store_engine: EngineKind,
     /// Run sizes of the derived indexes (account entries; card and wallet tranlogs; RRNs).
@@ -100,8 +100,10 @@ impl CoreSettings {
         CoreSettings {
             queue_commands_max: config.writer.queue_commands_max,
             group_commands_max: config.writer.group_commands_max,
-            store_cache_bytes_max: config.store.cache_bytes_max,
-            store_background_nice: config.store.background_nice,
+            store: EngineSettings {
+                cache_bytes_max: config.store.cache_bytes_max,
+                background_nice: config.store.background_nice,
+            },
             store_engine: config.store.engine,
             entry_index: EntryIndexSettings {
                 run_entries: config.store.entry_run_entries,
@@ -294,8 +296,7 @@ impl Core {
             }
             None => settings.store_engine,
         };
-        let engine =
-            kind.open(data_dir, settings.store_cache_bytes_max, settings.store_background_nice)?;
+        let engine = kind.open(data_dir, settings.store)?;
         let store = Store::with_engine(wrap(engine));
         Core::start(data_dir, store, keys, clock, metrics, settings)
     }

@@ -94,7 +94,9 @@ impl RunOptions {
         {
             return Err(LoadError::new("--rate must be 0.1 to 10000000 requests per second"));
         }
-        self.timeline()?;
+        if let Some(window_ms) = self.timeline_ms {
+            Timeline::shape(window_ms, self.duration_s)?;
+        }
         Ok(())
     }
 

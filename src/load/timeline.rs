@@ -25,6 +25,13 @@ impl Timeline {
     /// Windows of `window_ms` over `measured_s` seconds; an error if that is more than
     /// `WINDOWS_MAX` windows or a window under a millisecond.
     pub fn new(window_ms: u64, measured_s: f64) -> Result<Timeline, LoadError> {
+        let (window_us, windows) = Timeline::shape(window_ms, measured_s)?;
+        Ok(Timeline { window_us, slowest_us: vec![0; windows], requests: vec![0; windows] })
+    }
+
+    /// A window's width in microseconds and the count of windows, as `new` would make them
+    /// (nothing allocated: an option check).
+    pub fn shape(window_ms: u64, measured_s: f64) -> Result<(u64, usize), LoadError> {
         let too_fine = || {
             LoadError::new(format!(
                 "--timeline-ms must be at least 1 and cut the measured time into at most \
@@ -42,7 +49,7 @@ impl Timeline {
             return Err(too_fine());
         }
         let windows = usize::try_from(windows).map_err(|_| too_fine())?;
-        Ok(Timeline { window_us, slowest_us: vec![0; windows], requests: vec![0; windows] })
+        Ok((window_us, windows))
     }
 
     /// A request due `offset` after the measured window began, answered `latency` after it was

@@ -15,6 +15,7 @@
 //! before keeps those keyspaces in `records`, and every partition keeps the options it was
 //! made with.
 
+use std::collections::BTreeMap;
 use std::fs::{File, TryLockError};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -311,33 +312,31 @@ fn open_keyspace(dir: &Path, background_nice: i32) -> Result<fjall::Keyspace, St
 
 /// The flusher and compactor threads started since `before` was taken. A new thread names
 /// itself once it runs, so the names are read again (for up to 100 ms) until both are there.
-fn started_threads(before: &std::collections::BTreeSet<i32>) -> Vec<i32> {
-    let mut started = Vec::new();
+fn started_threads(before: &BTreeMap<i32, String>) -> Vec<i32> {
+    let mut started = BTreeMap::new();
     for _ in 0..50 {
-        started = background_threads().difference(before).copied().collect();
-        let names: Vec<String> = started.iter().filter_map(|tid| thread_name(*tid)).collect();
-        if ["flusher", "compactor"].iter().all(|wanted| names.iter().any(|name| name == wanted)) {
+        started = background_threads();
+        started.retain(|tid, _| !before.contains_key(tid));
+        if ["flusher", "compactor"].iter().all(|wanted| started.values().any(|name| name == wanted))
+        {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
-    started
+    started.into_keys().collect()
 }
 
-fn thread_name(tid: i32) -> Option<String> {
-    let name = std::fs::read_to_string(format!("/proc/self/task/{tid}/comm")).ok()?;
-    Some(name.trim().to_owned())
-}
-
-/// The threads of this process named as fjall names its flusher and compactor.
-fn background_threads() -> std::collections::BTreeSet<i32> {
+/// The threads of this process named as fjall names its flusher and compactor, by id.
+fn background_threads() -> BTreeMap<i32, String> {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return std::collections::BTreeSet::new();
+        return BTreeMap::new();
     };
     tasks
         .filter_map(|task| {
-            let tid: i32 = task.ok()?.file_name().to_str()?.parse().ok()?;
-            matches!(thread_name(tid)?.as_str(), "flusher" | "compactor").then_some(tid)
+            let task = task.ok()?.path();
+            let tid: i32 = task.file_name()?.to_str()?.parse().ok()?;
+            let name = std::fs::read_to_string(task.join("comm")).ok()?.trim().to_owned();
+            matches!(name.as_str(), "flusher" | "compactor").then_some((tid, name))
         })
         .collect()
 }

@@ -69,19 +69,20 @@ impl EngineKind {
         }
     }
 
-    /// Opens (or creates) a store of this engine in `data_dir`. `cache_bytes_max` bounds
-    /// sled's page cache (fjall sizes its own caches); `background_nice` is the nice value of
-    /// fjall's background threads.
+    /// Opens (or creates) a store of this engine in `data_dir`, with `settings`.
     pub fn open(
         self,
         data_dir: &Path,
-        cache_bytes_max: u64,
-        background_nice: i32,
+        settings: EngineSettings,
     ) -> Result<Arc<dyn Engine>, StoreError> {
         let dir = data_dir.join(self.dir_name());
         Ok(match self {
-            EngineKind::Fjall => Arc::new(FjallEngine::open_with_nice(&dir, background_nice)?),
-            EngineKind::Sled => Arc::new(SledEngine::open_with_cache(&dir, cache_bytes_max)?),
+            EngineKind::Fjall => {
+                Arc::new(FjallEngine::open_with_nice(&dir, settings.background_nice)?)
+            }
+            EngineKind::Sled => {
+                Arc::new(SledEngine::open_with_cache(&dir, settings.cache_bytes_max)?)
+            }
         })
     }
 }
@@ -132,6 +133,22 @@ where
 /// The page cache of short-lived opens (`verify`, `backup`, `restore`, tests); sled stores only.
 pub const SHORT_OPEN_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
+/// What an engine is opened with; each engine takes the settings that concern it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineSettings {
+    /// sled's page cache (`store.cache_bytes_max`); fjall sizes its own caches.
+    pub cache_bytes_max: u64,
+    /// The nice value of fjall's flusher and compactor threads (`store.background_nice`).
+    pub background_nice: i32,
+}
+
+impl EngineSettings {
+    /// Short-lived opens (`verify`, `backup`, `restore`, tests): a small cache, and fjall's
+    /// threads at the opener's own priority, as no requests are served beside them.
+    pub const SHORT_OPEN: EngineSettings =
+        EngineSettings { cache_bytes_max: SHORT_OPEN_CACHE_BYTES, background_nice: 0 };
+}
+
 /// How long an open waits for a lock its own process is releasing: an engine's threads can
 /// hold the directory a moment after the last handle of a closed store is dropped, so a reopen
 /// in the same process (a restart in tests, restore's audit) may find it still locked. A
@@ -170,7 +187,7 @@ impl Store {
         match EngineKind::of_data_dir(data_dir)? {
             None => Ok(None),
             Some(kind) => {
-                Ok(Some(Store::with_engine(kind.open(data_dir, SHORT_OPEN_CACHE_BYTES, 0)?)))
+                Ok(Some(Store::with_engine(kind.open(data_dir, EngineSettings::SHORT_OPEN)?)))
             }
         }
     }
@@ -353,8 +370,8 @@ mod tests {
     fn a_store_open_elsewhere_is_reported_as_locked_by_either_engine() {
         for kind in [EngineKind::Fjall, EngineKind::Sled] {
             let dir = tempfile::tempdir().unwrap();
-            let _first = kind.open(dir.path(), SHORT_OPEN_CACHE_BYTES, 0).unwrap();
-            match kind.open(dir.path(), SHORT_OPEN_CACHE_BYTES, 0) {
+            let _first = kind.open(dir.path(), EngineSettings::SHORT_OPEN).unwrap();
+            match kind.open(dir.path(), EngineSettings::SHORT_OPEN) {
                 Err(StoreError::Locked(_)) => {}
                 Err(other) => panic!("{kind:?}: expected Locked, got {other}"),
                 Ok(_) => panic!("{kind:?}: a second open of a locked store succeeded"),
