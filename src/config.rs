@@ -172,6 +172,24 @@ pub struct StoreConfig {
     /// they then take the core when the request path leaves it, rather than in slices that
     /// stall every request behind them.
     pub background_nice: i32,
+    /// Runs fjall's background threads under Linux's `SCHED_IDLE` (only when no thread of the
+    /// switch wants the core); `background_nice` then does not apply. Off by default: it
+    /// lowers the tail below about half of the switch's capacity and raises it above, where
+    /// the deferred flushes come back as write halts (`docs/performance.md`, "fjall's threads
+    /// under SCHED_IDLE").
+    pub background_idle: bool,
+}
+
+impl StoreConfig {
+    /// At what priority the store's engine runs its background threads.
+    pub fn background_priority(&self) -> crate::store::BackgroundPriority {
+        use crate::store::BackgroundPriority;
+        match (self.background_idle, self.background_nice) {
+            (true, _) => BackgroundPriority::Idle,
+            (false, 0) => BackgroundPriority::Same,
+            (false, nice) => BackgroundPriority::Nice(nice),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -248,6 +266,7 @@ impl Default for StoreConfig {
             entry_run_entries: 262_144,
             entry_runs_per_merge: 8,
             background_nice: 10,
+            background_idle: false,
         }
     }
 }
@@ -448,6 +467,17 @@ mod tests {
             config.store.background_nice = nice;
             assert_eq!(config.validate().is_ok(), valid, "background_nice {nice}");
         }
+    }
+
+    #[test]
+    fn the_background_priority_is_idle_else_the_nice_value() {
+        use crate::store::BackgroundPriority;
+        let mut store = StoreConfig::default();
+        assert_eq!(store.background_priority(), BackgroundPriority::Nice(10));
+        store.background_nice = 0;
+        assert_eq!(store.background_priority(), BackgroundPriority::Same);
+        store.background_idle = true;
+        assert_eq!(store.background_priority(), BackgroundPriority::Idle);
     }
 
     #[test]

@@ -79,7 +79,7 @@ pub struct CoreSettings {
     pub queue_commands_max: usize,
     pub group_commands_max: usize,
     /// What the store's engine is opened with (`store.cache_bytes_max`,
-    /// `store.background_nice`).
+    /// `store.background_idle`, `store.background_nice`).
     pub store: EngineSettings,
     /// The engine of a new store (an existing one keeps its own).
     pub store_engine: EngineKind,
@@ -102,7 +102,7 @@ impl CoreSettings {
             group_commands_max: config.writer.group_commands_max,
             store: EngineSettings {
                 cache_bytes_max: config.store.cache_bytes_max,
-                background_nice: config.store.background_nice,
+                background: config.store.background_priority(),
             },
             store_engine: config.store.engine,
             entry_index: EntryIndexSettings {

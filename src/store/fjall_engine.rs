@@ -24,7 +24,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use parking_lot::Mutex;
 
 use super::schema::{Keyspace, HISTORY};
-use super::{ordered, retry_while_locked, Engine, KeyValueIter, StoreError, WriteOp};
+use super::{
+    ordered, retry_while_locked, BackgroundPriority, Engine, KeyValueIter, StoreError, WriteOp,
+};
 
 /// The partition of every keyspace without one of its own.
 const RECORDS_PARTITION: &str = "records";
@@ -156,15 +158,18 @@ impl FjallEngine {
     /// Opens (or creates) the store under `dir`; refused as `Locked` while another process has
     /// it open. fjall replays its journal on open: every persisted batch is there, whole.
     pub fn open(dir: &Path) -> Result<FjallEngine, StoreError> {
-        Self::open_with_nice(dir, 0)
+        Self::open_with(dir, BackgroundPriority::Same)
     }
 
-    /// `open`, fjall's flusher and compactor threads at nice value `background_nice`.
-    pub fn open_with_nice(dir: &Path, background_nice: i32) -> Result<FjallEngine, StoreError> {
+    /// `open`, fjall's background threads at `background`.
+    pub fn open_with(
+        dir: &Path,
+        background: BackgroundPriority,
+    ) -> Result<FjallEngine, StoreError> {
         std::fs::create_dir_all(dir).map_err(|error| StoreError::from_io(&error))?;
         // fjall's threads may finish a moment after the last handle is dropped, hence the wait.
         let lock = retry_while_locked(|| lock(&dir.join(LOCK_FILE)))?;
-        let keyspace = open_keyspace(dir, background_nice)?;
+        let keyspace = open_keyspace(dir, background)?;
         let layout = Layout::open(&keyspace, dir)?;
         let journal = ActiveJournal::open(dir.join("journals"))
             .map_err(|error| StoreError::from_io(&error))?;
@@ -283,31 +288,59 @@ fn disk_is_full(dir: &Path) -> bool {
         .is_ok_and(|stats| stats.f_bavail.saturating_mul(stats.f_frsize) < FREE_BYTES_MIN)
 }
 
-/// Opens fjall's keyspace, then lowers the priority of the flusher and compactor threads it
-/// started to `background_nice`. On one core their work (a memtable flush, a compaction:
-/// hundreds of milliseconds of CPU) otherwise takes the core in slices of milliseconds from
-/// the writer, the syncer and the HTTP worker, and every request waits behind them
-/// (`docs/performance.md`, "fjall's threads at a lower priority"); lower, they take what the
-/// request path leaves. fjall's monitor keeps the switch's priority: it decides when a
-/// memtable is flushed, and a build that lowered it too did not shorten the stalls.
-fn open_keyspace(dir: &Path, background_nice: i32) -> Result<fjall::Keyspace, StoreError> {
-    let before = background_threads();
-    let keyspace = fjall::Config::new(dir)
-        .flush_workers(MEMTABLES_PER_FLUSH_MAX)
-        .open()
-        .map_err(store_error)?;
-    if background_nice != 0 {
-        for thread in
-            started_threads(&before).into_iter().filter_map(rustix::process::Pid::from_raw)
-        {
-            // Linux keeps a nice value per thread: this one's only.
-            if let Err(error) = rustix::process::setpriority_process(Some(thread), background_nice)
-            {
-                tracing::warn!(%error, "a fjall thread keeps the switch's priority");
-            }
+/// Opens fjall's keyspace with its background threads at `background`. On one core their work
+/// (a memtable flush, a compaction: hundreds of milliseconds of CPU) otherwise takes the core
+/// in slices of milliseconds from the writer, the syncer and the HTTP worker, and every request
+/// waits behind them; lower, they take what the request path leaves (`docs/performance.md`,
+/// "fjall's threads at a lower priority" and "fjall's threads under SCHED_IDLE").
+fn open_keyspace(
+    dir: &Path,
+    background: BackgroundPriority,
+) -> Result<fjall::Keyspace, StoreError> {
+    let open = || fjall::Config::new(dir).flush_workers(MEMTABLES_PER_FLUSH_MAX).open();
+    match background {
+        BackgroundPriority::Same => open().map_err(store_error),
+        BackgroundPriority::Nice(nice) => {
+            let before = background_threads();
+            let keyspace = open().map_err(store_error)?;
+            lower_started_threads(&before, nice);
+            Ok(keyspace)
+        }
+        // A thread inherits its creator's policy: fjall's threads, started by an opener under
+        // SCHED_IDLE, keep it (and the flush workers each flush starts, in turn, theirs).
+        BackgroundPriority::Idle => std::thread::scope(|scope| {
+            let opener = scope.spawn(|| {
+                lower_own_thread_to_idle();
+                open().map_err(store_error)
+            });
+            opener.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        }),
+    }
+}
+
+/// Puts the calling thread under `SCHED_IDLE`; if the system refuses, says so and goes on:
+/// the store works the same at the switch's priority, only with longer stalls.
+fn lower_own_thread_to_idle() {
+    use thread_priority::{NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy};
+    let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+    let own = thread_priority::thread_native_id();
+    if let Err(error) =
+        thread_priority::set_thread_priority_and_policy(own, ThreadPriority::Min, idle)
+    {
+        tracing::warn!(?error, "fjall's threads keep the switch's priority");
+    }
+}
+
+/// Lowers the flusher and compactor fjall started since `before` to `nice`. fjall's monitor
+/// keeps the switch's priority: it decides when a memtable is flushed, and a build that lowered
+/// it too did not shorten the stalls.
+fn lower_started_threads(before: &BTreeMap<i32, String>, nice: i32) {
+    for thread in started_threads(before).into_iter().filter_map(rustix::process::Pid::from_raw) {
+        // Linux keeps a nice value per thread: this one's only.
+        if let Err(error) = rustix::process::setpriority_process(Some(thread), nice) {
+            tracing::warn!(%error, "a fjall thread keeps the switch's priority");
         }
     }
-    Ok(keyspace)
 }
 
 /// The flusher and compactor threads started since `before` was taken. A new thread names
@@ -475,12 +508,44 @@ mod tests {
         Some((name, fields.get(16)?.parse().ok()?))
     }
 
+    /// A thread's name and scheduling policy (0 normal, 5 `SCHED_IDLE`).
+    fn policy_of(task: &Path) -> Option<(String, u32)> {
+        let name = std::fs::read_to_string(task.join("comm")).ok()?.trim().to_owned();
+        let stat = std::fs::read_to_string(task.join("stat")).ok()?;
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        Some((name, fields.get(38)?.parse().ok()?))
+    }
+
+    #[test]
+    fn fjall_threads_run_under_sched_idle_and_the_caller_keeps_its_policy() {
+        const SCHED_IDLE: u32 = 5;
+        let dir = tempfile::tempdir().unwrap();
+        let own = policy_of(Path::new("/proc/thread-self")).unwrap().1;
+        assert_ne!(own, SCHED_IDLE);
+        let engine = FjallEngine::open_with(dir.path(), BackgroundPriority::Idle).unwrap();
+        let threads: Vec<(String, u32)> = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|task| policy_of(&task.ok()?.path()))
+            .collect();
+        // No other test opens a store under SCHED_IDLE, so these threads are this one's.
+        for name in ["flusher", "compactor", "monitor"] {
+            assert!(threads.contains(&(name.to_owned(), SCHED_IDLE)), "{name} idle: {threads:?}");
+        }
+        assert_eq!(policy_of(Path::new("/proc/thread-self")).unwrap().1, own, "the caller's");
+        engine.apply(&[put(b"a", b"1")]).unwrap();
+        engine.flush().unwrap();
+        engine.layout.partition_of(b"a").rotate_memtable().unwrap();
+        drop(engine);
+        let engine = FjallEngine::open(dir.path()).unwrap();
+        assert_eq!(engine.get(b"a").unwrap().as_deref(), Some(&b"1"[..]));
+    }
+
     #[test]
     fn fjall_threads_run_at_the_background_nice_and_the_caller_keeps_its_own() {
         let dir = tempfile::tempdir().unwrap();
         let own = nice_of(Path::new("/proc/thread-self")).unwrap().1;
         // 7: no other test opens a store at that nice value, so these threads are this one's.
-        let engine = FjallEngine::open_with_nice(dir.path(), 7).unwrap();
+        let engine = FjallEngine::open_with(dir.path(), BackgroundPriority::Nice(7)).unwrap();
         let threads: Vec<(String, i32)> = std::fs::read_dir("/proc/self/task")
             .unwrap()
             .filter_map(|task| nice_of(&task.ok()?.path()))

@@ -77,9 +77,7 @@ impl EngineKind {
     ) -> Result<Arc<dyn Engine>, StoreError> {
         let dir = data_dir.join(self.dir_name());
         Ok(match self {
-            EngineKind::Fjall => {
-                Arc::new(FjallEngine::open_with_nice(&dir, settings.background_nice)?)
-            }
+            EngineKind::Fjall => Arc::new(FjallEngine::open_with(&dir, settings.background)?),
             EngineKind::Sled => {
                 Arc::new(SledEngine::open_with_cache(&dir, settings.cache_bytes_max)?)
             }
@@ -138,15 +136,31 @@ pub const SHORT_OPEN_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 pub struct EngineSettings {
     /// sled's page cache (`store.cache_bytes_max`); fjall sizes its own caches.
     pub cache_bytes_max: u64,
-    /// The nice value of fjall's flusher and compactor threads (`store.background_nice`).
-    pub background_nice: i32,
+    /// At what priority fjall's background threads run (`store.background_idle`,
+    /// `store.background_nice`).
+    pub background: BackgroundPriority,
+}
+
+/// At what priority fjall's background threads (memtable flushes, compactions) run beside the
+/// threads that serve requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackgroundPriority {
+    /// The opener's own.
+    Same,
+    /// The flusher and compactor at this nice value; fjall's monitor at the opener's.
+    Nice(i32),
+    /// Every thread fjall starts under Linux's `SCHED_IDLE`: it runs only when no other thread
+    /// wants the core (`docs/performance.md`, "fjall's threads under SCHED_IDLE").
+    Idle,
 }
 
 impl EngineSettings {
     /// Short-lived opens (`verify`, `backup`, `restore`, tests): a small cache, and fjall's
     /// threads at the opener's own priority, as no requests are served beside them.
-    pub const SHORT_OPEN: EngineSettings =
-        EngineSettings { cache_bytes_max: SHORT_OPEN_CACHE_BYTES, background_nice: 0 };
+    pub const SHORT_OPEN: EngineSettings = EngineSettings {
+        cache_bytes_max: SHORT_OPEN_CACHE_BYTES,
+        background: BackgroundPriority::Same,
+    };
 }
 
 /// How long an open waits for a lock its own process is releasing: an engine's threads can
