@@ -1,6 +1,6 @@
 //! Micro-benchmarks of the switch's hot pieces without HTTP: the pure card authorization
 //! decision, the pure posting decision, applying balances to the persistent in-memory state
-//! (and the balances alone, read and changed), a durable group commit to sled, jCard request
+//! (and the balances alone, read and changed), a durable group commit (fjall and sled), jCard request
 //! signing, and request body parsing. Run with `cargo bench --bench core`.
 
 // A benchmark is a test harness: a failed set-up should stop it loudly, not be handled.
@@ -34,7 +34,7 @@ use cardswitch::store::entries::{
     EntryIndex, EntryIndexSettings, IndexedEntry, OpenMode, ACCOUNT_ENTRIES, RRN_TRANLOGS,
 };
 use cardswitch::store::schema;
-use cardswitch::store::{Batch, Store};
+use cardswitch::store::{Batch, EngineKind, EngineSettings, Store};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 
 const CHART: &str = "jcard";
@@ -296,11 +296,21 @@ fn add_posting(batch: &mut Batch, id: u64) {
     }
 }
 
+/// A commit group's records applied and made durable, on each engine: fjall (the switch's)
+/// and sled (older data directories). One `fsync` a group whatever its size, so the cost a
+/// posting falls as groups grow.
 fn store_group_commit(c: &mut Criterion) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_sled(&dir.path().join("store")).unwrap();
+    for (engine, name) in [(EngineKind::Fjall, "fjall"), (EngineKind::Sled, "sled")] {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Store::with_engine(engine.open(dir.path(), EngineSettings::SHORT_OPEN).unwrap());
+        group_commit_on(c, &format!("store/group_commit/{name}"), &store);
+    }
+}
+
+fn group_commit_on(c: &mut Criterion, name: &str, store: &Store) {
     let mut next_id = 1_u64;
-    let mut group = c.benchmark_group("store/group_commit");
+    let mut group = c.benchmark_group(name);
     group.warm_up_time(WARM_UP).measurement_time(MEASUREMENT).sample_size(10);
     for postings in [1_u64, 64, 256] {
         group.throughput(Throughput::Elements(postings));

@@ -190,11 +190,6 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (or creates) the sled store under `dir`.
-    pub fn open_sled(dir: &Path) -> Result<Store, StoreError> {
-        Ok(Store::with_engine(Arc::new(SledEngine::open(dir)?)))
-    }
-
     /// Opens the store of an existing data directory with its own engine; `None` if the
     /// directory holds no store.
     pub fn open_existing(data_dir: &Path) -> Result<Option<Store>, StoreError> {
