@@ -8,6 +8,7 @@ pub mod authorize;
 pub mod backup;
 pub mod balances;
 pub mod bootstrap;
+pub mod by_id;
 pub mod command;
 pub mod entry_index;
 mod execute;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::balances::Balances;
+use super::by_id::ById;
 use super::command::{Consumer, SysConfig};
 use super::execute_cashback::{MerchantGroup, MerchantStore, PointOfSale};
 use super::execute_giftcard::GiftPinGuard;
@@ -40,7 +41,7 @@ pub type AssignedKeyMap<K, V> =
 pub struct State {
     pub charts: OrdMap<String, Arc<Chart>>,
     pub journals: OrdMap<String, Arc<Journal>>,
-    pub accounts: AssignedKeyMap<AccountId, Arc<Account>>,
+    pub accounts: ById<Arc<Account>>,
     pub account_ids_by_code: HashMap<String, AccountId>,
     pub children: HashMap<AccountId, Vector<AccountId>>,
     /// Balances of every account (composites rolled up) per layer.
