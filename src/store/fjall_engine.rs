@@ -498,22 +498,23 @@ mod tests {
         WriteOp::Put { key: key.to_vec(), value: value.to_vec() }
     }
 
-    /// The nice value of thread `task` of this process (`/proc`'s stat, field 19), with its
-    /// name.
-    fn nice_of(task: &Path) -> Option<(String, i32)> {
+    /// Field `field` (numbered as in proc(5)) of thread `task`'s stat in `/proc`, with its name.
+    fn stat_field<T: std::str::FromStr>(task: &Path, field: usize) -> Option<(String, T)> {
         let name = std::fs::read_to_string(task.join("comm")).ok()?.trim().to_owned();
         let stat = std::fs::read_to_string(task.join("stat")).ok()?;
         // Fields after the name (which may hold spaces) start with the state, field 3.
         let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-        Some((name, fields.get(16)?.parse().ok()?))
+        Some((name, fields.get(field.checked_sub(3)?)?.parse().ok()?))
     }
 
-    /// A thread's name and scheduling policy (0 normal, 5 `SCHED_IDLE`).
+    /// The nice value of thread `task` of this process, with its name.
+    fn nice_of(task: &Path) -> Option<(String, i32)> {
+        stat_field(task, 19)
+    }
+
+    /// A thread's scheduling policy (0 normal, 5 `SCHED_IDLE`), with its name.
     fn policy_of(task: &Path) -> Option<(String, u32)> {
-        let name = std::fs::read_to_string(task.join("comm")).ok()?.trim().to_owned();
-        let stat = std::fs::read_to_string(task.join("stat")).ok()?;
-        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-        Some((name, fields.get(38)?.parse().ok()?))
+        stat_field(task, 41)
     }
 
     #[test]
