@@ -11,12 +11,6 @@ use crate::money::Amount;
 /// Layers kept in an account's own slot; an account's further layers go to `Balances::more`.
 const SLOT_LAYERS: usize = 2;
 
-/// How far past the last slot an account id may be and still get a slot of its own. Account
-/// ids are assigned densely from 1, so a new account's id is the next slot; an id further out
-/// (a hand-edited or foreign store) keeps its balances in `more` rather than growing the
-/// vector by empty slots.
-const SLOT_GAP_MAX: usize = 4096;
-
 /// The balances of every account (composites rolled up) per layer.
 ///
 /// Account ids are dense, so an account's balances sit at its id in a persistent vector:
@@ -156,8 +150,7 @@ impl Balances {
 
     /// Where `account`'s slot is or would be; `None` for an id too far past the last slot.
     fn slot_index(&self, account: AccountId) -> Option<usize> {
-        let index = usize::try_from(account).ok()?;
-        (index < self.slots.len().saturating_add(SLOT_GAP_MAX)).then_some(index)
+        super::by_id::slot_index(account, self.slots.len())
     }
 
     fn insert_more(&mut self, account: AccountId, layer: Layer, amount: Amount) {

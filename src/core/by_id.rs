@@ -4,8 +4,15 @@ use imbl::{OrdMap, Vector};
 
 /// How far past the last slot an id may be and still get a slot of its own. Ids are assigned
 /// densely from 1, so a new one is the next slot; an id further out (a hand-edited or foreign
-/// store) goes to `ById::far` rather than growing the vector by empty slots.
+/// store) goes to a map beside the vector rather than growing it by empty slots.
 const SLOT_GAP_MAX: usize = 4096;
+
+/// Where `id`'s slot is or would be in a vector of `slots_len` slots; `None` for an id too far
+/// past the last slot (kept beside the vector instead). Shared with `Balances`.
+pub(super) fn slot_index(id: u64, slots_len: usize) -> Option<usize> {
+    let index = usize::try_from(id).ok()?;
+    (index < slots_len.saturating_add(SLOT_GAP_MAX)).then_some(index)
+}
 
 /// Values by a dense integer id, cheap to snapshot (`Clone` shares everything).
 ///
@@ -37,16 +44,10 @@ impl<V: Clone> ById<V> {
         }
     }
 
-    pub fn contains_key(&self, id: &u64) -> bool {
-        self.get(id).is_some()
-    }
-
     /// Sets `id`'s value; the value it had, if any.
     pub fn insert(&mut self, id: u64, value: V) -> Option<V> {
-        let slot_index = usize::try_from(id)
-            .ok()
-            .filter(|index| *index < self.slots.len().saturating_add(SLOT_GAP_MAX));
-        let Some(index) = slot_index.filter(|_| !self.far.contains_key(&id)) else {
+        let in_slots = slot_index(id, self.slots.len());
+        let Some(index) = in_slots.filter(|_| !self.far.contains_key(&id)) else {
             let previous = self.far.insert(id, value);
             return self.counted(previous);
         };
@@ -82,10 +83,6 @@ impl<V: Clone> ById<V> {
             .filter_map(|(index, slot)| Some((u64::try_from(index).ok()?, slot.as_ref()?)));
         slots.chain(self.far.iter().map(|(id, value)| (*id, value)))
     }
-
-    pub fn values(&self) -> impl Iterator<Item = &V> + '_ {
-        self.iter().map(|(_, value)| value)
-    }
 }
 
 #[cfg(test)]
@@ -100,13 +97,11 @@ mod tests {
     fn assert_same(map: &ById<u32>, model: &BTreeMap<u64, u32>, ids: &[u64]) {
         for id in ids {
             assert_eq!(map.get(id), model.get(id), "id {id}");
-            assert_eq!(map.contains_key(id), model.contains_key(id));
         }
         assert_eq!(map.len(), model.len());
         let listed: BTreeMap<u64, u32> = map.iter().map(|(id, value)| (id, *value)).collect();
         assert_eq!(map.iter().count(), model.len(), "an id listed twice");
         assert_eq!(&listed, model);
-        assert_eq!(map.values().count(), model.len());
     }
 
     /// Random inserts and overwrites against a `BTreeMap`: dense ids, ids far out (some of
