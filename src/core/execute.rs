@@ -8,6 +8,7 @@ use super::authorize::Authorizer;
 use super::command::{
     Command, Consumer, Decline, NewAccount, NewConsumer, Outcome, SysConfig, SysconfigUpdate,
 };
+use super::history;
 use super::keys::MasterKey;
 use super::rrn_index::RrnLookup;
 use super::state::{ConsumerRecord, NonceRecord, State, StoredNonces};
@@ -274,7 +275,7 @@ impl GroupContext<'_> {
         if let Some(transaction) = self.written.transactions.get(&id) {
             return Ok(Some(Transaction::clone(transaction)));
         }
-        Ok(self.store.get(&schema::transaction_key(id))?)
+        Ok(history::transaction(self.store, id)?)
     }
 
     fn reverse_transaction(&mut self, id: TransactionId) -> Result<Outcome, CoreError> {
@@ -293,7 +294,7 @@ impl GroupContext<'_> {
             return Ok(Outcome::Declined(decline));
         }
         original.reversal_count = original.reversal_count.saturating_add(1);
-        self.batch.put(schema::transaction_key(original.id), &original)?;
+        self.batch.put(schema::transaction_revision_key(original.id), &original)?;
         self.written.transactions.insert(original.id, Arc::new(original));
         Ok(Outcome::Reversed { transaction_id: id, reversal_id })
     }

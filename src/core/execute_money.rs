@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::command::{Decline, MoneyMovement, Outcome};
 use super::execute::GroupContext;
+use super::history;
 use super::rrn_index;
 use super::tranlog::{is_movement_itc, FeeLine, Tranlog, IRC_APPROVED, ITC_REVERSAL, ITC_VOID};
 use super::CoreError;
@@ -244,8 +245,13 @@ impl GroupContext<'_> {
     /// Writes a tranlog record. By RRN, a new one is found in `written.rrns` for the rest of
     /// the group, in the writer's recent RRNs once the group is applied, and in the RRN index
     /// (as in the card and wallet index) once it is published (`rrn_index.rs`).
+    /// A record written before (`new` false) is written as its revision (`history.rs`).
     pub(super) fn write_tranlog(&mut self, tranlog: &Tranlog, new: bool) -> Result<(), CoreError> {
-        self.batch.put(schema::tranlog_key(tranlog.id), tranlog)?;
+        if new {
+            self.batch.put(schema::tranlog_key(tranlog.id), tranlog)?;
+        } else {
+            self.batch.put(schema::tranlog_revision_key(tranlog.id), tranlog)?;
+        }
         if new {
             let key = rrn_index::rrn_key(&tranlog.rrn);
             self.written.rrns.entry(key).or_default().push_back(tranlog.id);
@@ -270,7 +276,7 @@ impl GroupContext<'_> {
         for id in ids {
             let record = match self.written.tranlogs.get(&id) {
                 Some(record) => Tranlog::clone(record),
-                None => self.store.get::<Tranlog>(&schema::tranlog_key(id))?.ok_or_else(|| {
+                None => history::tranlog(self.store, id)?.ok_or_else(|| {
                     CoreError::Corrupt(format!("RRN index names missing tranlog {id}"))
                 })?,
             };
@@ -373,7 +379,7 @@ impl GroupContext<'_> {
             return Ok(Err(decline));
         }
         gl_original.reversal_count = gl_original.reversal_count.saturating_add(1);
-        self.batch.put(schema::transaction_key(gl_original.id), &gl_original)?;
+        self.batch.put(schema::transaction_revision_key(gl_original.id), &gl_original)?;
         self.written.transactions.insert(gl_original.id, Arc::new(gl_original));
         let record = Tranlog {
             id: record_id,

@@ -19,6 +19,7 @@ pub mod execute_giftcard;
 mod execute_money;
 pub mod execute_partner;
 mod execute_wallet;
+pub mod history;
 pub mod indexes;
 pub mod keys;
 mod nonce_keys;

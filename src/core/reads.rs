@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::history;
 use super::state::State;
 use super::{Core, CoreError};
 use crate::clock::EpochMs;
@@ -138,7 +139,7 @@ impl Core {
         if id >= self.snapshot().next_transaction_id {
             return Ok(None);
         }
-        Ok(self.store().get(&schema::transaction_key(id))?)
+        Ok(history::transaction(self.store(), id)?)
     }
 
     fn load_transaction(&self, id: TransactionId) -> Result<Transaction, ReadError> {

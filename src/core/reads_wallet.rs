@@ -6,6 +6,7 @@ use base64::Engine as _;
 use uuid::Uuid;
 
 use super::command::{Command, NewConsumer, Outcome};
+use super::history;
 use super::keys::{self, SecretBytes};
 use super::reads::{ReadError, StatementAnswer};
 use super::rrn_index;
@@ -61,7 +62,7 @@ impl Core {
         if id == 0 || id >= self.snapshot().next_tranlog_id {
             return Ok(None);
         }
-        Ok(self.store().get(&schema::tranlog_key(id))?)
+        Ok(history::tranlog(self.store(), id)?)
     }
 
     /// Every committed tranlog record with `rrn`, oldest first.
@@ -126,7 +127,7 @@ impl Core {
             if id >= committed {
                 continue;
             }
-            let record: Tranlog = self.store().get(&schema::tranlog_key(id))?.ok_or_else(|| {
+            let record = history::tranlog(self.store(), id)?.ok_or_else(|| {
                 CoreError::Corrupt(format!("an index names missing tranlog {id}"))
             })?;
             if keep(&record) {

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::entry_index::indexed_entries;
+use super::history;
 use super::indexes::Indexes;
 use super::keys::MasterKey;
 use super::rrn_index::indexed_rrn;
@@ -79,6 +80,7 @@ fn audit_loaded(store: &Store, state: &State, indexes: &Indexes) -> Result<Audit
     let mut expected_index = BTreeSet::new();
     for item in store.scan_prefix::<Transaction>(&Keyspace::Transaction.prefix(), false) {
         let (key, transaction) = item?;
+        let transaction = history::revised_transaction(store, transaction)?;
         if key != schema::transaction_key(transaction.id) {
             report
                 .problems
@@ -118,7 +120,7 @@ fn check_reversal_link(
     report: &mut AuditReport,
 ) -> Result<(), CoreError> {
     if let Some(original_id) = transaction.reversal_of {
-        let original: Option<Transaction> = store.get(&schema::transaction_key(original_id))?;
+        let original = history::transaction(store, original_id)?;
         if original.is_none_or(|original| original.reversal_count == 0) {
             report.problems.push(format!(
                 "transaction {} reverses {original_id}, which is missing or not marked reversed",

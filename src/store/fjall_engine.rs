@@ -8,12 +8,11 @@
 //! (balances, accounts, cards, customers: records rewritten in place) in `records`. In one tree,
 //! a table's key range spans whatever lies between its keys, so a compaction set off by one
 //! keyspace rewrote the tables of the others lying between them, most of them history; apart,
-//! the tranlog's and the transactions' tables never overlap older ones (fjall still rewrites
-//! them once into its second level and again into its third, from 256 MiB on: lsm-tree 2.10
-//! merges rather than moves there), and an index's compaction rewrites only that index (which
-//! the indexes read only by statements and histories do four times as rarely). A store made
-//! before keeps those keyspaces in `records`, and every partition keeps the options it was
-//! made with.
+//! the tranlog's and the transactions' tables never overlap older ones and are never merged
+//! (`APPENDED_HISTORY`), and an index's compaction rewrites only that index (which the indexes
+//! read only by statements and histories do four times as rarely). A store made before keeps
+//! those keyspaces in `records`, and every partition keeps the options it was made with (a
+//! store made before the FIFO strategy merges its history's tables level by level, as before).
 
 use std::collections::BTreeMap;
 use std::fs::{File, TryLockError};
@@ -49,6 +48,16 @@ const MEMTABLES_PER_FLUSH_MAX: usize = 32;
 /// history queries, which then look in up to this many more tables. fjall slows writes from 20
 /// such tables and stops them at 32, which one merge's time of flushes does not come near.
 const INDEX_FIRST_LEVEL_TABLES: u8 = 16;
+/// The history records, each written once under an id that only grows (`core::history`: what
+/// changes later is written as a revision in `records`). Every table a flush writes to their
+/// partitions holds ids above every older table's, so the tables never overlap and fjall's
+/// FIFO strategy, given no size limit and no age, never merges them: a read finds the one
+/// table that can hold its id by binary search, and the history is written to disk once
+/// instead of again on each level it went down (at 1M cards the compactor's CPU fell to a
+/// quarter or a half, `docs/performance.md` "The history written once"). Were a table ever to
+/// overlap another (a record written again under its own key), FIFO would merge the first
+/// level's tables whenever more than 20 piled up, and fjall would slow writes while 20 did.
+const APPENDED_HISTORY: [Keyspace; 2] = [Keyspace::Tranlog, Keyspace::Transaction];
 /// The indexes read by statements and history queries only. The RRN index is not one: every
 /// movement looks its RRN up, in every table of the first level.
 const WRITE_MOSTLY_INDEXES: [Keyspace; 3] =
@@ -256,6 +265,12 @@ impl Layout {
 /// are chosen once, when the store is made, and a store made before keeps its own.
 fn partition_options(space: Keyspace) -> fjall::PartitionCreateOptions {
     let options = fjall::PartitionCreateOptions::default();
+    if APPENDED_HISTORY.contains(&space) {
+        // No size limit and no age: nothing is ever dropped, and a first level of disjoint
+        // tables is left as it is (lsm-tree 2.10's `Fifo::choose`).
+        let never_merged = fjall::compaction::Fifo::new(u64::MAX, None);
+        return options.compaction_strategy(fjall::compaction::Strategy::Fifo(never_merged));
+    }
     if !WRITE_MOSTLY_INDEXES.contains(&space) {
         return options;
     }
@@ -493,6 +508,7 @@ impl Drop for FjallEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::schema;
 
     fn put(key: &[u8], value: &[u8]) -> WriteOp {
         WriteOp::Put { key: key.to_vec(), value: value.to_vec() }
@@ -515,6 +531,31 @@ mod tests {
     /// A thread's scheduling policy (0 normal, 5 `SCHED_IDLE`), with its name.
     fn policy_of(task: &Path) -> Option<(String, u32)> {
         stat_field(task, 41)
+    }
+
+    /// The tranlog's tables are never merged: 33 flushes of growing ids leave 33 disjoint
+    /// tables in the first level (fjall's default strategy merges such small ones from 32).
+    #[test]
+    fn history_tables_are_written_once_and_never_merged() {
+        use fjall::AbstractTree;
+        const FLUSHES: u64 = 33;
+        let dir = tempfile::tempdir().unwrap();
+        let engine = FjallEngine::open(dir.path()).unwrap();
+        let tranlog = engine.layout.partition_of(&schema::tranlog_key(1)).clone();
+        for flush in 0..FLUSHES {
+            let ops: Vec<WriteOp> = (flush * 100..(flush + 1) * 100)
+                .map(|id| put(&schema::tranlog_key(id), &[7; 64]))
+                .collect();
+            engine.apply(&ops).unwrap();
+            tranlog.rotate_memtable_and_wait().unwrap();
+        }
+        // Time for the compactor, which each flush wakes, to act if its strategy would.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let tables = usize::try_from(FLUSHES).unwrap();
+        assert_eq!(tranlog.tree.level_segment_count(0), Some(tables));
+        assert_eq!((tranlog.tree.segment_count(), tranlog.tree.l0_run_count()), (tables, 1));
+        assert_eq!(engine.get(&schema::tranlog_key(0)).unwrap(), Some(vec![7; 64]));
+        assert_eq!(engine.get(&schema::tranlog_key(3_299)).unwrap(), Some(vec![7; 64]));
     }
 
     #[test]

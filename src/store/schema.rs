@@ -14,8 +14,11 @@ pub enum Keyspace {
     Account,
     /// Posted balance of a final account on a layer: `b` + account id + layer.
     Balance,
-    /// GL transactions: `t` + transaction id.
+    /// GL transactions: `t` + transaction id. Appended once, like `Tranlog`.
     Transaction,
+    /// The latest state of a GL transaction changed after it was posted (reversed): `R` +
+    /// transaction id, the whole transaction.
+    TransactionRevision,
     /// Entries by account and post date: `e` + account id + post date + transaction id + index.
     /// Written by stores made before the account-entry index (`entries.rs`), which replaced
     /// it; such records are kept (and backed up) but no longer read.
@@ -33,8 +36,12 @@ pub enum Keyspace {
     Customer,
     /// Agents: `G` + agent id.
     Agent,
-    /// Transaction log records: `l` + tranlog id.
+    /// Transaction log records: `l` + tranlog id. Appended once (`TranlogRevision` holds a
+    /// record's later state), so the keys of its partition only grow.
     Tranlog,
+    /// The latest state of a tranlog record changed after it was written (reversed, voided):
+    /// `L` + tranlog id, the whole record. Stores made before it rewrote `Tranlog` in place.
+    TranlogRevision,
     /// Tranlog ids by RRN: `r` + RRN + 0 + tranlog id. Written by stores made before the RRN
     /// index (`core::rrn_index`), which replaced it; kept, not read.
     TranlogByRrn,
@@ -77,6 +84,7 @@ impl Keyspace {
             Keyspace::Account => b'a',
             Keyspace::Balance => b'b',
             Keyspace::Transaction => b't',
+            Keyspace::TransactionRevision => b'R',
             Keyspace::Entry => b'e',
             Keyspace::Sysconfig => b's',
             Keyspace::Consumer => b'k',
@@ -85,6 +93,7 @@ impl Keyspace {
             Keyspace::Customer => b'C',
             Keyspace::Agent => b'G',
             Keyspace::Tranlog => b'l',
+            Keyspace::TranlogRevision => b'L',
             Keyspace::TranlogByRrn => b'r',
             Keyspace::TranlogByWallet => b'w',
             Keyspace::CardProduct => b'P',
@@ -183,6 +192,10 @@ pub fn transaction_key(transaction_id: u64) -> Vec<u8> {
     key(Keyspace::Transaction, &[&transaction_id.to_be_bytes()])
 }
 
+pub fn transaction_revision_key(transaction_id: u64) -> Vec<u8> {
+    key(Keyspace::TransactionRevision, &[&transaction_id.to_be_bytes()])
+}
+
 /// The position of one entry in an account's history; positions order as their keys do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EntryPosition {
@@ -223,6 +236,10 @@ pub fn agent_key(agent_id: u64) -> Vec<u8> {
 
 pub fn tranlog_key(tranlog_id: u64) -> Vec<u8> {
     key(Keyspace::Tranlog, &[&tranlog_id.to_be_bytes()])
+}
+
+pub fn tranlog_revision_key(tranlog_id: u64) -> Vec<u8> {
+    key(Keyspace::TranlogRevision, &[&tranlog_id.to_be_bytes()])
 }
 
 pub fn card_product_key(id: u64) -> Vec<u8> {

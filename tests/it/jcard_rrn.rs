@@ -1,6 +1,10 @@
 //! Transactions by RRN: the detail of every record with an RRN and its GL transaction, the
 //! reversal (once, and not when money already moved on), and the void with its own RRN.
 
+use cardswitch::core::history;
+use cardswitch::core::tranlog::Tranlog;
+use cardswitch::ledger::Transaction;
+use cardswitch::store::{schema, Store};
 use serde_json::json;
 
 use crate::support::TestSwitch;
@@ -84,6 +88,37 @@ async fn a_reversal_undoes_once_and_respects_later_activity() {
     );
     assert_eq!(switch.wallet_balance("a").await, "10.00");
     switch.assert_ledger_balances();
+}
+
+/// A reversal marks its original as a revision beside the history: the records under their
+/// own keys stay as first written (the history partitions are only ever appended to), and
+/// every read, after a restart too, sees the revision.
+#[tokio::test]
+async fn a_reversal_is_a_revision_and_the_history_stays_as_written() {
+    let switch = TestSwitch::start().await;
+    switch.open_wallet("a").await;
+    assert_eq!(switch.move_money("a/credit", "100", "c1", "in").await.status, 200);
+    assert_eq!(switch.move_money("a/debit", "30", "d1", "out").await.status, 200);
+    let reversed = switch.admin_call("POST", "/jcard/api/transactions/reverse/d1", "").await;
+    assert_eq!(reversed.status, 200, "{}", reversed.text);
+    let switch = switch.restart().await;
+    let records = switch.admin_call("GET", "/jcard/api/transactions/d1", "").await;
+    let original = &records.json["tranlogs"][0];
+    assert_eq!(original["reversalCount"], 1, "{}", records.text);
+    let again = switch.admin_call("POST", "/jcard/api/transactions/reverse/d1", "").await;
+    assert_eq!(again.json["resultCode"], "1824", "read back as reversed after the restart");
+    let original_id = original["id"].as_u64().unwrap();
+    let dir = switch.stop().await;
+
+    let store = Store::open_existing(dir.path()).unwrap().expect("a store");
+    let written: Tranlog = store.get(&schema::tranlog_key(original_id)).unwrap().unwrap();
+    let revised: Tranlog = store.get(&schema::tranlog_revision_key(original_id)).unwrap().unwrap();
+    assert_eq!((written.reversal_count, revised.reversal_count), (0, 1));
+    let transaction_id = written.transaction_id.expect("a posted movement");
+    assert_eq!(history::tranlog(&store, original_id).unwrap().unwrap().reversal_count, 1);
+    let posted: Transaction = store.get(&schema::transaction_key(transaction_id)).unwrap().unwrap();
+    assert_eq!(posted.reversal_count, 0);
+    assert_eq!(history::transaction(&store, transaction_id).unwrap().unwrap().reversal_count, 1);
 }
 
 #[tokio::test]
