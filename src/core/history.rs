@@ -21,15 +21,6 @@ pub fn transaction(store: &Store, id: TransactionId) -> Result<Option<Transactio
     latest(store, &schema::transaction_revision_key(id), &schema::transaction_key(id))
 }
 
-/// `transaction` as read from its own key, replaced by its revision if it has one (for scans
-/// of the history).
-pub fn revised_transaction(
-    store: &Store,
-    transaction: Transaction,
-) -> Result<Transaction, StoreError> {
-    Ok(store.get(&schema::transaction_revision_key(transaction.id))?.unwrap_or(transaction))
-}
-
 fn latest<T: serde::de::DeserializeOwned>(
     store: &Store,
     revision_key: &[u8],
