@@ -249,14 +249,12 @@ impl GroupContext<'_> {
     pub(super) fn write_tranlog(&mut self, tranlog: &Tranlog, new: bool) -> Result<(), CoreError> {
         if new {
             self.batch.put(schema::tranlog_key(tranlog.id), tranlog)?;
-        } else {
-            self.batch.put(schema::tranlog_revision_key(tranlog.id), tranlog)?;
-        }
-        if new {
             let key = rrn_index::rrn_key(&tranlog.rrn);
             self.written.rrns.entry(key).or_default().push_back(tranlog.id);
             self.state.next_tranlog_id =
                 self.state.next_tranlog_id.max(tranlog.id.saturating_add(1));
+        } else {
+            self.batch.put(schema::tranlog_revision_key(tranlog.id), tranlog)?;
         }
         self.written.tranlogs.insert(tranlog.id, Arc::new(tranlog.clone()));
         Ok(())

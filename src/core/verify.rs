@@ -277,8 +277,6 @@ fn describe(state: &State, violation: &Violation) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::core::tranlog::tests_support::blank;
     use crate::money::Amount;
@@ -290,7 +288,7 @@ mod tests {
     fn revisions_are_audited_against_their_records() {
         let dir = tempfile::tempdir().unwrap();
         let engine = EngineKind::Fjall.open(dir.path(), EngineSettings::SHORT_OPEN).unwrap();
-        let store = Store::with_engine(Arc::clone(&engine));
+        let store = Store::with_engine(engine);
         let reversed = Tranlog { reversal_count: 1, reversal_id: Some(9), ..blank(1) };
         let altered = Tranlog { amount: Amount::from_units(5), ..blank(2) };
         let mut batch = Batch::new();

@@ -53,10 +53,11 @@ const INDEX_FIRST_LEVEL_TABLES: u8 = 16;
 /// partitions holds ids above every older table's, so the tables never overlap and fjall's
 /// FIFO strategy, given no size limit and no age, never merges them: a read finds the one
 /// table that can hold its id by binary search, and the history is written to disk once
-/// instead of again on each level it went down (at 1M cards the compactor's CPU fell to a
-/// quarter or a half, `docs/performance.md` "The history written once"). Were a table ever to
-/// overlap another (a record written again under its own key), FIFO would merge the first
-/// level's tables whenever more than 20 piled up, and fjall would slow writes while 20 did.
+/// instead of again on each level it went down (at 1M cards the compactor's CPU fell to
+/// between a quarter and two thirds, `docs/performance.md` "The history written once"). Were
+/// a table ever to overlap another (a record written again under its own key), FIFO would
+/// merge the first level's tables whenever more than 20 piled up, and fjall would slow writes
+/// while 20 did.
 const APPENDED_HISTORY: [Keyspace; 2] = [Keyspace::Tranlog, Keyspace::Transaction];
 /// The indexes read by statements and history queries only. The RRN index is not one: every
 /// movement looks its RRN up, in every table of the first level.
