@@ -1,7 +1,7 @@
 //! Micro-benchmarks of the switch's hot pieces without HTTP: the pure card authorization
 //! decision, the pure posting decision, applying balances to the persistent in-memory state
-//! (and the balances alone, read and changed), a durable group commit (fjall and sled), jCard request
-//! signing, and request body parsing. Run with `cargo bench --bench core`.
+//! (and the balances alone, read and changed), a durable group commit (fjall and sled), jCard
+//! request signing, and request body parsing. Run with `cargo bench --bench core`.
 
 // A benchmark is a test harness: a failed set-up should stop it loudly, not be handled.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
