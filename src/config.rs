@@ -168,6 +168,9 @@ pub struct StoreConfig {
     pub entry_run_entries: usize,
     /// Runs of one size the entry index merges into one run of the next size.
     pub entry_runs_per_merge: usize,
+    /// GL transactions between two snapshots of the balances (`balances.snapshot`): a start
+    /// replays at most about this many.
+    pub balance_snapshot_transactions: u64,
     /// The nice value (0 to 19) of fjall's background threads (memtable flushes, compactions):
     /// they then take the core when the request path leaves it, rather than in slices that
     /// stall every request behind them.
@@ -265,6 +268,7 @@ impl Default for StoreConfig {
             cache_bytes_max: STORE_CACHE_BYTES_DEFAULT,
             entry_run_entries: 262_144,
             entry_runs_per_merge: 8,
+            balance_snapshot_transactions: 1_000_000,
             background_nice: 10,
             background_idle: false,
         }
@@ -333,6 +337,9 @@ impl Config {
         }
         if !(2..=64).contains(&self.store.entry_runs_per_merge) {
             return invalid("store.entry_runs_per_merge must be from 2 to 64");
+        }
+        if self.store.balance_snapshot_transactions == 0 {
+            return invalid("store.balance_snapshot_transactions must be positive");
         }
         if self.auth.timestamp_skew_ms_max <= 0 {
             return invalid("auth.timestamp_skew_ms_max must be positive");
@@ -457,6 +464,9 @@ mod tests {
         assert!(config.validate().is_err());
         let mut config = Config::default();
         config.cashback.amount_whole_max = 0;
+        assert!(config.validate().is_err());
+        let mut config = Config::default();
+        config.store.balance_snapshot_transactions = 0;
         assert!(config.validate().is_err());
         let mut config = Config::default();
         config.store.cache_bytes_max = STORE_CACHE_BYTES_MIN - 1;

@@ -243,12 +243,9 @@ impl GroupContext<'_> {
         let Some(balances) = self.state.balances_after(&deltas) else {
             return Ok(Some(post::Reject::AmountOverflow.into()));
         };
+        // The balances are not written: the transaction's record is what they are rebuilt from
+        // (`balance_snapshot.rs`).
         self.write_transaction(&transaction)?;
-        for ((account_id, layer), balance) in &balances {
-            if self.state.account(*account_id).is_some_and(|account| account.is_final) {
-                self.batch.put(schema::balance_key(*account_id, *layer), balance)?;
-            }
-        }
         for ((account_id, layer), balance) in balances {
             self.state.balances.insert(account_id, layer, balance);
         }

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod authorize;
 pub mod backup;
+pub mod balance_snapshot;
 pub mod balances;
 pub mod bootstrap;
 pub mod by_id;
@@ -35,7 +36,7 @@ pub mod tranlog_index;
 pub mod verify;
 mod writer;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -43,6 +44,7 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
 use self::auth::{AuthFailure, JcardCredentials, NonceCache};
+use self::balance_snapshot::Snapshotter;
 use self::command::{Command, Consumer, NewConsumer, Outcome};
 use self::indexes::Indexes;
 use self::keys::{KeyError, MasterKey};
@@ -93,6 +95,8 @@ pub struct CoreSettings {
     pub statement_entries_max: usize,
     pub list_items_max: usize,
     pub transaction_entries_max: usize,
+    /// Transactions between two balance snapshots (`balance_snapshot.rs`).
+    pub balance_snapshot_transactions: u64,
     pub wallets: WalletSettings,
     pub cashback: crate::config::CashbackConfig,
 }
@@ -117,6 +121,7 @@ impl CoreSettings {
             statement_entries_max: config.lists.statement_entries_max,
             list_items_max: config.lists.list_items_max,
             transaction_entries_max: config.lists.transaction_entries_max,
+            balance_snapshot_transactions: config.store.balance_snapshot_transactions,
             wallets: WalletSettings {
                 pin_attempts_max: config.wallets.pin_attempts_max,
                 pin_lock_ms: config.wallets.pin_lock_ms,
@@ -177,6 +182,8 @@ struct Inner {
     keys: MasterKey,
     bearer: BearerKey,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Where the balance snapshot is (`balance_snapshot.rs`).
+    data_dir: PathBuf,
 }
 
 /// An authenticated jCard caller.
@@ -186,6 +193,36 @@ pub struct Principal {
     /// The request's nonce, stored with the request's writes so a replay stays refused across
     /// a restart.
     pub nonce: NonceRecord,
+}
+
+/// Loads the state of a serving switch, moves a store made before out of balance records
+/// (`balance_snapshot::adopt`), and starts the thread that writes balance snapshots: at once if
+/// the load replayed transactions, so the next start replays fewer.
+fn load_serving(
+    data_dir: &Path,
+    store: &Store,
+    keys: &MasterKey,
+    now_ms: i64,
+    settings: &CoreSettings,
+) -> Result<(Arc<State>, Snapshotter), CoreError> {
+    let (state, balances) = State::load_reporting(store, keys, now_ms, Some(data_dir))?;
+    if let Some(why) = &balances.unusable {
+        tracing::warn!(
+            why,
+            "the balance snapshot is not usable; the balances were rebuilt from every transaction"
+        );
+    }
+    balance_snapshot::adopt(store, data_dir, &state)?;
+    let state = Arc::new(state);
+    let mut snapshots = Snapshotter::start(
+        data_dir.to_path_buf(),
+        settings.balance_snapshot_transactions,
+        balances.snapshot_below,
+    )?;
+    if balances.replayed > 0 {
+        snapshots.offer(&state, true);
+    }
+    Ok((state, snapshots))
 }
 
 /// Starts a named thread of the core that logs where its starter logs (the global subscriber
@@ -212,9 +249,10 @@ impl Core {
         metrics: Arc<Metrics>,
         settings: CoreSettings,
     ) -> Result<Core, CoreError> {
-        let state = State::load(&store, &keys, clock.now_ms())?;
+        let (current, snapshots) =
+            load_serving(data_dir, &store, &keys, clock.now_ms(), &settings)?;
         let (indexes, _) =
-            Indexes::open(data_dir, &store, &state, settings.entry_index, OpenMode::Serve)?;
+            Indexes::open(data_dir, &store, &current, settings.entry_index, OpenMode::Serve)?;
         indexes.start_workers()?;
         let indexes = Arc::new(indexes);
         let window_ms = settings.timestamp_skew_ms_max;
@@ -223,7 +261,6 @@ impl Core {
         // early or late.
         let nonce_retention_ms = window_ms.saturating_mul(2);
         load_nonces(&store, &nonces, clock.now_ms(), nonce_retention_ms)?;
-        let current = Arc::new(state);
         let published = Arc::new(ArcSwap::new(Arc::clone(&current)));
         let (sender, receiver) = mpsc::channel(settings.queue_commands_max);
         let pipeline = Pipeline::start(
@@ -231,6 +268,7 @@ impl Core {
             Arc::clone(&indexes),
             Arc::clone(&published),
             Arc::clone(&metrics),
+            snapshots,
         )?;
         let writer = Writer {
             receiver,
@@ -263,6 +301,7 @@ impl Core {
             bearer: BearerKey::derive(&keys),
             keys,
             writer_thread: Mutex::new(Some(thread)),
+            data_dir: data_dir.to_path_buf(),
         };
         Ok(Core { inner: Arc::new(inner) })
     }
@@ -325,6 +364,7 @@ impl Core {
             answer.await.map_err(|_| CoreError::ShuttingDown)??;
         }
         let thread = self.inner.writer_thread.lock().take();
+        let stopped_here = thread.is_some();
         if let Some(thread) = thread {
             let joined = tokio::task::spawn_blocking(move || thread.join()).await;
             if !matches!(joined, Ok(Ok(()))) {
@@ -335,7 +375,16 @@ impl Core {
         // records at the next start.
         let indexes = Arc::clone(&self.inner.indexes);
         let _ = tokio::task::spawn_blocking(move || indexes.stop()).await;
-        Ok(())
+        if !stopped_here {
+            return Ok(());
+        }
+        // The balances of the last published (durable) state, so that the next start replays
+        // nothing (once: an earlier call stopped the writer and wrote it).
+        let state = self.inner.published.load_full();
+        let data_dir = self.inner.data_dir.clone();
+        tokio::task::spawn_blocking(move || balance_snapshot::write(&data_dir, &state))
+            .await
+            .map_err(|_| CoreError::Corrupt("the balance snapshot task died".to_owned()))?
     }
 
     /// Commands decided and applied, waiting for the flush that makes them durable (and
@@ -387,13 +436,18 @@ impl Core {
     /// Runs the offline audit (`cardswitch verify`) against this core's store. Meant for tests
     /// and quiet moments: it reads everything and is not isolated from concurrent commits.
     pub fn audit(&self) -> Result<verify::AuditReport, CoreError> {
-        verify::audit_store(&self.inner.store, &self.inner.keys, &self.inner.indexes)
+        verify::audit_store(
+            &self.inner.data_dir,
+            &self.inner.store,
+            &self.inner.keys,
+            &self.inner.indexes,
+        )
     }
 
     /// The state as the store holds it, loaded afresh: what a restart would start from. Tests
     /// compare it with `snapshot` to prove that memory and the store agree.
     pub fn stored_state(&self) -> Result<State, CoreError> {
-        State::load(&self.inner.store, &self.inner.keys, self.now_ms())
+        State::load(&self.inner.store, &self.inner.keys, self.now_ms(), Some(&self.inner.data_dir))
     }
 
     pub(crate) fn store(&self) -> &Store {

@@ -2,6 +2,7 @@
 //! maps, so that publishing a new version after a commit is one pointer swap and a reader
 //! never waits for the writer.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use imbl::{HashMap, OrdMap, Vector};
@@ -9,6 +10,7 @@ use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::balance_snapshot::{self, BalanceLoad};
 use super::balances::Balances;
 use super::by_id::ById;
 use super::command::{Consumer, SysConfig};
@@ -163,8 +165,24 @@ impl Chartbook for State {
 }
 
 impl State {
-    /// Reads the whole state from the store.
-    pub fn load(store: &Store, keys: &MasterKey, now_ms: EpochMs) -> Result<State, CoreError> {
+    /// Reads the whole state from the store, the balances with the snapshot in `data_dir`
+    /// (`balance_snapshot.rs`; without a directory every transaction is replayed).
+    pub fn load(
+        store: &Store,
+        keys: &MasterKey,
+        now_ms: EpochMs,
+        data_dir: Option<&Path>,
+    ) -> Result<State, CoreError> {
+        State::load_reporting(store, keys, now_ms, data_dir).map(|(state, _)| state)
+    }
+
+    /// `load`, and how the balances were loaded.
+    pub fn load_reporting(
+        store: &Store,
+        keys: &MasterKey,
+        now_ms: EpochMs,
+        data_dir: Option<&Path>,
+    ) -> Result<(State, BalanceLoad), CoreError> {
         let mut state = State {
             next_account_id: 1,
             next_transaction_id: 1,
@@ -189,8 +207,8 @@ impl State {
             let (_, account) = item?;
             state.insert_account(account);
         }
-        state.load_balances(store)?;
         state.next_transaction_id = next_id(store, Keyspace::Transaction)?;
+        let balances = balance_snapshot::load(&mut state, store, data_dir)?;
         state.next_tranlog_id = next_id(store, Keyspace::Tranlog)?;
         state.load_holders(store)?;
         state.load_cards(store, keys, now_ms)?;
@@ -216,7 +234,7 @@ impl State {
             let (_, guard) = item?;
             state.gift_pin_guards.insert(guard.token.clone(), guard);
         }
-        Ok(state)
+        Ok((state, balances))
     }
 
     /// Wallets, customers and agents.
@@ -317,7 +335,9 @@ impl State {
         self.cards.insert(card.token.clone(), Arc::new(card));
     }
 
-    fn load_balances(&mut self, store: &Store) -> Result<(), CoreError> {
+    /// The balance records of a store made before balances were kept out of it: one per final
+    /// account and layer, the ancestors' rolled up here.
+    pub(super) fn load_balance_records(&mut self, store: &Store) -> Result<(), CoreError> {
         let mut deltas: Vec<BalanceDelta> = Vec::new();
         for item in store.scan_prefix::<Amount>(&Keyspace::Balance.prefix(), false) {
             let (key, balance) = item?;

@@ -16,6 +16,7 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use tokio::sync::oneshot;
 
+use super::balance_snapshot::Snapshotter;
 use super::command::Outcome;
 use super::indexes::{Indexes, Postings};
 use super::state::State;
@@ -55,11 +56,13 @@ pub struct Syncer {
     pub metrics: Arc<Metrics>,
     /// Raised when a flush failed; the writer lowers it when it takes note.
     pub failed: Arc<AtomicBool>,
+    /// Takes a published state when a balance snapshot is due.
+    pub snapshots: Snapshotter,
 }
 
 impl Syncer {
     /// Runs until the writer drops its end of the channel.
-    pub fn run(self) {
+    pub fn run(mut self) {
         while let Ok(first) = self.receiver.recv() {
             let mut groups = Vec::new();
             let mut barrier = None;
@@ -81,10 +84,11 @@ impl Syncer {
                 let _ = done.send(());
             }
         }
+        self.snapshots.finish();
     }
 
     /// Flushes once for `groups`, publishes the newest state if that succeeded, and answers.
-    fn settle(&self, mut groups: Vec<AppliedGroup>) {
+    fn settle(&mut self, mut groups: Vec<AppliedGroup>) {
         let Some(state) = groups.last().map(|last| Arc::clone(&last.state)) else {
             return;
         };
@@ -95,6 +99,7 @@ impl Syncer {
         match flushed {
             Ok(()) => {
                 self.indexes.add(postings, &self.metrics);
+                self.snapshots.offer(&state, false);
                 self.published.store(state);
             }
             Err(error) => {

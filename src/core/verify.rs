@@ -47,7 +47,7 @@ pub fn audit_data_dir(
     store: &Store,
     keys: &MasterKey,
 ) -> Result<AuditReport, CoreError> {
-    let state = State::load(store, keys, chrono::Utc::now().timestamp_millis())?;
+    let state = State::load(store, keys, chrono::Utc::now().timestamp_millis(), Some(data_dir))?;
     // Sizes matter only to an index that writes runs, which this one does not.
     let settings = EntryIndexSettings { run_entries: usize::MAX, runs_per_merge: 2 };
     let (indexes, discarded) =
@@ -60,11 +60,12 @@ pub fn audit_data_dir(
 /// Audits the store and its derived indexes `indexes`. `Err` only when the store cannot be
 /// read at all.
 pub fn audit_store(
+    data_dir: &Path,
     store: &Store,
     keys: &MasterKey,
     indexes: &Indexes,
 ) -> Result<AuditReport, CoreError> {
-    let state = State::load(store, keys, chrono::Utc::now().timestamp_millis())?;
+    let state = State::load(store, keys, chrono::Utc::now().timestamp_millis(), Some(data_dir))?;
     audit_loaded(store, &state, indexes)
 }
 

@@ -20,6 +20,7 @@ use std::thread::JoinHandle;
 use arc_swap::ArcSwap;
 use tokio::sync::{mpsc, oneshot};
 
+use super::balance_snapshot::Snapshotter;
 use super::command::Command;
 use super::execute::{GroupContext, GroupWrites};
 use super::indexes::{Indexes, Postings};
@@ -337,12 +338,14 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Starts the syncer thread, which flushes `store` and publishes into `published`.
+    /// Starts the syncer thread, which flushes `store`, publishes into `published` and offers
+    /// what it publishes to `snapshots`.
     pub fn start(
         store: Store,
         indexes: Arc<Indexes>,
         published: Arc<ArcSwap<State>>,
         metrics: Arc<Metrics>,
+        snapshots: Snapshotter,
     ) -> Result<Pipeline, CoreError> {
         let (to_syncer, receiver) = sync_channel(GROUPS_UNFLUSHED_MAX);
         let failed = Arc::new(AtomicBool::new(false));
@@ -353,6 +356,7 @@ impl Pipeline {
             published,
             metrics: Arc::clone(&metrics),
             failed: Arc::clone(&failed),
+            snapshots,
         };
         let syncer_thread = super::spawn_logging_here("cardswitch-sync", move || syncer.run())?;
         Ok(Pipeline { to_syncer, failed, metrics, syncer_thread })

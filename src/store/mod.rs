@@ -3,6 +3,7 @@
 //! atomic batch on one tree followed by one flush.
 
 pub mod backup;
+pub mod balance_file;
 mod codec;
 pub mod entries;
 mod entry_block;

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use base64::Engine as _;
-use cardswitch::store::{schema, Batch, Store};
+use cardswitch::store::balance_file::{self, StoredBalance};
 
 use crate::support::{send_detached, Credentials};
 
@@ -240,15 +240,13 @@ fn verify_finds_a_balance_that_its_entries_do_not_explain() {
     terminate(serve(dir.path()));
     assert!(verify().status.success());
     {
-        // Tamper with the ledger behind the switch's back: a balance no entry explains.
-        let store =
-            Store::open_existing(dir.path()).unwrap().expect("the data directory has a store");
-        let mut batch = Batch::new();
-        batch
-            .put(schema::balance_key(3, 840), &cardswitch::money::Amount::from_units(10_000))
-            .unwrap();
-        store.apply(&batch).unwrap();
-        store.flush().unwrap();
+        // Tamper with the ledger behind the switch's back: a balance no entry explains, in the
+        // balance snapshot the stop wrote (with its checksum made right).
+        let mut snapshot = balance_file::read(dir.path()).unwrap().expect("a snapshot");
+        snapshot.balances.retain(|balance| (balance.account_id, balance.layer) != (3, 840));
+        snapshot.balances.push(StoredBalance { account_id: 3, layer: 840, units: 10_000 });
+        let bytes = balance_file::encode(snapshot.transactions_below, snapshot.balances);
+        balance_file::write(dir.path(), &bytes).unwrap();
     }
     let output = verify();
     let report = String::from_utf8_lossy(&output.stdout);

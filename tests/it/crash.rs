@@ -8,10 +8,12 @@
 //! wholly applied (its one GL transaction with both legs) or wholly absent, and a retry of an
 //! absent one is decided afresh; the number of GL transactions and every balance equal the
 //! client's own model. Every draw comes from one seed, printed, so a failure can be repeated.
-//! The switch writes its account-entry and tranlog indexes in runs of 16 records, so that kills
-//! also land while runs are written and merged; `verify` checks the runs against the records,
-//! every card account's statement (read from the entry index) must add up to the model's
-//! balance, and every card's and wallet's history (read from the tranlog index; every tenth
+//! The switch writes its account-entry and tranlog indexes in runs of 16 records and snapshots
+//! its balances every 7 transactions, so that kills also land while runs are written and merged
+//! and while snapshots are written, and each start replays the transactions since the last
+//! snapshot; `verify` checks the runs against the records and the balances against every
+//! transaction, every card account's statement (read from the entry index) must add up to the
+//! model's balance, and every card's and wallet's history (read from the tranlog index; every tenth
 //! cycle and after the last) must hold as many approved records as the model has applied
 //! movements.
 //!
@@ -98,13 +100,15 @@ struct Served {
 
 impl Served {
     /// Starts the switch on `data`, its log appended to `log`; waits until it listens. The
-    /// derived indexes write a run every 16 records and merge runs two at a time, so kills
-    /// land in their writes and merges too; histories may be read whole.
+    /// derived indexes write a run every 16 records and merge runs two at a time, and the
+    /// balances are snapshotted every 7 transactions, so kills land in those writes too;
+    /// histories may be read whole.
     fn start(data: &Path, log: &Path) -> Result<Served, String> {
         let log_file = File::options().create(true).append(true).open(log).map_err(text)?;
         let config = log.with_file_name("crash-config.toml");
         let settings = format!(
             "[store]\nentry_run_entries = 16\nentry_runs_per_merge = 2\n\
+             balance_snapshot_transactions = 7\n\
              [lists]\nstatement_entries_max = {HISTORY_MAX}\n"
         );
         std::fs::write(&config, settings).map_err(text)?;

@@ -9,6 +9,8 @@ mod support;
 
 /// Backups: round trip through the binary, damaged and cut files refused, secrets left out.
 mod backup;
+/// Balances kept out of the store: snapshots, replays at start, stores made before moved.
+mod balance_snapshot;
 /// The bank test: concurrent transfers, debits and credits conserve the total at every read.
 mod bank;
 /// The card-issuing API: signatures, single-use request ids, status, every method.
