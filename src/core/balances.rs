@@ -76,6 +76,20 @@ impl Balances {
         self.more.get(&(account, layer)).copied()
     }
 
+    /// The sum of `account`'s balances on `layers` (nothing where it has no record), finding
+    /// its slot once for all of them (a balance enquiry asks for two layers); `None` if the sum
+    /// overflows.
+    pub fn sum(&self, account: AccountId, layers: &[Layer]) -> Option<Amount> {
+        let slot = self.slot(account);
+        layers.iter().try_fold(Amount::ZERO, |sum, &layer| {
+            let slotted = slot.and_then(|slot| {
+                slot.position(layer).and_then(|position| slot.amounts.get(position).copied())
+            });
+            let held = slotted.or_else(|| self.more.get(&(account, layer)).copied());
+            sum.checked_add(held.unwrap_or_default())
+        })
+    }
+
     /// Sets `account`'s balance on `layer`.
     pub fn insert(&mut self, account: AccountId, layer: Layer, amount: Amount) {
         let Some(index) = self.slot_index(account) else {
@@ -179,6 +193,18 @@ mod tests {
                 .map(|(k, _)| k.1)
                 .collect();
             assert_eq!(balances.layers_of(account), expected, "layers of {account}");
+            // Every layer at once, and each of them with the one after it (a slot's and
+            // `more`'s together).
+            let sum = |layers: &[Layer]| {
+                layers
+                    .iter()
+                    .map(|&l| model.get(&(account, l)).map_or(0, |a| a.units()))
+                    .sum::<i64>()
+            };
+            assert_eq!(balances.sum(account, layers).map(Amount::units), Some(sum(layers)));
+            for pair in layers.windows(2) {
+                assert_eq!(balances.sum(account, pair).map(Amount::units), Some(sum(pair)));
+            }
         }
         assert_eq!(balances.len(), model.len());
         let all: Model = balances.iter().collect();
@@ -232,5 +258,9 @@ mod tests {
         assert_eq!(balances.get(3, 1840), None);
         assert_eq!(balances.get(u64::MAX, 840), None);
         assert_eq!((balances.len(), balances.layers_of(2)), (1, Vec::new()));
+        balances.insert(3, 1840, Amount::from_units(i64::MAX));
+        balances.insert(3, 840, Amount::from_units(1));
+        assert_eq!(balances.sum(3, &[840, 1840]), None, "an overflowing sum");
+        assert_eq!(balances.sum(2, &[840, 1840]), Some(Amount::ZERO));
     }
 }

@@ -207,9 +207,7 @@ fn layers_balance(
     account: AccountId,
     layers: &[Layer],
 ) -> Result<Amount, ReadError> {
-    layers.iter().try_fold(Amount::ZERO, |sum, layer| {
-        sum.checked_add(state.balance(account, *layer)).ok_or(ReadError::Overflow)
-    })
+    state.balances.sum(account, layers).ok_or(ReadError::Overflow)
 }
 
 fn find_account(
