@@ -118,6 +118,10 @@ async fn a_damaged_or_missing_snapshot_is_rebuilt_from_every_transaction() {
     assert_eq!(load.replayed, state.next_transaction_id - 1);
     assert!(load.unusable.as_deref().is_some_and(|why| why.contains("checksum")), "{load:?}");
     assert!(state.balances == replayed.balances);
+    let verified = verify_dir(dir.path());
+    assert!(!verified.status.success());
+    let report = String::from_utf8_lossy(&verified.stdout);
+    assert!(report.contains("the balance snapshot is not usable"), "{report}");
     let switch = TestSwitch::open_dir(dir, admin.clone()).await;
     assert_eq!(balance(&switch).await, expected);
     wait_for_snapshot(switch.dir.path(), state.next_transaction_id);
@@ -125,6 +129,7 @@ async fn a_damaged_or_missing_snapshot_is_rebuilt_from_every_transaction() {
     std::fs::remove_file(&path).unwrap();
     let ((_, load), _) = load_both(dir.path());
     assert_eq!((load.snapshot_below, load.unusable), (1, None));
+    assert!(verify_dir(dir.path()).status.success(), "no snapshot is not a problem");
     let switch = TestSwitch::open_dir(dir, admin).await;
     assert_eq!(balance(&switch).await, expected);
     switch.stop().await;
