@@ -25,7 +25,7 @@ use crate::ledger::Transaction;
 use crate::money::Amount;
 use crate::store::balance_file::{self, BalanceSnapshot, StoredBalance};
 use crate::store::schema::{self, Keyspace};
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{BackgroundPriority, Batch, Store, StoreError};
 
 /// The meta record that marks a store whose balances are kept out of it.
 const MARK_NAME: &str = "balances";
@@ -184,12 +184,20 @@ pub struct Snapshotter {
 }
 
 impl Snapshotter {
-    /// Starts the thread for `data_dir`; the last snapshot covers transactions below `below`.
-    pub fn start(data_dir: PathBuf, every: u64, below: u64) -> Result<Snapshotter, CoreError> {
+    /// Starts the thread for `data_dir`, at the store's background priority (a snapshot of a
+    /// million cards is a few tenths of a second of CPU); the last snapshot covers transactions
+    /// below `below`.
+    pub fn start(
+        data_dir: PathBuf,
+        every: u64,
+        below: u64,
+        priority: BackgroundPriority,
+    ) -> Result<Snapshotter, CoreError> {
         // One waiting state at most: a snapshot asked for while one is written waits for the
         // next due point instead of queueing states (each holds the whole state alive).
         let (sender, receiver) = sync_channel::<Arc<State>>(1);
         let thread = super::spawn_logging_here("cardswitch-balances", move || {
+            priority.apply_to_own_thread();
             while let Ok(state) = receiver.recv() {
                 let started = Instant::now();
                 match write(&data_dir, &state) {

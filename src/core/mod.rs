@@ -218,6 +218,7 @@ fn load_serving(
         data_dir.to_path_buf(),
         settings.balance_snapshot_transactions,
         balances.snapshot_below,
+        settings.store.background,
     )?;
     if balances.replayed > 0 {
         snapshots.offer(&state, true);

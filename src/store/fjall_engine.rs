@@ -336,7 +336,7 @@ fn open_keyspace(
 
 /// Puts the calling thread under `SCHED_IDLE`; if the system refuses, says so and goes on:
 /// the store works the same at the switch's priority, only with longer stalls.
-fn lower_own_thread_to_idle() {
+pub(super) fn lower_own_thread_to_idle() {
     use thread_priority::{NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy};
     let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
     let own = thread_priority::thread_native_id();

@@ -155,6 +155,24 @@ pub enum BackgroundPriority {
     Idle,
 }
 
+impl BackgroundPriority {
+    /// Puts the calling thread at this priority: a thread of the switch's own that does bulk
+    /// work off the request path (the balance snapshots) runs where fjall's flusher and
+    /// compactor do. If the system refuses, says so and goes on at the switch's priority.
+    pub fn apply_to_own_thread(self) {
+        match self {
+            BackgroundPriority::Same => {}
+            BackgroundPriority::Nice(nice) => {
+                let own = rustix::thread::gettid();
+                if let Err(error) = rustix::process::setpriority_process(Some(own), nice) {
+                    tracing::warn!(%error, "a background thread keeps the switch's priority");
+                }
+            }
+            BackgroundPriority::Idle => fjall_engine::lower_own_thread_to_idle(),
+        }
+    }
+}
+
 impl EngineSettings {
     /// Short-lived opens (`verify`, `backup`, `restore`, tests): a small cache, and fjall's
     /// threads at the opener's own priority, as no requests are served beside them.
@@ -344,6 +362,32 @@ mod tests {
             };
         }
         map
+    }
+
+    /// The calling thread's nice value, from its `stat` (field 19; the name before it may hold
+    /// spaces).
+    fn own_nice() -> i32 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+        fields[19 - 3].parse().unwrap()
+    }
+
+    #[test]
+    fn a_background_priority_lowers_the_calling_thread_only() {
+        let before = own_nice();
+        // Only a privileged thread may raise its priority: lower it from wherever it is.
+        let target = before.max(13);
+        let lowered = std::thread::spawn(move || {
+            BackgroundPriority::Nice(target).apply_to_own_thread();
+            own_nice()
+        });
+        assert_eq!(lowered.join().unwrap(), target);
+        let same = std::thread::spawn(|| {
+            BackgroundPriority::Same.apply_to_own_thread();
+            own_nice()
+        });
+        assert_eq!(same.join().unwrap(), before);
+        assert_eq!(own_nice(), before, "the caller keeps its own");
     }
 
     #[test]
