@@ -4,7 +4,7 @@
 /// Keyspaces, one per kind of record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keyspace {
-    /// Counters and markers: `m` + name.
+    /// Counters and markers: `m` + name (`balances`: the store's balances are kept out of it).
     Meta,
     /// Charts of accounts: `c` + name.
     Chart,
@@ -12,7 +12,9 @@ pub enum Keyspace {
     Journal,
     /// Accounts: `a` + account id.
     Account,
-    /// Posted balance of a final account on a layer: `b` + account id + layer.
+    /// Posted balance of a final account on a layer: `b` + account id + layer. Only in stores
+    /// made before balances were kept out of the store (`core::balance_snapshot`), until their
+    /// first start moves them to the snapshot; never written since.
     Balance,
     /// GL transactions: `t` + transaction id. Appended once, like `Tranlog`.
     Transaction,
