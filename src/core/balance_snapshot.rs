@@ -230,20 +230,16 @@ impl Snapshotter {
             }
         }
     }
+}
 
-    /// Lets the thread write what it holds and joins it.
-    pub fn finish(&mut self) {
+/// Lets the thread write what it holds and joins it.
+impl Drop for Snapshotter {
+    fn drop(&mut self) {
         self.sender = None;
         if let Some(thread) = self.thread.take() {
             if thread.join().is_err() {
                 tracing::error!("the balance snapshot thread panicked");
             }
         }
-    }
-}
-
-impl Drop for Snapshotter {
-    fn drop(&mut self) {
-        self.finish();
     }
 }

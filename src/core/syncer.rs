@@ -56,7 +56,8 @@ pub struct Syncer {
     pub metrics: Arc<Metrics>,
     /// Raised when a flush failed; the writer lowers it when it takes note.
     pub failed: Arc<AtomicBool>,
-    /// Takes a published state when a balance snapshot is due.
+    /// Takes a published state when a balance snapshot is due (dropped with the syncer: lets
+    /// its thread finish the snapshot it writes).
     pub snapshots: Snapshotter,
 }
 
@@ -84,7 +85,6 @@ impl Syncer {
                 let _ = done.send(());
             }
         }
-        self.snapshots.finish();
     }
 
     /// Flushes once for `groups`, publishes the newest state if that succeeded, and answers.

@@ -8,15 +8,12 @@
 //! and the amount in ledger units (i64), in account and layer order; last, the CRC-32 of
 //! everything before it.
 
-use std::io::Write;
 use std::path::Path;
 
 use crate::files;
 
 /// The snapshot's name in the data directory.
 pub const BALANCES_FILE: &str = "balances.snapshot";
-/// Where a snapshot is written before it is renamed into place.
-const PARTIAL_FILE: &str = "balances.snapshot.partial";
 const MAGIC: &[u8; 8] = b"CSBAL001";
 const HEADER_BYTES: usize = 24;
 const BALANCE_BYTES: usize = 18;
@@ -99,21 +96,10 @@ fn array<const N: usize>(bytes: &[u8]) -> [u8; N] {
     out
 }
 
-/// Replaces the data directory's snapshot with `bytes` (from `encode`) durably: written to a
-/// new file (0600), synced, renamed over the old one, and the rename synced. A crash leaves
-/// the old snapshot or the new one, never a part.
+/// Replaces the data directory's snapshot with `bytes` (from `encode`) durably: a crash
+/// leaves the old snapshot or the new one, never a part.
 pub fn write(data_dir: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let partial = data_dir.join(PARTIAL_FILE);
-    match std::fs::remove_file(&partial) {
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
-        _ => {}
-    }
-    let mut file = files::create_private_file(&partial)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&partial, data_dir.join(BALANCES_FILE))?;
-    files::sync_dir(data_dir)
+    files::replace_file(data_dir, BALANCES_FILE, bytes)
 }
 
 /// The data directory's snapshot: `Ok(None)` when there is none, `Err` saying why the one
@@ -171,7 +157,7 @@ mod tests {
             snapshot,
             BalanceSnapshot { transactions_below: 9, balances: vec![balance(1, 0, 8)] }
         );
-        assert!(!dir.path().join(PARTIAL_FILE).exists());
+        assert!(!dir.path().join(format!("{BALANCES_FILE}.partial")).exists());
         std::fs::write(dir.path().join(BALANCES_FILE), b"CSBAL001 but cut").expect("overwrite");
         assert!(read(dir.path()).is_err());
     }

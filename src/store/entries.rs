@@ -767,19 +767,11 @@ fn load(dir: &Path, next_transaction_id: u64) -> Result<Option<(Manifest, Vec<Ru
 
 /// Writes the manifest to a temporary file, syncs it, and renames it into place.
 fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), StoreError> {
-    let io = |error: std::io::Error| StoreError::from_io(&error);
-    let partial = dir.join(format!("{MANIFEST_FILE}.partial"));
-    match std::fs::remove_file(&partial) {
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(io(error)),
-        _ => {}
-    }
     let bytes = serde_json::to_vec(manifest).map_err(|error| StoreError::Encode {
         key: MANIFEST_FILE.to_owned(),
         reason: error.to_string(),
     })?;
-    files::write_private_file(&partial, &bytes).map_err(io)?;
-    std::fs::rename(&partial, dir.join(MANIFEST_FILE)).map_err(io)?;
-    files::sync_dir(dir).map_err(io)
+    files::replace_file(dir, MANIFEST_FILE, &bytes).map_err(|error| StoreError::from_io(&error))
 }
 
 /// Deletes every file in `dir` but the manifest (if `keep_manifest`) and the runs named in

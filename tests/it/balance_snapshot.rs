@@ -4,6 +4,7 @@
 //! moved to the snapshot at its first start.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cardswitch::core::keys::MasterKey;
@@ -12,7 +13,9 @@ use cardswitch::store::balance_file::{self, BALANCES_FILE};
 use cardswitch::store::schema::{self, Keyspace};
 use cardswitch::store::{Batch, Store};
 
-use crate::support::{verify_dir, TestSwitch};
+use tempfile::TempDir;
+
+use crate::support::{verify_dir, Credentials, TestSwitch};
 
 const BALANCE: &str = "/jcard/api/gl/journals/jcard/accounts/12.001.00/balance";
 
@@ -59,6 +62,18 @@ fn load_both(dir: &Path) -> ((State, cardswitch::core::balance_snapshot::Balance
     (with_snapshot, replayed)
 }
 
+/// A switch that posted three transactions, stopped gracefully: its directory, its admin and
+/// the balance it answered.
+async fn three_postings_stopped() -> (Arc<TempDir>, Credentials, String) {
+    let switch = TestSwitch::start().await;
+    for amount in 1..=3 {
+        post(&switch, amount).await;
+    }
+    let expected = balance(&switch).await;
+    let admin = switch.admin.clone();
+    (switch.stop().await, admin, expected)
+}
+
 #[tokio::test]
 async fn a_start_replays_the_transactions_since_the_snapshot_it_finds() {
     let switch =
@@ -101,13 +116,7 @@ async fn a_start_replays_the_transactions_since_the_snapshot_it_finds() {
 
 #[tokio::test]
 async fn a_damaged_or_missing_snapshot_is_rebuilt_from_every_transaction() {
-    let switch = TestSwitch::start().await;
-    for amount in 1..=3 {
-        post(&switch, amount).await;
-    }
-    let expected = balance(&switch).await;
-    let admin = switch.admin.clone();
-    let dir = switch.stop().await;
+    let (dir, admin, expected) = three_postings_stopped().await;
     let path = dir.path().join(BALANCES_FILE);
     let mut damaged = std::fs::read(&path).unwrap();
     let last = damaged.len() - 6;
@@ -137,13 +146,7 @@ async fn a_damaged_or_missing_snapshot_is_rebuilt_from_every_transaction() {
 
 #[tokio::test]
 async fn a_store_of_balance_records_is_moved_to_the_snapshot_at_its_first_start() {
-    let switch = TestSwitch::start().await;
-    for amount in 1..=3 {
-        post(&switch, amount).await;
-    }
-    let expected = balance(&switch).await;
-    let admin = switch.admin.clone();
-    let dir = switch.stop().await;
+    let (dir, admin, expected) = three_postings_stopped().await;
     // The layout of a store made before: a balance record per final account and layer, no
     // mark, no snapshot.
     let ((state, _), _) = load_both(dir.path());
