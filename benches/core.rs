@@ -632,8 +632,8 @@ fn state_balance_enquiry(c: &mut Criterion) {
     let layers = [LAYER, LAYER.saturating_add(PENDING_LAYER_OFFSET)];
     let enquire = |token: &str| {
         let card = state.cards.get(token).expect("card");
-        let account = state.accounts.get(&card.account_id).expect("account");
-        account_balance(&state, CHART, account, &layers).expect("balance")
+        let found = account_balance(&state, CHART, card.account_id, &layers).expect("account");
+        found.expect("balance").1
     };
     assert_eq!(enquire(&tokens[0]), Amount::from_units(1_000_000_000));
     let mut group = c.benchmark_group("state/balance_enquiry");

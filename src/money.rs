@@ -138,8 +138,30 @@ fn is_decimal_syntax(text: &str) -> bool {
 }
 
 impl fmt::Display for Amount {
+    /// The text of `to_decimal()` (`157`, `4693.38`, `-0.0005`) in integer arithmetic: a
+    /// `Decimal` normalized and formatted was most of an enquiry's answer.
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "{}", self.to_decimal())
+        let per_whole = UNITS_PER_WHOLE.unsigned_abs();
+        let units = self.0.unsigned_abs();
+        if self.0 < 0 {
+            formatter.write_str("-")?;
+        }
+        write!(formatter, "{}", units / per_whole)?;
+        let mut fraction = units % per_whole;
+        if fraction == 0 {
+            return Ok(());
+        }
+        let mut places = 0_usize;
+        let mut unit = per_whole;
+        while unit > 1 {
+            unit /= 10;
+            places += 1;
+        }
+        while fraction.is_multiple_of(10) {
+            fraction /= 10;
+            places -= 1;
+        }
+        write!(formatter, ".{fraction:0places$}")
     }
 }
 
@@ -184,6 +206,25 @@ mod tests {
         assert_eq!(Amount(3_000_000).to_fixed(2), "300.00");
         assert_eq!(Amount(15).to_fixed(2), "0.00");
         assert_eq!(Amount(50).to_fixed(2), "0.01");
+    }
+
+    #[test]
+    fn renders_as_its_decimal_does() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(20_261_123);
+        let edges = [0, 1, -1, 9, 10, 9_999, 10_000, -10_000, 10_001, 123_450, i64::MAX, i64::MIN];
+        let random = (0..20_000).map(|_| match rng.gen_range(0..3) {
+            0 => rng.gen::<i64>(),
+            1 => rng.gen_range(-100_000_000..100_000_000),
+            _ => rng.gen_range(-1_000..1_000) * 10_i64.pow(rng.gen_range(0..6)),
+        });
+        for units in edges.into_iter().chain(random) {
+            assert_eq!(
+                Amount(units).to_string(),
+                Amount(units).to_decimal().to_string(),
+                "{units}"
+            );
+        }
     }
 
     #[test]

@@ -42,23 +42,29 @@ fn utc(ms: EpochMs) -> DateTime<Utc> {
 
 /// `yyyy-MM-dd` of an instant.
 pub fn format_day(ms: EpochMs) -> String {
+    let mut text = String::with_capacity(10);
+    push_day(&mut text, ms);
+    text
+}
+
+/// `yyyy-MM-dd` of an instant, appended to `out`.
+pub fn push_day(out: &mut String, ms: EpochMs) {
     // Digits pushed one by one, not `format("%Y-%m-%d")` (which parses the pattern on every
     // call) nor `format!`: this is on the balance enquiry's path.
     // Years outside 0-9999 are written as chrono writes them (`+10000`, `-0001`).
     let day = utc(ms);
     let Some(year) = u32::try_from(day.year()).ok().filter(|year| *year <= 9999) else {
-        return day.format("%Y-%m-%d").to_string();
+        out.push_str(&day.format("%Y-%m-%d").to_string());
+        return;
     };
-    let mut text = String::with_capacity(10);
     for (value, width) in [(year, 4), (day.month(), 2), (day.day(), 2)] {
         if width == 2 {
-            text.push('-');
+            out.push('-');
         }
         for place in (0..width).rev() {
-            text.extend(char::from_digit(value / 10_u32.pow(place) % 10, 10));
+            out.extend(char::from_digit(value / 10_u32.pow(place) % 10, 10));
         }
     }
-    text
 }
 
 /// `2014-06-01T12:00:00Z`.
