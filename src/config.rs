@@ -171,11 +171,12 @@ pub struct StoreConfig {
     /// GL transactions between two snapshots of the balances (`balances.snapshot`): a start
     /// replays at most about this many.
     pub balance_snapshot_transactions: u64,
-    /// The nice value (0 to 19) of fjall's background threads (memtable flushes, compactions):
-    /// they then take the core when the request path leaves it, rather than in slices that
-    /// stall every request behind them.
+    /// The nice value (0 to 19) of the switch's background threads: fjall's (memtable flushes,
+    /// compactions), the index workers (run writes and merges) and the balance snapshots. They
+    /// then take the core when the request path leaves it, rather than in slices that stall
+    /// every request behind them.
     pub background_nice: i32,
-    /// Runs fjall's background threads under Linux's `SCHED_IDLE` (only when no thread of the
+    /// Runs the same background threads under Linux's `SCHED_IDLE` (only when no thread of the
     /// switch wants the core); `background_nice` then does not apply. Off by default: it
     /// lowers the tail below about half of the switch's capacity and raises it above, where
     /// the deferred flushes come back as write halts (`docs/performance.md`, "fjall's threads
@@ -184,7 +185,8 @@ pub struct StoreConfig {
 }
 
 impl StoreConfig {
-    /// At what priority the store's engine runs its background threads.
+    /// At what priority the store's engine, the index workers and the snapshots run their
+    /// background threads.
     pub fn background_priority(&self) -> crate::store::BackgroundPriority {
         use crate::store::BackgroundPriority;
         match (self.background_idle, self.background_nice) {

@@ -18,7 +18,7 @@ use crate::store::entries::{
     CARD_WALLET_TRANLOGS, RRN_TRANLOGS,
 };
 use crate::store::schema::{self, Keyspace};
-use crate::store::Store;
+use crate::store::{BackgroundPriority, Store};
 
 /// Records to index at open from which the work is logged (a store made before an index, or
 /// one whose index was rebuilt, is indexed whole at its first start).
@@ -80,10 +80,11 @@ impl Indexes {
         [&self.entries, &self.tranlogs, &self.rrns]
     }
 
-    /// Starts the workers that write and merge runs (serving only).
-    pub fn start_workers(&self) -> Result<(), CoreError> {
+    /// Starts the workers that write and merge runs (serving only), at the store's background
+    /// priority.
+    pub fn start_workers(&self, priority: BackgroundPriority) -> Result<(), CoreError> {
         for index in self.all() {
-            index.start_worker()?;
+            index.start_worker(priority)?;
         }
         Ok(())
     }

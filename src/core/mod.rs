@@ -254,7 +254,7 @@ impl Core {
             load_serving(data_dir, &store, &keys, clock.now_ms(), &settings)?;
         let (indexes, _) =
             Indexes::open(data_dir, &store, &current, settings.entry_index, OpenMode::Serve)?;
-        indexes.start_workers()?;
+        indexes.start_workers(settings.store.background)?;
         let indexes = Arc::new(indexes);
         let window_ms = settings.timestamp_skew_ms_max;
         let nonces = NonceCache::new(settings.nonce_cache_entries_max, window_ms);

@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 pub use super::entry_run::IndexedEntry;
 use super::entry_run::{self, Run};
 use super::schema::EntryPosition;
-use super::StoreError;
+use super::{BackgroundPriority, StoreError};
 use crate::files;
 
 /// Which index of a data directory an `EntryIndex` is: the same runs serve two.
@@ -401,8 +401,9 @@ impl EntryIndex {
         Ok(())
     }
 
-    /// Starts the worker that writes and merges runs (serving only).
-    pub fn start_worker(&self) -> Result<(), StoreError> {
+    /// Starts the worker that writes and merges runs (serving only), at `priority`: a run's
+    /// sort and write, and a merge, are bursts of work off the request path.
+    pub fn start_worker(&self, priority: BackgroundPriority) -> Result<(), StoreError> {
         if self.mode != OpenMode::Serve {
             return Ok(());
         }
@@ -411,7 +412,12 @@ impl EntryIndex {
         let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
         let thread = std::thread::Builder::new()
             .name(self.shared.kind.thread.to_owned())
-            .spawn(move || tracing::dispatcher::with_default(&dispatch, || shared.work(&woken)))
+            .spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    priority.apply_to_own_thread();
+                    shared.work(&woken);
+                });
+            })
             .map_err(|error| StoreError::Io(error.to_string()))?;
         *self.worker.lock() = Some(Worker { wake, thread });
         // What the open left in memory may already be a run's worth.
@@ -980,11 +986,33 @@ mod tests {
         assert_reads(&index, &model(0..32));
     }
 
+    /// The nice values of this process's threads named `name` (as `comm` shortens it).
+    fn nice_of_threads(name: &str) -> Vec<i32> {
+        let short: String = name.chars().take(15).collect();
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|task| {
+                let task = task.ok()?.path();
+                let comm = std::fs::read_to_string(task.join("comm")).ok()?;
+                let stat = std::fs::read_to_string(task.join("stat")).ok()?;
+                // Field 19 is the nice value; fields after the name start with field 3.
+                let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+                (comm.trim() == short).then(|| fields.get(16)?.parse().ok()).flatten()
+            })
+            .collect()
+    }
+
     #[test]
     fn the_worker_writes_runs_in_the_background_and_stops() {
         let dir = tempfile::tempdir().unwrap();
         let (index, _) = open(dir.path(), 0, OpenMode::Serve);
-        index.start_worker().unwrap();
+        // 12: no other test starts a worker at that nice value, so such a thread is this one's.
+        index.start_worker(BackgroundPriority::Nice(12)).unwrap();
+        let started = std::time::Instant::now();
+        while !nice_of_threads(ACCOUNT_ENTRIES.thread).contains(&12) {
+            assert!(started.elapsed() < Duration::from_secs(10), "the worker is not at nice 12");
+            std::thread::sleep(Duration::from_millis(5));
+        }
         for id in 0..200 {
             index.add(transaction(id));
         }
@@ -1136,7 +1164,7 @@ mod tests {
         let (index, discarded) = open(&missing, 10, OpenMode::ReadOnly);
         assert_eq!(discarded, None);
         catch_up(&index, 10);
-        index.start_worker().unwrap();
+        index.start_worker(BackgroundPriority::Same).unwrap();
         assert_reads(&index, &model(0..10));
         assert!(!missing.exists());
     }
