@@ -138,8 +138,8 @@ fn is_decimal_syntax(text: &str) -> bool {
 }
 
 impl fmt::Display for Amount {
-    /// The text of `to_decimal()` (`157`, `4693.38`, `-0.0005`) in integer arithmetic: a
-    /// `Decimal` normalized and formatted was most of an enquiry's answer.
+    /// The text of `to_decimal()` (`157`, `4693.38`, `-0.0005`), in integer arithmetic: no
+    /// `Decimal` built, normalized and formatted on the balance enquiry's path.
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         let per_whole = UNITS_PER_WHOLE.unsigned_abs();
         let units = self.0.unsigned_abs();

@@ -449,9 +449,9 @@ pub fn detail(core: &Core, request: &ApiRequest) -> Result<ApiResponse, JcardErr
     Ok(ApiResponse::json(StatusCode::OK, &answer))
 }
 
-/// A card account's balance as the balance enquiry answers it. Fields in name order, the
-/// order of a `serde_json::Value` object, so the enquiry and the detail's `balance` read alike.
-/// A card's balance as its enquiry answers it (and its transactions with `balance=true`).
+/// A card account's balance as the balance enquiry answers it (and a card's transactions with
+/// `balance=true`). Fields in name order, the order of a `serde_json::Value` object, so the
+/// enquiry and the transactions' `balance` read alike.
 struct CardBalance<'s> {
     account_code: &'s str,
     balance: Amount,
@@ -461,8 +461,8 @@ struct CardBalance<'s> {
 
 impl CardBalance<'_> {
     /// The answer's JSON object, written field by field rather than through serde's derive and
-    /// a `Value` number: this is the balance enquiry's hot path, where those were a third of
-    /// its handler (docs/performance.md, "The balance answer written directly").
+    /// a `Value` number: this is the balance enquiry's hot path, where those were a quarter of
+    /// its handler (docs/performance.md, "The balance enquiry's answer and reads").
     fn to_json(&self, success: bool) -> String {
         let mut out = String::with_capacity(128);
         out.push_str("{\"accountCode\":");
