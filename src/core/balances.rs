@@ -67,7 +67,12 @@ impl fmt::Debug for Balances {
 impl Balances {
     /// `account`'s balance on `layer`, if it has a balance record there.
     pub fn get(&self, account: AccountId, layer: Layer) -> Option<Amount> {
-        if let Some(slot) = self.slot(account) {
+        self.held(self.slot(account), account, layer)
+    }
+
+    /// `account`'s balance on `layer`, given its slot (found once by the caller).
+    fn held(&self, slot: Option<&Slot>, account: AccountId, layer: Layer) -> Option<Amount> {
+        if let Some(slot) = slot {
             if let Some(position) = slot.position(layer) {
                 return slot.amounts.get(position).copied();
             }
@@ -82,11 +87,7 @@ impl Balances {
     pub fn sum(&self, account: AccountId, layers: &[Layer]) -> Option<Amount> {
         let slot = self.slot(account);
         layers.iter().try_fold(Amount::ZERO, |sum, &layer| {
-            let slotted = slot.and_then(|slot| {
-                slot.position(layer).and_then(|position| slot.amounts.get(position).copied())
-            });
-            let held = slotted.or_else(|| self.more.get(&(account, layer)).copied());
-            sum.checked_add(held.unwrap_or_default())
+            sum.checked_add(self.held(slot, account, layer).unwrap_or_default())
         })
     }
 

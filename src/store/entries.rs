@@ -986,22 +986,6 @@ mod tests {
         assert_reads(&index, &model(0..32));
     }
 
-    /// The nice values of this process's threads named `name` (as `comm` shortens it).
-    fn nice_of_threads(name: &str) -> Vec<i32> {
-        let short: String = name.chars().take(15).collect();
-        std::fs::read_dir("/proc/self/task")
-            .unwrap()
-            .filter_map(|task| {
-                let task = task.ok()?.path();
-                let comm = std::fs::read_to_string(task.join("comm")).ok()?;
-                let stat = std::fs::read_to_string(task.join("stat")).ok()?;
-                // Field 19 is the nice value; fields after the name start with field 3.
-                let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-                (comm.trim() == short).then(|| fields.get(16)?.parse().ok()).flatten()
-            })
-            .collect()
-    }
-
     #[test]
     fn the_worker_writes_runs_in_the_background_and_stops() {
         let dir = tempfile::tempdir().unwrap();
@@ -1009,7 +993,9 @@ mod tests {
         // 12: no other test starts a worker at that nice value, so such a thread is this one's.
         index.start_worker(BackgroundPriority::Nice(12)).unwrap();
         let started = std::time::Instant::now();
-        while !nice_of_threads(ACCOUNT_ENTRIES.thread).contains(&12) {
+        // `comm` holds the first 15 bytes of a thread's name.
+        let name: String = ACCOUNT_ENTRIES.thread.chars().take(15).collect();
+        while !crate::store::thread_stat::all_nices().contains(&(name.clone(), 12)) {
             assert!(started.elapsed() < Duration::from_secs(10), "the worker is not at nice 12");
             std::thread::sleep(Duration::from_millis(5));
         }

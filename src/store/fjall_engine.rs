@@ -510,28 +510,10 @@ impl Drop for FjallEngine {
 mod tests {
     use super::*;
     use crate::store::schema;
+    use crate::store::thread_stat::{all_nices, own_nice, policy_of};
 
     fn put(key: &[u8], value: &[u8]) -> WriteOp {
         WriteOp::Put { key: key.to_vec(), value: value.to_vec() }
-    }
-
-    /// Field `field` (numbered as in proc(5)) of thread `task`'s stat in `/proc`, with its name.
-    fn stat_field<T: std::str::FromStr>(task: &Path, field: usize) -> Option<(String, T)> {
-        let name = std::fs::read_to_string(task.join("comm")).ok()?.trim().to_owned();
-        let stat = std::fs::read_to_string(task.join("stat")).ok()?;
-        // Fields after the name (which may hold spaces) start with the state, field 3.
-        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-        Some((name, fields.get(field.checked_sub(3)?)?.parse().ok()?))
-    }
-
-    /// The nice value of thread `task` of this process, with its name.
-    fn nice_of(task: &Path) -> Option<(String, i32)> {
-        stat_field(task, 19)
-    }
-
-    /// A thread's scheduling policy (0 normal, 5 `SCHED_IDLE`), with its name.
-    fn policy_of(task: &Path) -> Option<(String, u32)> {
-        stat_field(task, 41)
     }
 
     /// The tranlog's tables are never merged: 33 flushes of growing ids leave 33 disjoint
@@ -586,18 +568,15 @@ mod tests {
     #[test]
     fn fjall_threads_run_at_the_background_nice_and_the_caller_keeps_its_own() {
         let dir = tempfile::tempdir().unwrap();
-        let own = nice_of(Path::new("/proc/thread-self")).unwrap().1;
+        let own = own_nice();
         // 7: no other test opens a store at that nice value, so these threads are this one's.
         let engine = FjallEngine::open_with(dir.path(), BackgroundPriority::Nice(7)).unwrap();
-        let threads: Vec<(String, i32)> = std::fs::read_dir("/proc/self/task")
-            .unwrap()
-            .filter_map(|task| nice_of(&task.ok()?.path()))
-            .collect();
+        let threads = all_nices();
         for name in ["flusher", "compactor"] {
             assert!(threads.contains(&(name.to_owned(), 7)), "{name} at nice 7 in {threads:?}");
         }
         assert!(!threads.contains(&("monitor".to_owned(), 7)), "the monitor keeps its own");
-        assert_eq!(nice_of(Path::new("/proc/thread-self")).unwrap().1, own, "the caller's");
+        assert_eq!(own_nice(), own, "the caller's");
         drop(engine);
     }
 

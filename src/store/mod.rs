@@ -346,6 +346,46 @@ impl Batch {
     }
 }
 
+/// This process's threads' scheduling fields from `/proc`, for the tests of the background
+/// priority (fjall's threads, the index workers, the calling thread).
+#[cfg(test)]
+pub(crate) mod thread_stat {
+    use std::path::Path;
+
+    /// Field `field` (numbered as in proc(5)) of thread `task`'s stat in `/proc`, with its name.
+    fn field<T: std::str::FromStr>(task: &Path, field: usize) -> Option<(String, T)> {
+        let name = std::fs::read_to_string(task.join("comm")).ok()?.trim().to_owned();
+        let stat = std::fs::read_to_string(task.join("stat")).ok()?;
+        // Fields after the name (which may hold spaces) start with the state, field 3.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        Some((name, fields.get(field.checked_sub(3)?)?.parse().ok()?))
+    }
+
+    /// The nice value of thread `task` of this process, with its name.
+    fn nice_of(task: &Path) -> Option<(String, i32)> {
+        field(task, 19)
+    }
+
+    /// A thread's scheduling policy (0 normal, 5 `SCHED_IDLE`), with its name.
+    pub fn policy_of(task: &Path) -> Option<(String, u32)> {
+        field(task, 41)
+    }
+
+    /// The calling thread's nice value.
+    pub fn own_nice() -> i32 {
+        nice_of(Path::new("/proc/thread-self")).map(|(_, nice)| nice).unwrap_or_default()
+    }
+
+    /// Every thread of this process, with its nice value.
+    pub fn all_nices() -> Vec<(String, i32)> {
+        std::fs::read_dir("/proc/self/task")
+            .into_iter()
+            .flatten()
+            .filter_map(|task| nice_of(&task.ok()?.path()))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -364,16 +404,9 @@ mod tests {
         map
     }
 
-    /// The calling thread's nice value, from its `stat` (field 19; the name before it may hold
-    /// spaces).
-    fn own_nice() -> i32 {
-        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
-        let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
-        fields[19 - 3].parse().unwrap()
-    }
-
     #[test]
     fn a_background_priority_lowers_the_calling_thread_only() {
+        use super::thread_stat::own_nice;
         let before = own_nice();
         // Only a privileged thread may raise its priority: lower it from wherever it is.
         let target = before.max(13);
