@@ -10,14 +10,16 @@ use super::authorize::velocity_key;
 use super::command::{CardNumber, CardProductFields, Decline, NewCard, Outcome, VelocityFields};
 use super::execute::GroupContext;
 use super::keys::{self, hmac_sha256};
+use super::state::VelocityKey;
 use super::CoreError;
 use crate::card::pan::{Pan, PAN_DIGITS_MAX, PAN_DIGITS_MIN};
 use crate::card::{
-    Card, CardKind, CardProduct, CardState, VelocityPeriod, VelocityProfile, VelocityScope,
+    Card, CardKind, CardProduct, CardState, VelocityCounter, VelocityPeriod, VelocityProfile,
+    VelocityScope,
 };
 use crate::ledger::Chartbook;
 use crate::money::Amount;
-use crate::store::schema;
+use crate::store::{schema, EncodedPut};
 use crate::wallet::{CUSTOMERS_PARENT, CUSTOMER_ACCOUNT_PREFIX, WALLET_ACCOUNT_PREFIX};
 
 /// PAN length when the product names none.
@@ -394,26 +396,37 @@ impl GroupContext<'_> {
             .map(|account| account.id)
     }
 
-    /// Adds `amount` to the counters of `profiles` (already known to apply) for `card`.
-    pub(super) fn count_velocity(
-        &mut self,
+    /// The counters of `profiles` (already known to apply) for `card` with `amount` added,
+    /// their records encoded, changing nothing. Each profile has counters of its own (its id
+    /// is in the key), so none sees another's.
+    pub(super) fn prepare_velocity(
+        &self,
         card: &Card,
         profiles: &[Arc<VelocityProfile>],
         amount: Amount,
-    ) -> Result<(), CoreError> {
+    ) -> Result<PreparedCounts, CoreError> {
+        let mut counts = Vec::with_capacity(profiles.len());
         for profile in profiles {
             let key = velocity_key(profile, card, self.now_ms);
             let counter = self.state.velocity_counters.get(&key).copied().unwrap_or_default();
             let counter = counter
                 .plus(amount)
                 .ok_or_else(|| CoreError::Corrupt("velocity counter overflow".to_owned()))?;
-            self.batch.put(
+            let record = EncodedPut::new(
                 schema::velocity_counter_key(key.window_start_ms, key.profile_id, &key.scope),
                 &(key.clone(), counter),
             )?;
+            counts.push((key, counter, record));
+        }
+        Ok(PreparedCounts(counts))
+    }
+
+    /// Writes prepared velocity counters.
+    pub(super) fn apply_velocity(&mut self, counts: PreparedCounts) {
+        for (key, counter, record) in counts.0 {
+            self.batch.put_encoded(record);
             self.state.velocity_counters.insert(key, counter);
         }
-        Ok(())
     }
 
     /// A keyed hash of a PAN: how the switch finds a card by number without keeping it.
@@ -428,6 +441,10 @@ impl GroupContext<'_> {
         self.authorizer().card_pin_hash(token, pin_block)
     }
 }
+
+/// Velocity counters counted up, their records encoded: writing them cannot fail
+/// (`GroupContext::apply_velocity`).
+pub(super) struct PreparedCounts(Vec<(VelocityKey, VelocityCounter, EncodedPut)>);
 
 /// 32 random hex digits: a card's token, unrelated to its number.
 pub(super) fn random_token() -> Result<String, CoreError> {

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use super::authorize::{class_of, class_tag, CardDecision};
 use super::command::{CardMovement, Decline, Outcome};
-use super::execute::GroupContext;
+use super::execute::{GroupContext, PreparedTransaction};
+use super::execute_card::PreparedCounts;
+use super::execute_money::PreparedTranlog;
 use super::tranlog::{
     Tranlog, IRC_APPROVED, ITC_CARD_CREDIT, ITC_CARD_PURCHASE, ITC_CARD_TRANSFER,
     ITC_CARD_WITHDRAWAL,
@@ -19,59 +21,97 @@ use crate::ledger::PENDING_LAYER_OFFSET;
 use crate::wallet::currency_text;
 
 impl GroupContext<'_> {
+    /// Decides a card movement, then writes it: every step that can fail or decline runs in
+    /// `decide_card_money`, which cannot change the group, and the writing cannot fail, so the
+    /// command needs no savepoint (`GroupContext::execute`).
     pub(super) fn move_card_money(&mut self, request: CardMovement) -> Result<Outcome, CoreError> {
+        let decided = self.decide_card_money(&request)?;
+        Ok(self.write_card_money(decided))
+    }
+
+    fn decide_card_money(&self, request: &CardMovement) -> Result<CardMoneyDecision, CoreError> {
         if let Some(original) = self.movement_by_rrn(&request.rrn)? {
-            if original.fingerprint != request.fingerprint {
-                return Ok(Outcome::Declined(Decline::DuplicateRrn));
-            }
-            // The PIN block is not part of the fingerprint (it is never stored): a retry must
-            // still prove it, or a wrong PIN could read back an approval.
-            let authorizer = self.authorizer();
-            if authorizer.card(&request.token).is_ok_and(|card| {
-                !authorizer.pin_block_matches(&card, request.pin_block.as_deref())
-            }) {
-                return Ok(Outcome::Declined(Decline::InvalidPin));
-            }
-            return Ok(match original.decline.clone() {
-                Some(decline) => Outcome::Declined(decline),
-                None => Outcome::CardMoved { tranlog: Box::new(original), replayed: true },
-            });
+            return Ok(CardMoneyDecision::Answered(self.replay_card_money(request, original)));
         }
         let authorizer = self.authorizer();
         let card = match authorizer.card(&request.token) {
             Ok(card) => card,
-            Err(decline) => return Ok(Outcome::Declined(decline)),
+            Err(decline) => return Ok(CardMoneyDecision::Answered(Outcome::Declined(decline))),
         };
-        let profiles = authorizer.applicable_profiles(&card, &request);
-        let decision = authorizer.decide(&request, &card, &profiles);
-        let mut tranlog = self.card_tranlog(&request, &card);
-        let decision = match decision {
-            Ok(decision) => self.post_card_movement(&request, decision, &mut tranlog)?,
+        let profiles = authorizer.applicable_profiles(&card, request);
+        let decision = authorizer.decide(request, &card, &profiles);
+        let mut tranlog = self.card_tranlog(request, &card);
+        let posting = match decision {
+            Ok(decision) => self.prepare_card_posting(request, decision, &mut tranlog)?,
             Err(decline) => Err(decline),
         };
-        let counted: Vec<Arc<VelocityProfile>> = match &decision {
-            Ok(()) => profiles,
+        let counted: Vec<Arc<VelocityProfile>> = match &posting {
+            Ok(_) => profiles,
             Err(_) => profiles.into_iter().filter(|profile| !profile.approvals_only).collect(),
         };
-        self.count_velocity(&card, &counted, request.amount)?;
-        if let Err(decline) = decision {
-            tranlog.irc = decline.result_code().to_owned();
-            tranlog.decline = Some(decline.clone());
-            tranlog.approval_number = None;
-            self.write_tranlog(&tranlog, true)?;
-            return Ok(Outcome::Declined(decline));
-        }
-        self.write_tranlog(&tranlog, true)?;
-        Ok(Outcome::CardMoved { tranlog: Box::new(tranlog), replayed: false })
+        let counts = self.prepare_velocity(&card, &counted, request.amount)?;
+        let (transaction, decline) = match posting {
+            Ok(transaction) => (Some(transaction), None),
+            Err(decline) => {
+                tranlog.irc = decline.result_code().to_owned();
+                tranlog.decline = Some(decline.clone());
+                tranlog.approval_number = None;
+                (None, Some(decline))
+            }
+        };
+        let tranlog = PreparedTranlog::new(tranlog, true)?;
+        Ok(CardMoneyDecision::Logged { transaction, counts, tranlog, decline })
     }
 
-    /// Posts an approved movement; a decline if a balance would overflow.
-    fn post_card_movement(
-        &mut self,
+    /// The answer to a retry of the movement logged as `original` (the same RRN).
+    fn replay_card_money(&self, request: &CardMovement, original: Tranlog) -> Outcome {
+        if original.fingerprint != request.fingerprint {
+            return Outcome::Declined(Decline::DuplicateRrn);
+        }
+        // The PIN block is not part of the fingerprint (it is never stored): a retry must
+        // still prove it, or a wrong PIN could read back an approval.
+        let authorizer = self.authorizer();
+        if authorizer
+            .card(&request.token)
+            .is_ok_and(|card| !authorizer.pin_block_matches(&card, request.pin_block.as_deref()))
+        {
+            return Outcome::Declined(Decline::InvalidPin);
+        }
+        match original.decline.clone() {
+            Some(decline) => Outcome::Declined(decline),
+            None => Outcome::CardMoved { tranlog: Box::new(original), replayed: true },
+        }
+    }
+
+    /// Writes what `decide_card_money` decided; nothing here can fail.
+    fn write_card_money(&mut self, decided: CardMoneyDecision) -> Outcome {
+        let (transaction, counts, tranlog, decline) = match decided {
+            CardMoneyDecision::Answered(outcome) => return outcome,
+            CardMoneyDecision::Logged { transaction, counts, tranlog, decline } => {
+                (transaction, counts, tranlog, decline)
+            }
+        };
+        if let Some(transaction) = transaction {
+            self.apply_transaction(transaction);
+        }
+        self.apply_velocity(counts);
+        let tranlog = self.apply_tranlog(tranlog);
+        match decline {
+            Some(decline) => Outcome::Declined(decline),
+            None => {
+                Outcome::CardMoved { tranlog: Box::new(Tranlog::clone(&tranlog)), replayed: false }
+            }
+        }
+    }
+
+    /// The posting of an approved movement, checked and encoded; a decline if a balance would
+    /// overflow.
+    fn prepare_card_posting(
+        &self,
         request: &CardMovement,
         decision: CardDecision,
         tranlog: &mut Tranlog,
-    ) -> Result<Result<(), Decline>, CoreError> {
+    ) -> Result<Result<PreparedTransaction, Decline>, CoreError> {
         let transaction_request = TransactionRequest {
             journal: super::bootstrap::DEFAULT_CHART.to_owned(),
             post_date_ms: self.now_ms,
@@ -93,12 +133,14 @@ impl GroupContext<'_> {
             CoreError::Corrupt(format!("a decided card movement does not post: {reject:?}"))
         })?;
         transaction.reference = Some(tranlog.id);
-        tranlog.transaction_id = Some(transaction.id);
-        tranlog.card2 = decision.recipient.map(|recipient| recipient.token.clone());
-        match self.commit_transaction(transaction)? {
-            Some(decline) => Ok(Err(decline)),
-            None => Ok(Ok(())),
+        let transaction_id = transaction.id;
+        let prepared = self.prepare_transaction(transaction)?;
+        if prepared.is_ok() {
+            // A declined movement names no transaction: none was written.
+            tranlog.transaction_id = Some(transaction_id);
+            tranlog.card2 = decision.recipient.map(|recipient| recipient.token.clone());
         }
+        Ok(prepared)
     }
 
     /// A tranlog record of `request`, approved until a decline says otherwise.
@@ -151,4 +193,20 @@ fn itc_of(request: &CardMovement) -> &'static str {
         TransactionClass::Credit => ITC_CARD_CREDIT,
         TransactionClass::Transfer => ITC_CARD_TRANSFER,
     }
+}
+
+/// What a card movement comes to, decided and encoded before anything is written.
+// Lives on the writer's stack from deciding to writing, moved once: boxing the large variant
+// would cost an allocation a card movement for nothing.
+#[allow(clippy::large_enum_variant)]
+enum CardMoneyDecision {
+    /// Nothing to write: a retry answered from its record, or a card that cannot be found.
+    Answered(Outcome),
+    /// A movement to log: its posting if approved, its velocity counts and its tranlog record.
+    Logged {
+        transaction: Option<PreparedTransaction>,
+        counts: PreparedCounts,
+        tranlog: PreparedTranlog,
+        decline: Option<Decline>,
+    },
 }

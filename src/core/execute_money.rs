@@ -13,7 +13,7 @@ use super::CoreError;
 use crate::ledger::post::{self, balance_deltas, TransactionRequest};
 use crate::ledger::{Chartbook, Transaction};
 use crate::money::Amount;
-use crate::store::schema;
+use crate::store::{schema, EncodedPut};
 use crate::wallet::fees;
 use crate::wallet::plan::{self, Movement};
 use crate::wallet::{
@@ -247,17 +247,25 @@ impl GroupContext<'_> {
     /// (as in the card and wallet index) once it is published (`rrn_index.rs`).
     /// A record written before (`new` false) is written as its revision (`history.rs`).
     pub(super) fn write_tranlog(&mut self, tranlog: &Tranlog, new: bool) -> Result<(), CoreError> {
+        let prepared = PreparedTranlog::new(tranlog.clone(), new)?;
+        self.apply_tranlog(prepared);
+        Ok(())
+    }
+
+    /// Writes a prepared tranlog record (`write_tranlog` without what can fail); returns it as
+    /// the group keeps it.
+    pub(super) fn apply_tranlog(&mut self, prepared: PreparedTranlog) -> Arc<Tranlog> {
+        let PreparedTranlog { tranlog, record, new } = prepared;
+        self.batch.put_encoded(record);
         if new {
-            self.batch.put(schema::tranlog_key(tranlog.id), tranlog)?;
             let key = rrn_index::rrn_key(&tranlog.rrn);
             self.written.rrns.entry(key).or_default().push_back(tranlog.id);
             self.state.next_tranlog_id =
                 self.state.next_tranlog_id.max(tranlog.id.saturating_add(1));
-        } else {
-            self.batch.put(schema::tranlog_revision_key(tranlog.id), tranlog)?;
         }
-        self.written.tranlogs.insert(tranlog.id, Arc::new(tranlog.clone()));
-        Ok(())
+        let tranlog = Arc::new(tranlog);
+        self.written.tranlogs.insert(tranlog.id, Arc::clone(&tranlog));
+        tranlog
     }
 
     /// Every tranlog record with `rrn`, oldest first: applied groups' and this group's
@@ -419,5 +427,25 @@ impl GroupContext<'_> {
             let after = self.state.balance(delta.account_id, delta.layer).checked_add(delta.delta);
             is_wallet && after.is_none_or(|balance| balance.is_negative())
         })
+    }
+}
+
+/// A tranlog record encoded for the batch: writing it cannot fail (`GroupContext::apply_tranlog`).
+pub(super) struct PreparedTranlog {
+    tranlog: Tranlog,
+    record: EncodedPut,
+    /// False for a revision of a record written before.
+    new: bool,
+}
+
+impl PreparedTranlog {
+    pub(super) fn new(tranlog: Tranlog, new: bool) -> Result<PreparedTranlog, CoreError> {
+        let key = if new {
+            schema::tranlog_key(tranlog.id)
+        } else {
+            schema::tranlog_revision_key(tranlog.id)
+        };
+        let record = EncodedPut::new(key, &tranlog)?;
+        Ok(PreparedTranlog { tranlog, record, new })
     }
 }

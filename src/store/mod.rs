@@ -287,6 +287,22 @@ impl Store {
     }
 }
 
+/// A record encoded for a batch ahead of putting it, so that a command can do everything that
+/// may fail before it changes anything (`Batch::put_encoded`).
+#[derive(Debug, Clone)]
+pub struct EncodedPut {
+    key: Vec<u8>,
+    value: Vec<u8>,
+}
+
+impl EncodedPut {
+    /// Encodes `value` with the current format version and checksum under `key`.
+    pub fn new<T: Serialize>(key: Vec<u8>, value: &T) -> Result<EncodedPut, StoreError> {
+        let value = codec::encode(&key, value)?;
+        Ok(EncodedPut { key, value })
+    }
+}
+
 /// Changes collected for one commit group.
 #[derive(Debug, Default, Clone)]
 pub struct Batch {
@@ -300,9 +316,13 @@ impl Batch {
 
     /// Encodes `value` with the current format version and checksum under `key`.
     pub fn put<T: Serialize>(&mut self, key: Vec<u8>, value: &T) -> Result<(), StoreError> {
-        let encoded = codec::encode(&key, value)?;
-        self.ops.push(WriteOp::Put { key, value: encoded });
+        self.put_encoded(EncodedPut::new(key, value)?);
         Ok(())
+    }
+
+    /// Puts a record encoded beforehand: this cannot fail.
+    pub fn put_encoded(&mut self, put: EncodedPut) {
+        self.ops.push(WriteOp::Put { key: put.key, value: put.value });
     }
 
     pub fn delete(&mut self, key: Vec<u8>) {
