@@ -1,6 +1,8 @@
 //! What can be asked of the core (`Command`), what it answers (`Outcome`), and why it declines
 //! (`Decline`). Every mutating request of every dialect becomes one `Command`.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -555,8 +557,9 @@ pub enum Outcome {
         pan: Option<String>,
     },
     CardUpdated,
+    /// The tranlog record as the group keeps it (shared, not copied).
     CardMoved {
-        tranlog: Box<Tranlog>,
+        tranlog: Arc<Tranlog>,
         replayed: bool,
     },
     PartnerAdded,

@@ -79,7 +79,7 @@ impl GroupContext<'_> {
         }
         match original.decline.clone() {
             Some(decline) => Outcome::Declined(decline),
-            None => Outcome::CardMoved { tranlog: Box::new(original), replayed: true },
+            None => Outcome::CardMoved { tranlog: Arc::new(original), replayed: true },
         }
     }
 
@@ -98,9 +98,7 @@ impl GroupContext<'_> {
         let tranlog = self.apply_tranlog(tranlog);
         match decline {
             Some(decline) => Outcome::Declined(decline),
-            None => {
-                Outcome::CardMoved { tranlog: Box::new(Tranlog::clone(&tranlog)), replayed: false }
-            }
+            None => Outcome::CardMoved { tranlog, replayed: false },
         }
     }
 
