@@ -103,6 +103,8 @@ impl GroupContext<'_> {
             tranlog.irc = decline.result_code().to_owned();
             tranlog.decline = Some(decline.clone());
             tranlog.approval_number = None;
+            // Nothing was posted: the record names no transaction (the id goes to the next).
+            tranlog.transaction_id = None;
             self.write_tranlog(&tranlog, true)?;
             return Ok(Outcome::Declined(decline));
         }
