@@ -414,7 +414,7 @@ impl GroupContext<'_> {
                 .ok_or_else(|| CoreError::Corrupt("velocity counter overflow".to_owned()))?;
             let record = EncodedPut::new(
                 schema::velocity_counter_key(key.window_start_ms, key.profile_id, &key.scope),
-                &(key.clone(), counter),
+                &(&key, counter),
             )?;
             counts.push((key, counter, record));
         }

@@ -85,20 +85,19 @@ impl GroupContext<'_> {
 
     /// Writes what `decide_card_money` decided; nothing here can fail.
     fn write_card_money(&mut self, decided: CardMoneyDecision) -> Outcome {
-        let (transaction, counts, tranlog, decline) = match decided {
-            CardMoneyDecision::Answered(outcome) => return outcome,
+        match decided {
+            CardMoneyDecision::Answered(outcome) => outcome,
             CardMoneyDecision::Logged { transaction, counts, tranlog, decline } => {
-                (transaction, counts, tranlog, decline)
+                if let Some(transaction) = transaction {
+                    self.apply_transaction(transaction);
+                }
+                self.apply_velocity(counts);
+                let tranlog = self.apply_tranlog(tranlog);
+                match decline {
+                    Some(decline) => Outcome::Declined(decline),
+                    None => Outcome::CardMoved { tranlog, replayed: false },
+                }
             }
-        };
-        if let Some(transaction) = transaction {
-            self.apply_transaction(transaction);
-        }
-        self.apply_velocity(counts);
-        let tranlog = self.apply_tranlog(tranlog);
-        match decline {
-            Some(decline) => Outcome::Declined(decline),
-            None => Outcome::CardMoved { tranlog, replayed: false },
         }
     }
 

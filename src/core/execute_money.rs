@@ -98,16 +98,16 @@ impl GroupContext<'_> {
             }
         };
         transaction.reference = Some(tranlog.id);
-        tranlog.transaction_id = Some(transaction.id);
+        let transaction_id = transaction.id;
         if let Some(decline) = self.commit_transaction(transaction)? {
+            // Nothing was posted: the record names no transaction (the id goes to the next).
             tranlog.irc = decline.result_code().to_owned();
             tranlog.decline = Some(decline.clone());
             tranlog.approval_number = None;
-            // Nothing was posted: the record names no transaction (the id goes to the next).
-            tranlog.transaction_id = None;
             self.write_tranlog(&tranlog, true)?;
             return Ok(Outcome::Declined(decline));
         }
+        tranlog.transaction_id = Some(transaction_id);
         self.write_tranlog(&tranlog, true)?;
         Ok(Outcome::MoneyMoved { tranlog: Box::new(tranlog), replayed: false })
     }
