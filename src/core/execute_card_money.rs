@@ -161,8 +161,7 @@ impl GroupContext<'_> {
             layers: i16::try_from(request.currency).into_iter().chain(pending).collect(),
             wallet1: None,
             wallet2: None,
-            customer: holder
-                .map(|customer| format!("{} {}", customer.first_name, customer.last_name)),
+            customer: holder.map(|customer| customer.full_name()),
             customer2: None,
             ss_data: Some(class_tag(request).to_owned()),
             type_description: None,

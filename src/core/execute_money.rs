@@ -234,11 +234,9 @@ impl GroupContext<'_> {
 
     fn holder_name(&self, wallet: &Wallet) -> Option<String> {
         match &wallet.owner {
-            WalletOwner::Customer(real_id) => self
-                .state
-                .customers
-                .get(real_id)
-                .map(|customer| format!("{} {}", customer.first_name, customer.last_name)),
+            WalletOwner::Customer(real_id) => {
+                self.state.customers.get(real_id).map(|customer| customer.full_name())
+            }
             WalletOwner::Agent(id) => self.state.agents.get(id).map(|agent| agent.name.clone()),
             WalletOwner::None => None,
         }

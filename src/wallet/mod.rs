@@ -141,6 +141,19 @@ pub struct Customer {
     pub created_ms: EpochMs,
 }
 
+impl Customer {
+    /// "First Last", as a tranlog record names its customer. Built by hand: `format!` took a
+    /// fifth of a card debit's tranlog record on the writer.
+    pub fn full_name(&self) -> String {
+        let length = self.first_name.len().saturating_add(self.last_name.len()).saturating_add(1);
+        let mut name = String::with_capacity(length);
+        name.push_str(&self.first_name);
+        name.push(' ');
+        name.push_str(&self.last_name);
+        name
+    }
+}
+
 /// The optional, free-form fields of a customer, as the document names them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerDetails {

@@ -291,18 +291,31 @@ pub async fn move_money(
         .await?
     {
         Outcome::CardMoved { tranlog, replayed } => {
-            let answer = json!({
-                "success": true,
-                "approvalNumber": tranlog.approval_number,
-                "itc": tranlog.itc,
-                "resultCode": tranlog.irc,
-                "rrn": tranlog.rrn,
-                "replayed": replayed,
-            });
-            Ok(ApiResponse::json(StatusCode::CREATED, &answer))
+            let answer = CardMoved {
+                approval_number: tranlog.approval_number.as_deref(),
+                itc: &tranlog.itc,
+                replayed,
+                result_code: &tranlog.irc,
+                rrn: &tranlog.rrn,
+                success: true,
+            };
+            Ok(ApiResponse::serialized(StatusCode::CREATED, &answer))
         }
         other => Err(super::unexpected_or_declined(other)),
     }
+}
+
+/// The answer to an approved card movement, borrowed from its tranlog record. Its members in
+/// the order of their names, as a JSON tree would print them.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CardMoved<'a> {
+    approval_number: Option<&'a str>,
+    itc: &'a str,
+    replayed: bool,
+    result_code: &'a str,
+    rrn: &'a str,
+    success: bool,
 }
 
 async fn card_command(
