@@ -13,7 +13,9 @@
 # Settings: MIX (debit=1), RATE (unset: closed loop), ROUNDS (3), STORES (2), CARDS (10000),
 # DURATION (6), CONNECTIONS (32). Run from a checkout whose config.toml the builds accept (the
 # switch is started from the repository's root). Prints one line per run, then per build the
-# means: requests/s, us/request of each thread group and in all, and each group's share.
+# means: requests/s, us/request of each thread group and in all, each group's share, the mean
+# commit group and flush in commands (from /metrics), and the steal on the switch's core (the
+# share of it the hypervisor gave to other guests: CPU per request rises with it).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -57,13 +59,16 @@ measure() {
         || { cat "$work/load.err" >&2; exit 1; }
     thread_ns >"$work/before"
     curl -s "$url/metrics" >"$work/metrics.before"
+    grep "^cpu$server_cpu " /proc/stat >"$work/stat.before"
     taskset -c 1 "$binary" load run --url "$url" --credentials "$work/data/admin-credentials" \
         "${load[@]}" --duration-s "$duration_s" --warmup-s 0 --json "$work/run.json" \
         >/dev/null 2>"$work/load.err" || { cat "$work/load.err" >&2; exit 1; }
     thread_ns >"$work/after"
     curl -s "$url/metrics" >"$work/metrics.after"
+    grep "^cpu$server_cpu " /proc/stat >"$work/stat.after"
     python3 - "$work/before" "$work/after" "$work/run.json" "$build" "$store" "$round" \
-        "$work/metrics.before" "$work/metrics.after" >>"$work/rows" <<'EOF'
+        "$work/metrics.before" "$work/metrics.after" "$work/stat.before" "$work/stat.after" \
+        >>"$work/rows" <<'EOF'
 import collections, json, sys
 
 def read(path):
@@ -108,6 +113,13 @@ commands = delta("cardswitch_commit_group_commands_sum")
 for label, count in (("cmds/group", delta("cardswitch_commit_group_commands_count")),
                      ("cmds/flush", delta("cardswitch_commit_flushes_total"))):
     print(build, store, round_, f"{rate:.0f}", label, f"{commands / count if count else 0:.3f}")
+
+# The share of the switch's core the hypervisor gave to others (steal): CPU per request rises
+# with it, so runs with much of it compare badly.
+stat_before = [int(x) for x in open(sys.argv[9]).read().split()[1:]]
+stat_after = [int(x) for x in open(sys.argv[10]).read().split()[1:]]
+ticks = [b - a for a, b in zip(stat_before, stat_after)]
+print(build, store, round_, f"{rate:.0f}", "steal%", f"{100 * ticks[7] / max(sum(ticks), 1):.3f}")
 EOF
 }
 
@@ -135,7 +147,7 @@ for line in open(sys.argv[1]):
     build, store, round_, rate, group, us = line.split()
     runs[(build, store, round_)][group] = float(us)
     rates[(build, store, round_)] = float(rate)
-sizes = ["cmds/group", "cmds/flush"]
+sizes = ["cmds/group", "cmds/flush", "steal%"]
 groups = sorted({g for run in runs.values() for g in run} - set(sizes))
 print("build store round requests/s " + " ".join(groups) + " all (us/request) " + " ".join(sizes))
 for key, run in runs.items():
