@@ -110,6 +110,21 @@ pub fn parse_json(body: &[u8]) -> Result<Value, JcardError> {
     })
 }
 
+/// Appends `"name":value` to a JSON object being printed into `out` (which starts with its
+/// `{`), with a comma after an earlier member, as `serde_json` prints a tree's members.
+pub fn put_member(
+    out: &mut Vec<u8>,
+    name: &str,
+    value: &(impl serde::Serialize + ?Sized),
+) -> Option<()> {
+    if out.len() > 1 {
+        out.push(b',');
+    }
+    serde_json::to_writer(&mut *out, name).ok()?;
+    out.push(b':');
+    serde_json::to_writer(out, value).ok()
+}
+
 /// Removes members whose value is `null`: like jCard's own JSON binding, the switch reads a
 /// null as an absent member, in every body (a required one is then missing).
 pub fn drop_nulls(members: &mut serde_json::Map<String, Value>) {
@@ -141,4 +156,82 @@ pub fn identifier<'a>(text: &'a str, field: &str) -> Result<&'a str, JcardError>
         ));
     }
     Ok(text)
+}
+/// Random JSON bodies for comparing a body's plain (borrowed) reading with its tree reading.
+#[cfg(test)]
+pub mod random_bodies {
+    use rand::{Rng, SeedableRng};
+
+    /// What the bodies are made of: `names[..required]` come first in most bodies, then the
+    /// rest of `names[..typical]`, sometimes any name; a value is mostly `valid(name)`,
+    /// sometimes any of `values`.
+    pub struct Recipe<'a> {
+        pub names: &'a [&'a str],
+        pub required: usize,
+        pub typical: usize,
+        pub values: &'a [&'a str],
+        pub valid: fn(&str) -> &'static str,
+    }
+
+    impl Recipe<'_> {
+        /// A random body: a missing comma now and then, a trailing one, spaces.
+        fn body(&self, random: &mut impl Rng) -> String {
+            let mut body = String::from("{");
+            for index in 0..random.gen_range(0..self.typical) {
+                if index > 0 && random.gen_ratio(39, 40) {
+                    body.push(',');
+                }
+                let name = match index {
+                    index if index < self.required && random.gen_ratio(7, 8) => {
+                        self.names.get(index)
+                    }
+                    _ if random.gen_ratio(7, 8) => {
+                        self.names.get(random.gen_range(self.required..self.typical))
+                    }
+                    _ => self.names.get(random.gen_range(0..self.names.len())),
+                }
+                .copied()
+                .unwrap_or("other");
+                let value = if random.gen_ratio(3, 4) {
+                    (self.valid)(name)
+                } else {
+                    self.values[random.gen_range(0..self.values.len())]
+                };
+                let space = if random.gen_ratio(1, 3) { " " } else { "" };
+                body.push_str(&format!("{space}\"{name}\"{space}:{space}{value}"));
+            }
+            if random.gen_ratio(1, 40) {
+                body.push(',');
+            }
+            body.push('}');
+            body
+        }
+
+        /// Reads 20,000 seeded random bodies both ways with each of `variants` and asserts
+        /// the same answer (by its `Debug` text) wherever the plain reading answers; both
+        /// kinds of answer must come out of it often enough to compare.
+        pub fn compare<V: Copy, B: std::fmt::Debug, E: std::fmt::Debug>(
+            &self,
+            variants: &[V],
+            plain: impl Fn(V, &[u8]) -> Option<Result<B, E>>,
+            general: impl Fn(V, &[u8]) -> Result<B, E>,
+        ) {
+            let mut random = rand::rngs::StdRng::seed_from_u64(20261123);
+            let (mut accepted, mut refused) = (0, 0);
+            for _ in 0..20_000 {
+                let body = self.body(&mut random);
+                for variant in variants {
+                    let Some(read) = plain(*variant, body.as_bytes()) else { continue };
+                    if read.is_ok() {
+                        accepted += 1;
+                    } else {
+                        refused += 1;
+                    }
+                    let expected = general(*variant, body.as_bytes());
+                    assert_eq!(format!("{read:?}"), format!("{expected:?}"), "{body}");
+                }
+            }
+            assert!(accepted > 1_000 && refused > 300, "{accepted} accepted, {refused} refused");
+        }
+    }
 }

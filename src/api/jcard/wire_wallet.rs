@@ -270,6 +270,127 @@ fn extra_movement_fields(movement: Movement) -> &'static [&'static str] {
 /// Checks a movement body against its schema (required fields, types, patterns, no unknown
 /// fields).
 pub fn movement_body(movement: Movement, body: &[u8]) -> Result<MovementBody, JcardError> {
+    if let Some(plain) = plain_movement_body(movement, body) {
+        return plain;
+    }
+    general_movement_body(movement, body)
+}
+
+/// A wallet movement body as the switch's clients send it: valid JSON, each member once,
+/// strings without escapes, no nested object (`geoLocation` and the like). Read into borrowed
+/// fields without a JSON tree, as card movements are (`wire_card::PlainCardMovement`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PlainMovement<'a> {
+    amount: Option<serde_json::Number>,
+    currency: Option<&'a str>,
+    rrn: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: Option<&'a str>,
+    description: Option<&'a str>,
+    real_id: Option<&'a str>,
+    birth_date: Option<&'a str>,
+    interface: Option<&'a str>,
+    pin: Option<&'a str>,
+    address: Option<&'a str>,
+    phone: Option<&'a str>,
+    pos_atm_code: Option<&'a str>,
+    pos_atm: Option<&'a str>,
+    agent_id: Option<&'a str>,
+}
+
+impl PlainMovement<'_> {
+    /// The string members by their wire names, in the order of those names (as a JSON tree
+    /// prints them); `pin` last, as it is left out of the canonical text.
+    fn texts(&self) -> [(&'static str, Option<&str>); 13] {
+        [
+            ("address", self.address),
+            ("agentId", self.agent_id),
+            ("birthDate", self.birth_date),
+            ("currency", self.currency),
+            ("description", self.description),
+            ("interface", self.interface),
+            ("phone", self.phone),
+            ("posAtm", self.pos_atm),
+            ("posAtmCode", self.pos_atm_code),
+            ("realId", self.real_id),
+            ("rrn", self.rrn),
+            ("type", self.kind),
+            ("pin", self.pin),
+        ]
+    }
+
+    fn text(&self, name: &str) -> Option<&str> {
+        self.texts().into_iter().find(|(key, _)| *key == name).and_then(|(_, text)| text)
+    }
+}
+
+/// `movement_body` of a body that `PlainMovement` reads, or `None` for any other (mended
+/// commas, a repeated member, an escaped string, a nested object, a member of the wrong type,
+/// one the movement does not take, a missing one), which `general_movement_body` then reads,
+/// to the same result or its error.
+fn plain_movement_body(
+    movement: Movement,
+    body: &[u8],
+) -> Option<Result<MovementBody, JcardError>> {
+    let plain: PlainMovement<'_> = serde_json::from_slice(body).ok()?;
+    let allowed = |key: &str| {
+        COMMON_MOVEMENT_FIELDS.contains(&key) || extra_movement_fields(movement).contains(&key)
+    };
+    let texts = plain.texts();
+    if texts.iter().any(|(key, text)| text.is_some() && !allowed(key))
+        || (movement == Movement::Credit && plain.pin.is_some())
+    {
+        return None;
+    }
+    let (Some(amount), Some(currency), Some(rrn), Some(kind)) =
+        (&plain.amount, plain.currency, plain.rrn, plain.kind)
+    else {
+        return None;
+    };
+    let canonical = plain_canonical(&plain)?;
+    let checked = check_movement_patterns(movement, |key| plain.text(key))
+        .and_then(|()| amount_and_layers(Some(amount), currency));
+    Some(checked.map(|(amount, layers)| MovementBody {
+        amount,
+        layers,
+        rrn: rrn.to_owned(),
+        kind: kind.to_owned(),
+        description: plain.description.unwrap_or_default().to_owned(),
+        geo_location: None,
+        pin: plain.pin.map(str::to_owned),
+        canonical,
+    }))
+}
+
+/// What `general_movement_body` prints as the canonical body: the members present, without
+/// `pin`, in the order of their names, compact.
+fn plain_canonical(plain: &PlainMovement<'_>) -> Option<String> {
+    let mut out = Vec::with_capacity(160);
+    out.push(b'{');
+    let texts = plain.texts();
+    // "amount" sorts between "agentId" and "birthDate".
+    let (before, after) = texts.split_at(2);
+    for (name, text) in before {
+        if let Some(text) = text {
+            wire::put_member(&mut out, name, text)?;
+        }
+    }
+    if let Some(amount) = &plain.amount {
+        wire::put_member(&mut out, "amount", amount)?;
+    }
+    for (name, text) in after {
+        if let (Some(text), false) = (text, *name == "pin") {
+            wire::put_member(&mut out, name, text)?;
+        }
+    }
+    out.push(b'}');
+    String::from_utf8(out).ok()
+}
+
+/// Any wallet movement body, read as a JSON tree (commas mended, nulls dropped) and checked
+/// member by member, each problem with its own error.
+fn general_movement_body(movement: Movement, body: &[u8]) -> Result<MovementBody, JcardError> {
     let mut value = wire::parse_json(body)?;
     let Value::Object(members) = &mut value else {
         return Err(JcardError::bad_request("invalid.request", "the body must be a JSON object"));
@@ -297,23 +418,13 @@ pub fn movement_body(movement: Movement, body: &[u8]) -> Result<MovementBody, Jc
         ));
     }
     check_movement_types(movement, members)?;
-    let amount = match members.get("amount") {
-        Some(Value::Number(number)) => wire::amount(number, "amount")?,
-        _ => return Err(JcardError::bad_request("invalid.request", "amount must be a number")),
+    let number = match members.get("amount") {
+        Some(Value::Number(number)) => Some(number),
+        _ => None,
     };
-    if amount.units() <= 0 {
-        return Err(JcardError::bad_request("invalid.amount", "amount must be positive"));
-    }
     let text = |key: &str| members.get(key).and_then(Value::as_str).map(str::to_owned);
-    let currency = text("currency").unwrap_or_default();
-    let layers = crate::ledger::parse_layers(&currency)
-        .map_err(|message| JcardError::bad_request("invalid.currency", message))?;
-    if layers.is_empty() || layers.iter().any(|layer| *layer < 0) {
-        return Err(JcardError::bad_request(
-            "invalid.currency",
-            "currency lists one or more layers, e.g. \"840\" or \"600,3600\"",
-        ));
-    }
+    let (amount, layers) =
+        amount_and_layers(number, members.get("currency").and_then(Value::as_str).unwrap_or(""))?;
     let geo_location = members.get("geoLocation").map(geo_location).transpose()?;
     Ok(MovementBody {
         amount,
@@ -325,6 +436,29 @@ pub fn movement_body(movement: Movement, body: &[u8]) -> Result<MovementBody, Jc
         pin: text("pin"),
         canonical: without_pin(value),
     })
+}
+
+/// The amount (a positive number) and the layers `currency` lists, checked in that order.
+fn amount_and_layers(
+    number: Option<&serde_json::Number>,
+    currency: &str,
+) -> Result<(Amount, Vec<i16>), JcardError> {
+    let amount = match number {
+        Some(number) => wire::amount(number, "amount")?,
+        None => return Err(JcardError::bad_request("invalid.request", "amount must be a number")),
+    };
+    if amount.units() <= 0 {
+        return Err(JcardError::bad_request("invalid.amount", "amount must be positive"));
+    }
+    let layers = crate::ledger::parse_layers(currency)
+        .map_err(|message| JcardError::bad_request("invalid.currency", message))?;
+    if layers.is_empty() || layers.iter().any(|layer| *layer < 0) {
+        return Err(JcardError::bad_request(
+            "invalid.currency",
+            "currency lists one or more layers, e.g. \"840\" or \"600,3600\"",
+        ));
+    }
+    Ok((amount, layers))
 }
 
 fn without_pin(mut value: Value) -> String {
@@ -364,7 +498,18 @@ fn check_movement_types(
             (_, _) => return Err(invalid(format!("{key} must be a string"))),
         }
     }
-    let text = |key: &str| members.get(key).and_then(Value::as_str).unwrap_or_default();
+    check_movement_patterns(movement, |key| members.get(key).and_then(Value::as_str))?;
+    check_nested(members)
+}
+
+/// The patterns and lengths of a movement body's string members, read by `text`, in order.
+fn check_movement_patterns<'a>(
+    movement: Movement,
+    text: impl Fn(&str) -> Option<&'a str>,
+) -> Result<(), JcardError> {
+    let invalid = |message: String| JcardError::bad_request("invalid.request", message);
+    let present = |key: &str| text(key).is_some();
+    let text = |key: &str| text(key).unwrap_or_default();
     let alphanumeric = |text: &str, max: usize| {
         !text.is_empty()
             && text.len() <= max
@@ -381,13 +526,13 @@ fn check_movement_types(
             "a credit's currency is one layer of 1 to 4 digits",
         ));
     }
-    if members.contains_key("posAtm") && !alphanumeric(text("posAtm"), 8) {
+    if present("posAtm") && !alphanumeric(text("posAtm"), 8) {
         return Err(invalid("posAtm is 1 to 8 letters or digits".to_owned()));
     }
     if text("posAtmCode").len() > 12 {
         return Err(invalid("posAtmCode is at most 12 characters".to_owned()));
     }
-    check_nested(members)
+    Ok(())
 }
 
 /// The nested objects' required members and types.
@@ -530,6 +675,77 @@ mod tests {
                 .as_bytes()
         )
         .is_ok());
+    }
+
+    /// Member names of the random bodies: the required ones, then the others any movement
+    /// takes, nested ones and an unknown one.
+    const NAMES: [&str; 18] = [
+        "amount",
+        "currency",
+        "rrn",
+        "type",
+        "description",
+        "realId",
+        "birthDate",
+        "interface",
+        "pin",
+        "address",
+        "phone",
+        "posAtmCode",
+        "posAtm",
+        "agentId",
+        "geoLocation",
+        "financialEntityData",
+        "thirdPartyNetwork",
+        "other",
+    ];
+    /// Member values of the random bodies, valid for some members and not for others.
+    const VALUES: [&str; 20] = [
+        "100",
+        "10.00",
+        "12.34567",
+        "-5",
+        "0",
+        "840",
+        "\"840\"",
+        "\"600,3600\"",
+        "\"-1\"",
+        "\"548715406820\"",
+        "\"5487154068201\"",
+        "\"AB-12\"",
+        "\"\"",
+        "\"TOO-LONG-X\"",
+        "\"Crédit ü\"",
+        "\"say \\\"hi\\\"\"",
+        "null",
+        "true",
+        "{\"latitude\": 1, \"longitude\": 2.5}",
+        "{\"entityId\": \"1\", \"entityCustomerAccount\": \"2\"}",
+    ];
+
+    /// The borrowed reading of a wallet movement body gives what the tree reading gives, body
+    /// for body and movement for movement: the same fields and canonical text, or the same
+    /// error.
+    #[test]
+    fn a_plain_movement_body_reads_as_the_general_reading_does() {
+        let recipe = wire::random_bodies::Recipe {
+            names: &NAMES,
+            required: 4,
+            typical: 14,
+            values: &VALUES,
+            valid: |name| match name {
+                "amount" => "25.5",
+                "currency" => "\"840\"",
+                "rrn" => "\"000000000123\"",
+                "posAtm" => "\"POS1\"",
+                _ => "\"text\"",
+            },
+        };
+        recipe.compare(
+            &[Movement::Credit, Movement::Debit, Movement::Transfer],
+            plain_movement_body,
+            general_movement_body,
+        );
     }
 
     #[test]
