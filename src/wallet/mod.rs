@@ -142,8 +142,8 @@ pub struct Customer {
 }
 
 impl Customer {
-    /// "First Last", as a tranlog record names its customer. Built by hand: `format!` took a
-    /// fifth of a card debit's tranlog record on the writer.
+    /// "First Last", as a tranlog record names its customer. Built by hand: `format!` took over
+    /// a quarter of building a card debit's tranlog record on the writer.
     pub fn full_name(&self) -> String {
         let length = self.first_name.len().saturating_add(self.last_name.len()).saturating_add(1);
         let mut name = String::with_capacity(length);

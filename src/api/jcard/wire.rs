@@ -157,6 +157,7 @@ pub fn identifier<'a>(text: &'a str, field: &str) -> Result<&'a str, JcardError>
     }
     Ok(text)
 }
+
 /// Random JSON bodies for comparing a body's plain (borrowed) reading with its tree reading.
 #[cfg(test)]
 pub mod random_bodies {

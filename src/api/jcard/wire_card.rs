@@ -372,20 +372,18 @@ fn plain_card_movement(body: &[u8], debit: bool) -> Option<Result<CardMovementBo
         return None;
     };
     let canonical = plain_canonical(&plain)?;
-    Some(movement_body(
-        MovementFields {
-            amount: Some(amount),
-            currency: Some(currency),
-            rrn: Some(rrn),
-            description: plain.description,
-            reason: plain.reason,
-            channel: plain.channel,
-            pin_block: plain.pinblk,
-            sender: None,
-            recipient: None,
-        },
-        canonical,
-    ))
+    let body = movement_body(MovementFields {
+        amount: Some(amount),
+        currency: Some(currency),
+        rrn: Some(rrn),
+        description: plain.description,
+        reason: plain.reason,
+        channel: plain.channel,
+        pin_block: plain.pinblk,
+        sender: None,
+        recipient: None,
+    });
+    Some(body.map(|body| CardMovementBody { canonical, ..body }))
 }
 
 /// What `general_card_movement` prints as the canonical body: the members present, without
@@ -434,32 +432,26 @@ fn general_card_movement(
         }
     }
     check_movement_members(members, transfer, debit)?;
-    let pin_block = members.remove("pinblk");
-    members.remove("ksn");
-    let canonical = value.to_string();
-    let Value::Object(members) = &value else {
-        return Err(JcardError::bad_request("invalid.request", "the body must be a JSON object"));
-    };
     // check_movement_members saw every text member a string.
     let text = |key: &str| members.get(key).and_then(Value::as_str);
     let number = |key: &str| match members.get(key) {
         Some(Value::Number(number)) => Some(number),
         _ => None,
     };
-    movement_body(
-        MovementFields {
-            amount: number("amount"),
-            currency: number("currency"),
-            rrn: text("rrn"),
-            description: text("description"),
-            reason: text("reason"),
-            channel: text("channel"),
-            pin_block: pin_block.as_ref().and_then(Value::as_str),
-            sender: text("sender"),
-            recipient: text("recipient"),
-        },
-        canonical,
-    )
+    let body = movement_body(MovementFields {
+        amount: number("amount"),
+        currency: number("currency"),
+        rrn: text("rrn"),
+        description: text("description"),
+        reason: text("reason"),
+        channel: text("channel"),
+        pin_block: text("pinblk"),
+        sender: text("sender"),
+        recipient: text("recipient"),
+    })?;
+    members.remove("pinblk");
+    members.remove("ksn");
+    Ok(CardMovementBody { canonical: value.to_string(), ..body })
 }
 
 /// The members of a card movement body that the switch reads, borrowed from either reading.
@@ -477,11 +469,9 @@ struct MovementFields<'a> {
 }
 
 /// The checks every card movement body gets once its members have the types the schema gives
-/// them, in this order: the amount, the currency, the RRN.
-fn movement_body(
-    fields: MovementFields<'_>,
-    canonical: String,
-) -> Result<CardMovementBody, JcardError> {
+/// them, in this order: the amount, the currency, the RRN. The canonical text is the caller's
+/// to fill in.
+fn movement_body(fields: MovementFields<'_>) -> Result<CardMovementBody, JcardError> {
     let amount = match fields.amount {
         Some(number) => wire::amount(number, "amount")?,
         None => return Err(JcardError::bad_request("invalid.request", "amount must be a number")),
@@ -515,7 +505,7 @@ fn movement_body(
         pin_block: fields.pin_block.map(str::to_owned),
         sender: fields.sender.map(str::to_owned),
         recipient: fields.recipient.map(str::to_owned),
-        canonical,
+        canonical: String::new(),
     })
 }
 

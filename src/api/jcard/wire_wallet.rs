@@ -319,10 +319,6 @@ impl PlainMovement<'_> {
             ("pin", self.pin),
         ]
     }
-
-    fn text(&self, name: &str) -> Option<&str> {
-        self.texts().into_iter().find(|(key, _)| *key == name).and_then(|(_, text)| text)
-    }
 }
 
 /// `movement_body` of a body that `PlainMovement` reads, or `None` for any other (mended
@@ -349,7 +345,8 @@ fn plain_movement_body(
         return None;
     };
     let canonical = plain_canonical(&plain)?;
-    let checked = check_movement_patterns(movement, |key| plain.text(key))
+    let text = |name: &str| texts.iter().find(|(key, _)| *key == name).and_then(|(_, text)| *text);
+    let checked = check_movement_patterns(movement, text)
         .and_then(|()| amount_and_layers(Some(amount), currency));
     Some(checked.map(|(amount, layers)| MovementBody {
         amount,
