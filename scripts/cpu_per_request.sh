@@ -58,12 +58,8 @@ measure() {
 for store in $(seq 1 "$stores"); do
     for build in "$@"; do
         binary="$build"
-        rm -rf "$work/data"
-        mkdir -p "$work/data"
-        serve_start "$work/data" "$work/log"
+        serve_populated "$work/data" "$work/log" "$cards"
         common=(--url "$url" --credentials "$work/data/admin-credentials" --connections 32)
-        taskset -c 1 "$binary" load populate --url "$url" \
-            --credentials "$work/data/admin-credentials" --cards "$cards" >/dev/null
         for round in $(seq 1 "$rounds"); do
             echo_us="$(measure echo)"
             balance_us="$(measure balance)"

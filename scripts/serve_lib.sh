@@ -28,6 +28,23 @@ serve_start() {
     startup_s="$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')"
 }
 
+# Starts the switch on a fresh data directory $1 (logging to $2) and populates it with $3 cards
+# from core 1 (the populate's progress kept in $2.populate, shown if it fails); as serve_start,
+# call it in the script's own shell. For the scripts that compare builds on fresh stores (cpu_per_request.sh,
+# thread_cpu.sh).
+serve_populated() {
+    local data="$1" log="$2" cards="$3"
+    rm -rf "$data"
+    mkdir -p "$data"
+    serve_start "$data" "$log"
+    if ! taskset -c 1 "$binary" load populate --url "$url" \
+        --credentials "$data/admin-credentials" --cards "$cards" >/dev/null 2>"$log.populate"; then
+        cat "$log.populate" >&2
+        echo "populating the switch failed" >&2
+        exit 1
+    fi
+}
+
 # Stops the switch started last (SIGTERM: a graceful stop), if it still runs.
 serve_stop() {
     if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then

@@ -126,11 +126,7 @@ EOF
 for store in $(seq 1 "$stores"); do
     for build in "$@"; do
         binary="$build"
-        rm -rf "$work/data"
-        mkdir -p "$work/data"
-        serve_start "$work/data" "$work/log"
-        taskset -c 1 "$binary" load populate --url "$url" \
-            --credentials "$work/data/admin-credentials" --cards "$cards" >/dev/null 2>&1
+        serve_populated "$work/data" "$work/log" "$cards"
         for round in $(seq 1 "$rounds"); do
             measure "$build" "$store" "$round"
         done
