@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench.sh: builds cardswitch in release and measures, in one run, `GET /jcard/api/echo` (the
 # HTTP + authentication ceiling), balance enquiries and durable card debits, with the switch
-# pinned to core 0 and the client to core 1; then writes the table of ratios against the
+# pinned to core 0 and the client to core 1, and the disk's own write + fdatasync latency with
+# no switch running (`load disk`); then writes the table of ratios against the
 # targets to target/bench-table.md and appends everything, with revision and date, to
 # target/bench-results.txt (or $BENCH_RESULTS). With --core, also criterion's micro-benchmarks.
 #
@@ -91,8 +92,9 @@ if [ "$client" = auto ]; then
 fi
 
 # rows.tsv: kind, requests/s, p50 ms, p99 ms, round (kinds: echo, balance, debit, transfer0,
-# transfer1, debit70, late70: the generator's own lateness at the 70% point, `send_late_ms`; the
-# in-process bench has one round).
+# transfer1, debit70, late70: the generator's own lateness at the 70% point, `send_late_ms`;
+# disk99 and disk999: the disk's own sync p99 and p99.9, `disk_rounds`; the in-process bench has
+# one round).
 rows="$work/rows.tsv"
 : >"$rows"
 output="$work/output.txt"
@@ -194,6 +196,26 @@ run_with_load() {
             -o docs/performance-latency.svg "$target_dir"/bench-sweep/*.json
         echo "latency against offered load: docs/performance-latency.svg"
     fi
+    serve_stop
+    disk_rounds
+}
+
+# The disk's own write + fdatasync on the data directories' filesystem, with no switch running
+# (`cardswitch load disk`: 5,000 syncs of 4 KiB at 1,000/s, once a round): every debit waits
+# for one such sync, so its tail is a floor under the debits' p99. Rows "disk99 0 p50 p99 ROUND"
+# and "disk999 0 p50 p99.9 ROUND".
+disk_rounds() {
+    local round json
+    "$binary" load disk --help >/dev/null 2>&1 || return 0
+    for round in $(seq 1 "$rounds"); do
+        json="$work/disk-$round.json"
+        taskset -c "$server_cpu" "$binary" load disk --dir "$work" --syncs 5000 --bytes 4096 \
+            --interval-us 1000 --json "$json"
+        python3 -c 'import json, sys
+latency = json.load(open(sys.argv[1]))["latency_ms"]
+print("disk99 0", latency["p50"], latency["p99"], sys.argv[2])
+print("disk999 0", latency["p50"], latency["p999"], sys.argv[2])' "$json" "$round" >>"$rows"
+    done
 }
 
 run_in_process() {
@@ -305,6 +327,11 @@ awk -v rev="$revision" -v date="$(date -u +%Y-%m-%d)" -v client="$client" -v pg=
             }
         } else {
             print "| debit p99 at 70% of max throughput (open loop) | <= 5 ms | needs the load generator | - |"
+        }
+        if ("disk99" in seen) {
+            n = collect("disk99", "", "p99"); disk99 = show("%.2f", n)
+            n = collect("disk999", "", "p99")
+            printf "| the disk alone: write + fdatasync p99 / p99.9, no switch running (`load disk`, 4 KiB at 1,000/s; a floor under every debit) | - | %s / %s ms | - |\n", disk99, show("%.2f", n)
         }
         if ("transfer1" in seen && "transfer0" in seen) {
             n = collect("transfer1", "", "rps"); hot_show = show("%.0f", n)

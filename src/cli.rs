@@ -103,6 +103,9 @@ pub enum LoadCommand {
     /// Drive the switch with signed requests (closed loop, or open loop with `--rate`) and
     /// print throughput, latency percentiles and declines by reason.
     Run(crate::load::RunOptions),
+    /// Time small writes each followed by fdatasync in a data directory, with no switch
+    /// running: the disk's own floor under a durable request's latency.
+    Disk(crate::load::DiskOptions),
 }
 
 /// Longest lifetime a bearer token may be given: one year.
@@ -212,6 +215,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         CliCommand::Load { command: LoadCommand::Run(options) } => {
             crate::load::run(&options).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        CliCommand::Load { command: LoadCommand::Disk(options) } => {
+            tokio::task::spawn_blocking(move || crate::load::disk::run(&options)).await??;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -1,7 +1,8 @@
 //! The load generator (`cardswitch load populate|run`): populates a data set through the
 //! jCard API, then drives a running switch with signed requests in a configured mix, closed
 //! loop (as fast as answers come) or open loop (a fixed rate, latency from the intended send
-//! time), and reports throughput, latency percentiles and declines by reason.
+//! time), and reports throughput, latency percentiles and declines by reason. `load disk`
+//! times the disk's own durable writes, the floor under a debit's latency.
 //!
 //! Where money goes: a card debit always credits `12.001.00` (the switch's acquirer
 //! account; jCard card debits cannot name a merchant), so every debit already meets on one
@@ -10,6 +11,7 @@
 //! a wallet drawn like the sources.
 
 pub mod client;
+pub mod disk;
 pub mod driver;
 pub mod manifest;
 pub mod mix;
@@ -20,6 +22,7 @@ pub mod requests;
 pub mod target;
 pub mod timeline;
 
+pub use disk::DiskOptions;
 pub use driver::{run, RunOptions};
 pub use populate::{populate, PopulateOptions};
 

@@ -2,8 +2,8 @@
 //! credential files, credentials printed once; every command creates the directory 0700, and
 //! `serve` warns about one open to others), SIGTERM stops it cleanly, `consumer add` and
 //! `verify` work on a stopped directory, `verify` finds a broken ledger, and `token issue`
-//! prints bearer tokens signed with the directory's key, and `load populate` / `load run`
-//! drive a served switch.
+//! prints bearer tokens signed with the directory's key, `load populate` / `load run`
+//! drive a served switch, and `load disk` times a directory's syncs.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -381,4 +381,36 @@ fn load_populate_and_run_drive_a_served_switch_from_the_command_line() {
     terminate(served);
     let verified = Command::new(BINARY).arg("verify").arg("--data").arg(&data).output().unwrap();
     assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stdout));
+}
+
+#[test]
+fn load_disk_times_syncs_in_a_directory_and_refuses_bad_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("disk.json");
+    let probed = Command::new(BINARY)
+        .args(["load", "disk", "--syncs", "20", "--bytes", "1000", "--interval-us", "0"])
+        .arg("--dir")
+        .arg(dir.path())
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&probed.stdout);
+    assert!(probed.status.success(), "{printed}{}", String::from_utf8_lossy(&probed.stderr));
+    assert!(printed.contains("disk: 20 syncs of 1000 bytes"), "{printed}");
+    assert!(printed.contains("write + fdatasync ms: p50"), "{printed}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(results["syncs"], 20, "{results}");
+    assert!(results["latency_ms"]["p99"].as_f64().unwrap() > 0.0, "{results}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "only the JSON is left: {left:?}");
+    let refused = Command::new(BINARY)
+        .args(["load", "disk", "--syncs", "0"])
+        .arg("--dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--syncs must be 1 to"));
 }
