@@ -93,8 +93,8 @@ fi
 
 # rows.tsv: kind, requests/s, p50 ms, p99 ms, round (kinds: echo, balance, debit, transfer0,
 # transfer1, debit70, late70: the generator's own lateness at the 70% point, `send_late_ms`;
-# disk99 and disk999: the disk's own sync p99 and p99.9, `disk_rounds`; the in-process bench has
-# one round).
+# steal70: the steal on the switch's core in those rounds, in percent; disk99 and disk999: the
+# disk's own sync p99 and p99.9, `disk_rounds`; the in-process bench has one round).
 rows="$work/rows.tsv"
 : >"$rows"
 output="$work/output.txt"
@@ -117,6 +117,23 @@ late_row() {
     local late
     late="$(json_late "$1")"
     if [ -n "$late" ]; then echo "late70 $late $2" >>"$rows"; fi
+}
+
+# The tick counters of core $1 from /proc/stat (user nice system idle iowait irq softirq steal
+# ...).
+cpu_ticks() {
+    awk -v cpu="cpu$1" '$1 == cpu {$1 = ""; print}' /proc/stat
+}
+
+# Appends the row "steal70 0 0 PERCENT ROUND": the share of the switch's core the hypervisor
+# gave to others between the tick counters $1 and $2 (a 70% round; on a virtual machine, the
+# time the core was not running at all, which the latencies include).
+steal_row() {
+    awk -v before="$1" -v after="$2" -v round="$3" 'BEGIN {
+        n = split(before, b, " "); split(after, a, " "); total = 0
+        for (i = 1; i <= n; i++) total += a[i] - b[i]
+        printf "steal70 0 0 %.1f %s\n", (total > 0) ? 100 * (a[8] - b[8]) / total : 0, round
+    }' >>"$rows"
 }
 
 # Starts a switch on a fresh data directory $1 (log $2) and populates it; sets `common`, the
@@ -179,16 +196,20 @@ run_with_load() {
             # More connections than the closed loop: each one carries a single request at a
             # time, so C connections at latency L cannot offer more than C/L per second; the
             # sweep must measure the switch, not that client limit (many terminals, in life).
+            stat_before="$(cpu_ticks "$server_cpu")"
             load_run "$json" --mix debit=1 --connections "$sweep_connections" --rate "$rate"
             if [ "$fraction" = 0.7 ]; then
                 echo "debit70 $(json_summary "$json") 1" >>"$rows"
                 late_row "$json" 1
+                steal_row "$stat_before" "$(cpu_ticks "$server_cpu")" 1
                 # The 70% point is a verdict, so it gets its rounds too (not plotted).
                 for round in $(seq 2 "$rounds"); do
+                    stat_before="$(cpu_ticks "$server_cpu")"
                     load_run "$work/debit70-$round.json" --mix debit=1 \
                         --connections "$sweep_connections" --rate "$rate"
                     echo "debit70 $(json_summary "$work/debit70-$round.json") $round" >>"$rows"
                     late_row "$work/debit70-$round.json" "$round"
+                    steal_row "$stat_before" "$(cpu_ticks "$server_cpu")" "$round"
                 done
             fi
         done
@@ -324,6 +345,10 @@ awk -v rev="$revision" -v date="$(date -u +%Y-%m-%d)" -v client="$client" -v pg=
             if ("late70" in seen) {
                 n = collect("late70", "", "p99")
                 printf "| lateness of the generator itself at that point (p99, from due and connection free to sent; part of the p99 above) | - | %s ms | - |\n", show("%.2f", n)
+            }
+            if ("steal70" in seen) {
+                n = collect("steal70", "", "p99")
+                printf "| steal on the switch'"'"'s core during those rounds (the hypervisor running others; the core stands still) | - | %s%% | - |\n", show("%.1f", n)
             }
         } else {
             print "| debit p99 at 70% of max throughput (open loop) | <= 5 ms | needs the load generator | - |"
