@@ -98,6 +98,8 @@ impl GroupContext<'_> {
             // path from the root, which was a seventh of the writer's time a card debit
             // (`docs/performance.md`, "Card debits without a savepoint").
             Command::MoveCardMoney(movement) => self.move_card_money(*movement),
+            // The same split for wallet movements (`move_money`).
+            Command::MoveMoney(movement) => self.move_money(*movement),
             other => self.execute_with_savepoint(other),
         }
     }
@@ -121,7 +123,6 @@ impl GroupContext<'_> {
             Command::CreateWallet { code, card_product, owner } => {
                 self.create_wallet(code, card_product, owner)
             }
-            Command::MoveMoney(movement) => self.move_money(*movement),
             Command::LinkWallet { code, real_id } => self.link_wallet(&code, real_id),
             Command::UpdateWalletCustomer { code, patch } => {
                 self.update_wallet_customer(&code, &patch)

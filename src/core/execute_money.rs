@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use super::command::{Decline, MoneyMovement, Outcome};
-use super::execute::GroupContext;
+use super::execute::{GroupContext, PreparedTransaction};
+use super::execute_wallet::{PinCheck, PreparedWallet};
 use super::history;
 use super::rrn_index;
 use super::tranlog::{is_movement_itc, FeeLine, Tranlog, IRC_APPROVED, ITC_REVERSAL, ITC_VOID};
@@ -24,6 +25,53 @@ use crate::wallet::{
 /// Journal every wallet movement is posted to.
 const JOURNAL: &str = super::bootstrap::DEFAULT_CHART;
 
+/// What a wallet movement comes to, decided and encoded before anything is written.
+// Lives on the writer's stack from deciding to writing, moved once: boxing the large variant
+// would cost an allocation a movement for nothing (as `CardMoneyDecision`).
+#[allow(clippy::large_enum_variant)]
+enum MoneyDecision {
+    /// Nothing to write: a retry answered from its record.
+    Answered(Outcome),
+    Decided {
+        /// The source wallet with its PIN count changed by the PIN presented.
+        counted: Option<PreparedWallet>,
+        logged: Logged,
+    },
+}
+
+/// What a decided movement logs.
+enum Logged {
+    /// Nothing: a dry run, answered as the movement would be.
+    Not(Outcome),
+    Declined {
+        tranlog: PreparedTranlog,
+        decline: Decline,
+    },
+    Moved {
+        transaction: PreparedTransaction,
+        tranlog: PreparedTranlog,
+    },
+}
+
+/// The answer to a retry of the movement logged as `original` (the same RRN).
+fn replay_money(request: &MoneyMovement, original: Tranlog) -> Outcome {
+    if original.fingerprint != request.fingerprint {
+        return Outcome::Declined(Decline::DuplicateRrn);
+    }
+    match original.decline.clone() {
+        Some(decline) => Outcome::Declined(decline),
+        None => Outcome::MoneyMoved { tranlog: Box::new(original), replayed: true },
+    }
+}
+
+/// `tranlog` as the record of a declined movement.
+fn declined(mut tranlog: Tranlog, decline: &Decline) -> Tranlog {
+    tranlog.irc = decline.result_code().to_owned();
+    tranlog.decline = Some(decline.clone());
+    tranlog.approval_number = None;
+    tranlog
+}
+
 /// What deciding a movement produced.
 struct Decision {
     plan: plan::MovementPlan,
@@ -33,46 +81,80 @@ struct Decision {
 }
 
 impl GroupContext<'_> {
+    /// Decides a wallet movement, then writes it: every step that can fail or decline runs in
+    /// `decide_money`, which cannot change the group, and the writing cannot fail, so the
+    /// command needs no savepoint (`GroupContext::execute`), as card movements do not.
     pub(super) fn move_money(&mut self, request: MoneyMovement) -> Result<Outcome, CoreError> {
+        let decided = self.decide_money(&request)?;
+        Ok(self.write_money(decided))
+    }
+
+    fn decide_money(&self, request: &MoneyMovement) -> Result<MoneyDecision, CoreError> {
         if !request.dry_run {
             if let Some(original) = self.movement_by_rrn(&request.rrn)? {
-                if original.fingerprint != request.fingerprint {
-                    return Ok(Outcome::Declined(Decline::DuplicateRrn));
-                }
-                return Ok(match original.decline.clone() {
-                    Some(decline) => Outcome::Declined(decline),
-                    None => Outcome::MoneyMoved { tranlog: Box::new(original), replayed: true },
-                });
+                return Ok(MoneyDecision::Answered(replay_money(request, original)));
             }
         }
-        let decision = match self.presented_pin(&request)? {
-            Ok(()) => self.decide_movement(&request),
-            Err(decline) => Err(decline),
+        let (pin_verdict, counted) = match self.presented_pin(request)? {
+            Some(PinCheck { verdict, counted }) => (verdict, counted),
+            None => (Ok(()), None),
         };
-        let mut tranlog = self.new_tranlog(&request, decision.as_ref().ok());
-        match decision {
-            Err(decline) => {
-                if !request.dry_run {
-                    tranlog.irc = decline.result_code().to_owned();
-                    tranlog.decline = Some(decline.clone());
-                    tranlog.approval_number = None;
-                    self.write_tranlog(&tranlog, true)?;
-                }
-                Ok(Outcome::Declined(decline))
-            }
+        let decision = pin_verdict.and_then(|()| self.decide_movement(request));
+        let mut tranlog = self.new_tranlog(request, decision.as_ref().ok());
+        let logged = match decision {
+            Err(decline) if request.dry_run => Logged::Not(Outcome::Declined(decline)),
             Ok(_) if request.dry_run => {
-                Ok(Outcome::MoneyMoved { tranlog: Box::new(tranlog), replayed: false })
+                Logged::Not(Outcome::MoneyMoved { tranlog: Box::new(tranlog), replayed: false })
             }
-            Ok(decision) => self.commit_movement(&request, decision, tranlog),
+            Err(decline) => Logged::Declined {
+                tranlog: PreparedTranlog::new(declined(tranlog, &decline), true)?,
+                decline,
+            },
+            Ok(decision) => match self.prepare_movement_posting(request, decision, &mut tranlog)? {
+                Ok(transaction) => {
+                    Logged::Moved { transaction, tranlog: PreparedTranlog::new(tranlog, true)? }
+                }
+                Err(decline) => Logged::Declined {
+                    tranlog: PreparedTranlog::new(declined(tranlog, &decline), true)?,
+                    decline,
+                },
+            },
+        };
+        Ok(MoneyDecision::Decided { counted, logged })
+    }
+
+    /// Writes what `decide_money` decided; nothing here can fail.
+    fn write_money(&mut self, decided: MoneyDecision) -> Outcome {
+        let (counted, logged) = match decided {
+            MoneyDecision::Answered(outcome) => return outcome,
+            MoneyDecision::Decided { counted, logged } => (counted, logged),
+        };
+        // The PIN's count is written whatever the answer, dry runs included.
+        if let Some(counted) = counted {
+            self.apply_wallet(counted);
+        }
+        match logged {
+            Logged::Not(outcome) => outcome,
+            Logged::Declined { tranlog, decline } => {
+                self.apply_tranlog(tranlog);
+                Outcome::Declined(decline)
+            }
+            Logged::Moved { transaction, tranlog } => {
+                self.apply_transaction(transaction);
+                let tranlog = self.apply_tranlog(tranlog);
+                Outcome::MoneyMoved { tranlog: Box::new(Tranlog::clone(&tranlog)), replayed: false }
+            }
         }
     }
 
-    fn commit_movement(
-        &mut self,
+    /// The posting of a decided movement, checked and encoded (and named in `tranlog` if it
+    /// posts); a decline if a balance would overflow.
+    fn prepare_movement_posting(
+        &self,
         request: &MoneyMovement,
         decision: Decision,
-        mut tranlog: Tranlog,
-    ) -> Result<Outcome, CoreError> {
+        tranlog: &mut Tranlog,
+    ) -> Result<Result<PreparedTransaction, Decline>, CoreError> {
         let transaction_request = TransactionRequest {
             journal: JOURNAL.to_owned(),
             post_date_ms: self.now_ms,
@@ -84,44 +166,35 @@ impl GroupContext<'_> {
             tags: request.kind.clone(),
             entries: decision.plan.entries,
         };
-        let mut transaction = match post::plan(
+        let mut transaction = post::plan(
             &*self.state,
             &transaction_request,
             self.state.next_transaction_id,
             self.now_ms,
-        ) {
-            Ok(transaction) => transaction,
-            Err(reject) => {
-                return Err(CoreError::Corrupt(format!(
-                    "a decided wallet movement does not post: {reject:?}"
-                )))
-            }
-        };
+        )
+        .map_err(|reject| {
+            CoreError::Corrupt(format!("a decided wallet movement does not post: {reject:?}"))
+        })?;
         transaction.reference = Some(tranlog.id);
         let transaction_id = transaction.id;
-        if let Some(decline) = self.commit_transaction(transaction)? {
-            // Nothing was posted: the record names no transaction (the id goes to the next).
-            tranlog.irc = decline.result_code().to_owned();
-            tranlog.decline = Some(decline.clone());
-            tranlog.approval_number = None;
-            self.write_tranlog(&tranlog, true)?;
-            return Ok(Outcome::Declined(decline));
+        let prepared = self.prepare_transaction(transaction)?;
+        if prepared.is_ok() {
+            // A declined movement names no transaction: none was written.
+            tranlog.transaction_id = Some(transaction_id);
         }
-        tranlog.transaction_id = Some(transaction_id);
-        self.write_tranlog(&tranlog, true)?;
-        Ok(Outcome::MoneyMoved { tranlog: Box::new(tranlog), replayed: false })
+        Ok(prepared)
     }
 
     /// The PIN a debit or transfer carries, checked (and counted towards the lock) like a
-    /// login's, dry runs included so that they cannot be used to guess.
-    fn presented_pin(&mut self, request: &MoneyMovement) -> Result<Result<(), Decline>, CoreError> {
-        let Some(pin) = &request.pin else { return Ok(Ok(())) };
+    /// login's, dry runs included so that they cannot be used to guess; `None` if it carries
+    /// none, or names a wallet the movement's own checks decline.
+    fn presented_pin(&self, request: &MoneyMovement) -> Result<Option<PinCheck>, CoreError> {
+        let Some(pin) = &request.pin else { return Ok(None) };
         match self.state.wallets.get(&request.wallet) {
             Some(wallet) if wallet.state != WalletState::Deleted => {
-                self.check_pin(Wallet::clone(wallet), pin)
+                self.prepare_pin_check(Wallet::clone(wallet), pin).map(Some)
             }
-            // A missing or deleted wallet is declined by the movement's own checks.
-            _ => Ok(Ok(())),
+            _ => Ok(None),
         }
     }
 

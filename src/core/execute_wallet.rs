@@ -12,7 +12,7 @@ use super::execute::GroupContext;
 use super::keys::{self, hmac_sha256};
 use super::CoreError;
 use crate::ledger::{AccountType, Chartbook};
-use crate::store::schema;
+use crate::store::{schema, EncodedPut};
 use crate::wallet::{
     wallet_account_code, Agent, Customer, CustomerDetails, Wallet, WalletOwner, WalletState,
     CUSTOMERS_PARENT, WALLETS_PARENT,
@@ -283,31 +283,52 @@ impl GroupContext<'_> {
     /// is written even though the answer is a decline; a right one clears it.
     pub(super) fn check_pin(
         &mut self,
-        mut wallet: Wallet,
+        wallet: Wallet,
         pin: &str,
     ) -> Result<Result<(), Decline>, CoreError> {
-        if wallet.locked_until_ms.is_some_and(|until| self.now_ms < until) {
-            return Ok(Err(Decline::WalletLocked));
+        let PinCheck { verdict, counted } = self.prepare_pin_check(wallet, pin)?;
+        if let Some(counted) = counted {
+            self.apply_wallet(counted);
         }
-        if !constant_time_equal(
+        Ok(verdict)
+    }
+
+    /// `check_pin` without writing: the verdict, and the wallet with its count changed (to
+    /// write whatever the answer), encoded.
+    pub(super) fn prepare_pin_check(
+        &self,
+        mut wallet: Wallet,
+        pin: &str,
+    ) -> Result<PinCheck, CoreError> {
+        if wallet.locked_until_ms.is_some_and(|until| self.now_ms < until) {
+            return Ok(PinCheck { verdict: Err(Decline::WalletLocked), counted: None });
+        }
+        let verdict = if constant_time_equal(
             self.pin_hash(&wallet.code, pin).as_bytes(),
             wallet.pin_hash.as_bytes(),
         ) {
+            if wallet.failed_pin_attempts == 0 && wallet.locked_until_ms.is_none() {
+                return Ok(PinCheck { verdict: Ok(()), counted: None });
+            }
+            wallet.failed_pin_attempts = 0;
+            wallet.locked_until_ms = None;
+            Ok(())
+        } else {
             wallet.failed_pin_attempts = wallet.failed_pin_attempts.saturating_add(1);
             if wallet.failed_pin_attempts >= self.settings.pin_attempts_max {
                 wallet.failed_pin_attempts = 0;
                 wallet.locked_until_ms =
                     Some(self.now_ms.saturating_add(self.settings.pin_lock_ms));
             }
-            self.write_wallet(wallet)?;
-            return Ok(Err(Decline::InvalidPin));
-        }
-        if wallet.failed_pin_attempts != 0 || wallet.locked_until_ms.is_some() {
-            wallet.failed_pin_attempts = 0;
-            wallet.locked_until_ms = None;
-            self.write_wallet(wallet)?;
-        }
-        Ok(Ok(()))
+            Err(Decline::InvalidPin)
+        };
+        Ok(PinCheck { verdict, counted: Some(PreparedWallet::new(wallet)?) })
+    }
+
+    /// Writes a wallet prepared by `PreparedWallet::new` (cannot fail).
+    pub(super) fn apply_wallet(&mut self, prepared: PreparedWallet) {
+        self.batch.put_encoded(prepared.record);
+        self.state.insert_wallet(prepared.wallet);
     }
 
     pub(super) fn create_agent(
@@ -479,4 +500,25 @@ fn apply_patch(existing: &Customer, patch: &CustomerPatch) -> Customer {
     merge(&mut details.phone, phone);
     merge(&mut details.card_product, card_product);
     customer
+}
+
+/// What a presented PIN comes to: the answer, and the wallet to write with its count changed
+/// (none if nothing changed).
+pub(super) struct PinCheck {
+    pub verdict: Result<(), Decline>,
+    pub counted: Option<PreparedWallet>,
+}
+
+/// A wallet and its record, encoded: what writing it could fail on, done before anything is
+/// written.
+pub(super) struct PreparedWallet {
+    wallet: Wallet,
+    record: EncodedPut,
+}
+
+impl PreparedWallet {
+    pub(super) fn new(wallet: Wallet) -> Result<PreparedWallet, CoreError> {
+        let record = EncodedPut::new(schema::wallet_key(&wallet.code), &wallet)?;
+        Ok(PreparedWallet { wallet, record })
+    }
 }

@@ -357,6 +357,48 @@ async fn wrong_pins_lock_logins_and_a_new_pin_works() {
 }
 
 #[tokio::test]
+async fn a_right_pin_in_a_transfer_clears_the_count_its_wrong_ones_left_and_moves_the_money() {
+    // A movement writes its PIN count and its record together (no savepoint undoes one
+    // without the other): wrong PINs are declined and logged, and counted; the right one
+    // moves the money and clears the count, so two more wrong ones do not lock the wallet.
+    let switch = TestSwitch::start_with(|config| config.wallets.pin_attempts_max = 3).await;
+    let pin = switch.open_wallet("w").await;
+    switch.open_wallet("v").await;
+    assert_eq!(switch.move_money("w/credit", "20", "c1", "in").await.status, 200);
+    let transfer = |rrn: &str, pin: &str| {
+        format!(
+            r#"{{"amount": 2, "currency": "840", "rrn": "{rrn}", "type": "p", "pin": "{pin}"}}"#
+        )
+    };
+    let wrong = if pin == "0000" { "1111" } else { "0000" };
+    for rrn in ["r1", "r2"] {
+        let reply = switch
+            .admin_call("POST", "/jcard/api/wallets/w/transfer/v", &transfer(rrn, wrong))
+            .await;
+        assert_eq!(reply.json["error"], "invalid.pin", "{}", reply.text);
+    }
+    // A retry of a declined movement is answered from its record: not counted again.
+    let retried =
+        switch.admin_call("POST", "/jcard/api/wallets/w/transfer/v", &transfer("r1", wrong)).await;
+    assert_eq!(retried.json["error"], "invalid.pin", "{}", retried.text);
+    let right =
+        switch.admin_call("POST", "/jcard/api/wallets/w/transfer/v", &transfer("r3", &pin)).await;
+    assert_eq!(right.status, 200, "{}", right.text);
+    assert_eq!(switch.wallet_balance("v").await, "2.00");
+    assert_eq!(switch.wallet_balance("w").await, "18.00");
+    for rrn in ["r4", "r5"] {
+        let reply = switch
+            .admin_call("POST", "/jcard/api/wallets/w/transfer/v", &transfer(rrn, wrong))
+            .await;
+        assert_eq!(reply.json["error"], "invalid.pin", "{}", reply.text);
+    }
+    let login = switch
+        .admin_call("POST", "/jcard/api/login", &format!(r#"{{"wallet": "w", "pin": "{pin}"}}"#))
+        .await;
+    assert_eq!(login.status, 201, "the right PIN's transfer cleared the count: {}", login.text);
+}
+
+#[tokio::test]
 async fn pins_in_movements_count_towards_the_lock_and_are_never_kept() {
     let switch = TestSwitch::start_with(|config| config.wallets.pin_attempts_max = 3).await;
     let pin = switch.open_wallet("w").await;
