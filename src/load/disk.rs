@@ -159,7 +159,7 @@ impl Drop for ProbeFile {
     }
 }
 
-/// Runs the probe (blocking: it sleeps between syncs). The options must have passed `check`.
+/// Checks the options, then runs the probe (blocking: it sleeps between syncs).
 pub fn probe(options: &DiskOptions) -> Result<DiskResults, LoadError> {
     check(options)?;
     let buffer = vec![0x5a_u8; options.bytes];
