@@ -93,8 +93,9 @@ fi
 
 # rows.tsv: kind, requests/s, p50 ms, p99 ms, round (kinds: echo, balance, debit, transfer0,
 # transfer1, debit70, late70: the generator's own lateness at the 70% point, `send_late_ms`;
-# steal70: the steal on the switch's core in those rounds, in percent; disk99 and disk999: the
-# disk's own sync p99 and p99.9, `disk_rounds`; the in-process bench has one round).
+# steal70: the steal on the switch's core in those rounds, in percent; debit10 and steal10: the
+# same at the sweep's 10% point (one round); disk99 and disk999: the disk's own sync p99 and
+# p99.9, `disk_rounds`; the in-process bench has one round).
 rows="$work/rows.tsv"
 : >"$rows"
 output="$work/output.txt"
@@ -125,14 +126,14 @@ cpu_ticks() {
     awk -v cpu="cpu$1" '$1 == cpu {$1 = ""; print}' /proc/stat
 }
 
-# Appends the row "steal70 0 0 PERCENT ROUND": the share of the switch's core the hypervisor
-# gave to others between the tick counters $1 and $2 (a 70% round; on a virtual machine, the
-# time the core was not running at all, which the latencies include).
+# Appends the row "KIND 0 0 PERCENT ROUND" (KIND $4, default steal70): the share of the
+# switch's core the hypervisor gave to others between the tick counters $1 and $2, round $3 (on
+# a virtual machine, the time the core was not running at all, which the latencies include).
 steal_row() {
-    awk -v before="$1" -v after="$2" -v round="$3" 'BEGIN {
+    awk -v before="$1" -v after="$2" -v round="$3" -v kind="${4:-steal70}" 'BEGIN {
         n = split(before, b, " "); split(after, a, " "); total = 0
         for (i = 1; i <= n; i++) total += a[i] - b[i]
-        printf "steal70 0 0 %.1f %s\n", (total > 0) ? 100 * (a[8] - b[8]) / total : 0, round
+        printf "%s 0 0 %.1f %s\n", kind, (total > 0) ? 100 * (a[8] - b[8]) / total : 0, round
     }' >>"$rows"
 }
 
@@ -198,6 +199,13 @@ run_with_load() {
             # sweep must measure the switch, not that client limit (many terminals, in life).
             stat_before="$(cpu_ticks "$server_cpu")"
             load_run "$json" --mix debit=1 --connections "$sweep_connections" --rate "$rate"
+            if [ "$fraction" = 0.1 ]; then
+                # The low-load point, with its steal: on a virtual machine a lightly loaded
+                # core waits for the host at every wake-up (docs/performance.md, "The tail at
+                # low load, and the disk under it").
+                echo "debit10 $(json_summary "$json") 1" >>"$rows"
+                steal_row "$stat_before" "$(cpu_ticks "$server_cpu")" 1 steal10
+            fi
             if [ "$fraction" = 0.7 ]; then
                 echo "debit70 $(json_summary "$json") 1" >>"$rows"
                 late_row "$json" 1
@@ -349,6 +357,11 @@ awk -v rev="$revision" -v date="$(date -u +%Y-%m-%d)" -v client="$client" -v pg=
             if ("steal70" in seen) {
                 n = collect("steal70", "", "p99")
                 printf "| steal on the switch'"'"'s core during those rounds (the hypervisor running others; the core stands still) | - | %s%% | - |\n", show("%.1f", n)
+            }
+            if ("debit10" in seen && "steal10" in seen) {
+                n = collect("debit10", "", "p99"); low = show("%.1f", n)
+                n = collect("steal10", "", "p99")
+                printf "| for comparison, debit p99 at 10%% of max (the sweep'"'"'s first point, one round) and the steal on the switch'"'"'s core then | - | %s ms, %s%% steal | - |\n", low, show("%.1f", n)
             }
         } else {
             print "| debit p99 at 70% of max throughput (open loop) | <= 5 ms | needs the load generator | - |"
