@@ -120,21 +120,11 @@ late_row() {
     if [ -n "$late" ]; then echo "late70 $late $2" >>"$rows"; fi
 }
 
-# The tick counters of core $1 from /proc/stat (user nice system idle iowait irq softirq steal
-# ...).
-cpu_ticks() {
-    awk -v cpu="cpu$1" '$1 == cpu {$1 = ""; print}' /proc/stat
-}
-
-# Appends the row "KIND 0 0 PERCENT ROUND" (KIND $4, default steal70): the share of the
-# switch's core the hypervisor gave to others between the tick counters $1 and $2, round $3 (on
-# a virtual machine, the time the core was not running at all, which the latencies include).
+# Appends the row "KIND 0 0 PERCENT ROUND" (KIND $4, default steal70): the steal on the
+# switch's core between the `core_ticks` readings $1 and $2, round $3 (time the core did not
+# run at all, which the latencies include).
 steal_row() {
-    awk -v before="$1" -v after="$2" -v round="$3" -v kind="${4:-steal70}" 'BEGIN {
-        n = split(before, b, " "); split(after, a, " "); total = 0
-        for (i = 1; i <= n; i++) total += a[i] - b[i]
-        printf "%s 0 0 %.1f %s\n", kind, (total > 0) ? 100 * (a[8] - b[8]) / total : 0, round
-    }' >>"$rows"
+    echo "${4:-steal70} 0 0 $(steal_percent "$1" "$2") $3" >>"$rows"
 }
 
 # Starts a switch on a fresh data directory $1 (log $2) and populates it; sets `common`, the
@@ -197,27 +187,27 @@ run_with_load() {
             # More connections than the closed loop: each one carries a single request at a
             # time, so C connections at latency L cannot offer more than C/L per second; the
             # sweep must measure the switch, not that client limit (many terminals, in life).
-            stat_before="$(cpu_ticks "$server_cpu")"
+            stat_before="$(core_ticks "$server_cpu")"
             load_run "$json" --mix debit=1 --connections "$sweep_connections" --rate "$rate"
             if [ "$fraction" = 0.1 ]; then
                 # The low-load point, with its steal: on a virtual machine a lightly loaded
                 # core waits for the host at every wake-up (docs/performance.md, "The tail at
                 # low load, and the disk under it").
                 echo "debit10 $(json_summary "$json") 1" >>"$rows"
-                steal_row "$stat_before" "$(cpu_ticks "$server_cpu")" 1 steal10
+                steal_row "$stat_before" "$(core_ticks "$server_cpu")" 1 steal10
             fi
             if [ "$fraction" = 0.7 ]; then
                 echo "debit70 $(json_summary "$json") 1" >>"$rows"
                 late_row "$json" 1
-                steal_row "$stat_before" "$(cpu_ticks "$server_cpu")" 1
+                steal_row "$stat_before" "$(core_ticks "$server_cpu")" 1
                 # The 70% point is a verdict, so it gets its rounds too (not plotted).
                 for round in $(seq 2 "$rounds"); do
-                    stat_before="$(cpu_ticks "$server_cpu")"
+                    stat_before="$(core_ticks "$server_cpu")"
                     load_run "$work/debit70-$round.json" --mix debit=1 \
                         --connections "$sweep_connections" --rate "$rate"
                     echo "debit70 $(json_summary "$work/debit70-$round.json") $round" >>"$rows"
                     late_row "$work/debit70-$round.json" "$round"
-                    steal_row "$stat_before" "$(cpu_ticks "$server_cpu")" "$round"
+                    steal_row "$stat_before" "$(core_ticks "$server_cpu")" "$round"
                 done
             fi
         done

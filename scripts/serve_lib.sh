@@ -1,5 +1,5 @@
-# serve_lib.sh: starting and stopping `cardswitch serve`, and a median, for the measuring
-# scripts (bench.sh, scale.sh). Source it; it expects $binary (the cardswitch executable) and
+# serve_lib.sh: starting and stopping `cardswitch serve`, a median, and a core's steal, for the
+# measuring scripts (bench.sh, scale.sh, cpu_per_request.sh, thread_cpu.sh). Source it; it expects $binary (the cardswitch executable) and
 # $server_cpu (the core to pin the switch to), and keeps the running switch's pid in
 # $server_pid.
 
@@ -58,4 +58,20 @@ serve_stop() {
 # scripts' rounds are summed up by it.
 median() {
     printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}
+
+# Prints the tick counters of core $1 from /proc/stat (user nice system idle iowait irq softirq
+# steal ...), for `steal_percent`.
+core_ticks() {
+    awk -v cpu="cpu$1" '$1 == cpu {$1 = ""; print}' /proc/stat
+}
+
+# Prints the share of a core, in percent, that the hypervisor gave to others (steal) between
+# two `core_ticks` readings $1 and $2: on a virtual machine, time the core did not run at all.
+steal_percent() {
+    awk -v before="$1" -v after="$2" 'BEGIN {
+        n = split(before, b, " "); split(after, a, " "); total = 0
+        for (i = 1; i <= n; i++) total += a[i] - b[i]
+        printf "%.3f\n", (total > 0) ? 100 * (a[8] - b[8]) / total : 0
+    }'
 }

@@ -53,21 +53,22 @@ thread_ns() {
 # Runs the mix once, measured: one row per thread group into $work/rows.
 measure() {
     local build="$1" store="$2" round="$3" load=(--mix "$mix" --connections "$connections")
+    local stat_before steal
     [ -z "$rate" ] || load+=(--rate "$rate")
     taskset -c 1 "$binary" load run --url "$url" --credentials "$work/data/admin-credentials" \
         "${load[@]}" --duration-s 1 --warmup-s 0 >/dev/null 2>"$work/load.err" \
         || { cat "$work/load.err" >&2; exit 1; }
     thread_ns >"$work/before"
     curl -s "$url/metrics" >"$work/metrics.before"
-    grep "^cpu$server_cpu " /proc/stat >"$work/stat.before"
+    stat_before="$(core_ticks "$server_cpu")"
     taskset -c 1 "$binary" load run --url "$url" --credentials "$work/data/admin-credentials" \
         "${load[@]}" --duration-s "$duration_s" --warmup-s 0 --json "$work/run.json" \
         >/dev/null 2>"$work/load.err" || { cat "$work/load.err" >&2; exit 1; }
     thread_ns >"$work/after"
     curl -s "$url/metrics" >"$work/metrics.after"
-    grep "^cpu$server_cpu " /proc/stat >"$work/stat.after"
+    steal="$(steal_percent "$stat_before" "$(core_ticks "$server_cpu")")"
     python3 - "$work/before" "$work/after" "$work/run.json" "$build" "$store" "$round" \
-        "$work/metrics.before" "$work/metrics.after" "$work/stat.before" "$work/stat.after" \
+        "$work/metrics.before" "$work/metrics.after" "$steal" \
         >>"$work/rows" <<'EOF'
 import collections, json, sys
 
@@ -114,12 +115,9 @@ for label, count in (("cmds/group", delta("cardswitch_commit_group_commands_coun
                      ("cmds/flush", delta("cardswitch_commit_flushes_total"))):
     print(build, store, round_, f"{rate:.0f}", label, f"{commands / count if count else 0:.3f}")
 
-# The share of the switch's core the hypervisor gave to others (steal): CPU per request rises
-# with it, so runs with much of it compare badly.
-stat_before = [int(x) for x in open(sys.argv[9]).read().split()[1:]]
-stat_after = [int(x) for x in open(sys.argv[10]).read().split()[1:]]
-ticks = [b - a for a, b in zip(stat_before, stat_after)]
-print(build, store, round_, f"{rate:.0f}", "steal%", f"{100 * ticks[7] / max(sum(ticks), 1):.3f}")
+# The share of the switch's core the hypervisor gave to others (steal, `steal_percent`): CPU
+# per request rises with it, so runs with much of it compare badly.
+print(build, store, round_, f"{rate:.0f}", "steal%", sys.argv[9])
 EOF
 }
 
