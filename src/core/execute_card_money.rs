@@ -53,9 +53,7 @@ impl GroupContext<'_> {
         let (transaction, decline) = match posting {
             Ok(transaction) => (Some(transaction), None),
             Err(decline) => {
-                tranlog.irc = decline.result_code().to_owned();
-                tranlog.decline = Some(decline.clone());
-                tranlog.approval_number = None;
+                tranlog.mark_declined(&decline);
                 (None, Some(decline))
             }
         };

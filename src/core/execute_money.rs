@@ -64,14 +64,6 @@ fn replay_money(request: &MoneyMovement, original: Tranlog) -> Outcome {
     }
 }
 
-/// `tranlog` as the record of a declined movement.
-fn declined(mut tranlog: Tranlog, decline: &Decline) -> Tranlog {
-    tranlog.irc = decline.result_code().to_owned();
-    tranlog.decline = Some(decline.clone());
-    tranlog.approval_number = None;
-    tranlog
-}
-
 /// What deciding a movement produced.
 struct Decision {
     plan: plan::MovementPlan,
@@ -101,24 +93,25 @@ impl GroupContext<'_> {
         };
         let decision = pin_verdict.and_then(|()| self.decide_movement(request));
         let mut tranlog = self.new_tranlog(request, decision.as_ref().ok());
-        let logged = match decision {
-            Err(decline) if request.dry_run => Logged::Not(Outcome::Declined(decline)),
-            Ok(_) if request.dry_run => {
-                Logged::Not(Outcome::MoneyMoved { tranlog: Box::new(tranlog), replayed: false })
+        if request.dry_run {
+            let outcome = match decision {
+                Ok(_) => Outcome::MoneyMoved { tranlog: Box::new(tranlog), replayed: false },
+                Err(decline) => Outcome::Declined(decline),
+            };
+            return Ok(MoneyDecision::Decided { counted, logged: Logged::Not(outcome) });
+        }
+        let posting = match decision {
+            Ok(decision) => self.prepare_movement_posting(request, decision, &mut tranlog)?,
+            Err(decline) => Err(decline),
+        };
+        let logged = match posting {
+            Ok(transaction) => {
+                Logged::Moved { transaction, tranlog: PreparedTranlog::new(tranlog, true)? }
             }
-            Err(decline) => Logged::Declined {
-                tranlog: PreparedTranlog::new(declined(tranlog, &decline), true)?,
-                decline,
-            },
-            Ok(decision) => match self.prepare_movement_posting(request, decision, &mut tranlog)? {
-                Ok(transaction) => {
-                    Logged::Moved { transaction, tranlog: PreparedTranlog::new(tranlog, true)? }
-                }
-                Err(decline) => Logged::Declined {
-                    tranlog: PreparedTranlog::new(declined(tranlog, &decline), true)?,
-                    decline,
-                },
-            },
+            Err(decline) => {
+                tranlog.mark_declined(&decline);
+                Logged::Declined { tranlog: PreparedTranlog::new(tranlog, true)?, decline }
+            }
         };
         Ok(MoneyDecision::Decided { counted, logged })
     }

@@ -119,6 +119,14 @@ impl Tranlog {
     pub fn approval_number_for(id: u64) -> String {
         format!("{:06}", id % 1_000_000)
     }
+
+    /// Makes this the record of a declined movement: the decline's result code, the decline,
+    /// no approval number.
+    pub fn mark_declined(&mut self, decline: &Decline) {
+        self.irc = decline.result_code().to_owned();
+        self.decline = Some(decline.clone());
+        self.approval_number = None;
+    }
 }
 
 #[cfg(test)]
